@@ -1,0 +1,1 @@
+"""Camera calibration: boards, detection, intrinsics, extrinsics and bundle adjustment."""

@@ -1,0 +1,338 @@
+"""The camera rig: every camera's intrinsics and extrinsics as stacked arrays.
+
+A :class:`CameraRig` holds ``C`` cameras as arrays with a leading camera
+dimension, so projecting into every camera, undistorting every camera's points
+and building every projection matrix are single vectorized calls.
+
+Conventions (the same as OpenCV and anipose's ``calibration.toml``):
+
+* ``rvec``/``tvec`` map **world to camera**: ``x_cam = R(rvec) @ x_world + tvec``.
+* Units of ``tvec`` (and hence of every 3D point) are the calibration's units,
+  usually the board's (mm) or metres for Pose2Sim/caliscope files.
+* Pixel coordinates have their origin at the centre of the top-left pixel,
+  ``x`` to the right and ``y`` down (OpenCV).
+* Pinhole cameras use OpenCV's model with ``dist = (k1, k2, p1, p2, k3)``;
+  fisheye cameras use OpenCV's fisheye model with ``dist = (k1, k2, k3, k4, 0)``
+  (the fifth slot is unused so that all cameras stack into one array).
+
+Everything is float64: triangulation and bundle adjustment lose digits that
+matter in float32 when translations are in millimetres.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import CalibrationError
+
+__all__ = ["CameraRig", "rodrigues", "rotation_to_rodrigues"]
+
+# undistortPoints' default is 5 fixed-point iterations, which leaves
+# pixel-level errors in the corners of strongly distorted lenses.
+_UNDISTORT_CRITERIA = (3, 200, 1e-14)  # COUNT | EPS, max iterations, epsilon
+
+
+def rodrigues(rvec: np.ndarray) -> np.ndarray:
+    """Rotation matrices from Rodrigues vectors.
+
+    Parameters
+    ----------
+    rvec : array (..., 3)
+        Axis times angle (radians).
+
+    Returns
+    -------
+    array (..., 3, 3)
+    """
+    rvec = np.asarray(rvec, dtype=np.float64)
+    theta = np.linalg.norm(rvec, axis=-1, keepdims=True)
+    small = theta < 1e-12
+    axis = np.where(small, 0.0, rvec / np.where(small, 1.0, theta))
+    kx, ky, kz = axis[..., 0], axis[..., 1], axis[..., 2]
+    zero = np.zeros_like(kx)
+    kmat = np.stack(
+        [
+            np.stack([zero, -kz, ky], -1),
+            np.stack([kz, zero, -kx], -1),
+            np.stack([-ky, kx, zero], -1),
+        ],
+        -2,
+    )
+    s = np.sin(theta)[..., None]
+    c = np.cos(theta)[..., None]
+    eye = np.broadcast_to(np.eye(3), kmat.shape)
+    return eye + s * kmat + (1 - c) * (kmat @ kmat)
+
+
+def rotation_to_rodrigues(rmat: np.ndarray) -> np.ndarray:
+    """Rodrigues vectors (..., 3) from rotation matrices (..., 3, 3)."""
+    rmat = np.asarray(rmat, dtype=np.float64)
+    flat = rmat.reshape(-1, 3, 3)
+    out = np.empty((flat.shape[0], 3))
+    import cv2  # local: the model layer only needs OpenCV for this and undistortion
+
+    for i, r in enumerate(flat):
+        out[i] = cv2.Rodrigues(np.ascontiguousarray(r))[0].ravel()
+    return out.reshape(rmat.shape[:-2] + (3,))
+
+
+def _as_array(value, shape: tuple, name: str, dtype=np.float64) -> np.ndarray:
+    arr = np.array(value, dtype=dtype)  # a copy: rigs never share arrays with callers
+    if arr.shape != shape:
+        raise CalibrationError(f"camera rig: `{name}` has shape {arr.shape}, expected {shape}.")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class CameraRig:
+    """``C`` calibrated cameras stored as stacked float64 arrays.
+
+    Attributes
+    ----------
+    names : tuple of str, (C,)
+        Camera names, in the rig's order (never sorted behind the user's back).
+    sizes : int array (C, 2)
+        Image ``(width, height)`` in pixels.
+    K : array (C, 3, 3)
+        Camera matrices (px).
+    dist : array (C, 5)
+        Distortion coefficients (see module docstring).
+    rvec, tvec : arrays (C, 3)
+        World-to-camera rotation (Rodrigues, rad) and translation (world units).
+    fisheye : bool array (C,)
+        Which cameras use the fisheye model.
+    """
+
+    names: tuple[str, ...]
+    sizes: np.ndarray
+    K: np.ndarray
+    dist: np.ndarray
+    rvec: np.ndarray
+    tvec: np.ndarray
+    fisheye: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        names = tuple(str(n) for n in self.names)
+        c = len(names)
+        if c == 0:
+            raise CalibrationError("camera rig: no cameras.")
+        if len(set(names)) != c:
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise CalibrationError(f"camera rig: duplicate camera names {dup}; every camera needs a unique name.")
+        dist = np.array(self.dist, dtype=np.float64)
+        if dist.ndim != 2 or dist.shape[0] != c or dist.shape[1] > 5:
+            raise CalibrationError(f"camera rig: `dist` has shape {dist.shape}, expected ({c}, <=5).")
+        dist = np.pad(dist, ((0, 0), (0, 5 - dist.shape[1])))
+        fisheye = np.zeros(c, bool) if self.fisheye is None else _as_array(self.fisheye, (c,), "fisheye", bool)
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "sizes", _as_array(self.sizes, (c, 2), "sizes", np.int64))
+        object.__setattr__(self, "K", _as_array(self.K, (c, 3, 3), "K"))
+        object.__setattr__(self, "dist", dist)
+        object.__setattr__(self, "rvec", _as_array(self.rvec, (c, 3), "rvec"))
+        object.__setattr__(self, "tvec", _as_array(self.tvec, (c, 3), "tvec"))
+        object.__setattr__(self, "fisheye", fisheye)
+        for arr in (self.sizes, self.K, self.dist, self.rvec, self.tvec):
+            arr.setflags(write=False)
+        self._validate()
+
+    def _validate(self) -> None:
+        problems = []
+        for i, name in enumerate(self.names):
+            k = self.K[i]
+            if not all(np.isfinite(a).all() for a in (k, self.dist[i], self.rvec[i], self.tvec[i])):
+                problems.append(f"camera '{name}' has NaN or infinite values")
+                continue
+            if self.sizes[i, 0] <= 0 or self.sizes[i, 1] <= 0:
+                problems.append(f"camera '{name}' has image size {self.sizes[i].tolist()} (must be positive)")
+            if k[0, 0] <= 0 or k[1, 1] <= 0:
+                problems.append(f"camera '{name}' has focal lengths fx={k[0, 0]:g}, fy={k[1, 1]:g} (must be positive)")
+            if not np.allclose(k[2], [0, 0, 1]) or abs(k[1, 0]) > 1e-9:
+                problems.append(f"camera '{name}' has a camera matrix whose last row is not [0, 0, 1]")
+            if np.abs(self.dist[i]).max() > 1e3:
+                problems.append(f"camera '{name}' has distortion coefficients of magnitude > 1000")
+        if problems:
+            raise CalibrationError(
+                "impossible calibration values: " + "; ".join(problems) + ". Re-run the calibration or fix the file."
+            )
+
+    # ------------------------------------------------------------------ basics
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def n_cameras(self) -> int:
+        return len(self.names)
+
+    def index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise CalibrationError(
+                f"camera '{name}' is not in the calibration (cameras: {', '.join(self.names)})."
+            ) from None
+
+    def select(self, names: Sequence[str]) -> CameraRig:
+        """A rig of the named cameras, in the given order."""
+        idx = [self.index(n) for n in names]
+        return CameraRig(
+            names=tuple(names),
+            sizes=self.sizes[idx],
+            K=self.K[idx],
+            dist=self.dist[idx],
+            rvec=self.rvec[idx],
+            tvec=self.tvec[idx],
+            fisheye=self.fisheye[idx],
+        )
+
+    def replace(self, **changes) -> CameraRig:
+        """A copy with some fields replaced (validated again)."""
+        fields = dict(
+            names=self.names, sizes=self.sizes, K=self.K, dist=self.dist, rvec=self.rvec, tvec=self.tvec,
+            fisheye=self.fisheye,
+        )
+        fields.update(changes)
+        return CameraRig(**fields)
+
+    # --------------------------------------------------------------- geometry
+    @property
+    def R(self) -> np.ndarray:
+        """World-to-camera rotation matrices (C, 3, 3)."""
+        return rodrigues(self.rvec)
+
+    def extrinsics(self) -> np.ndarray:
+        """``[R | t]`` (C, 3, 4): world to camera coordinates."""
+        return np.concatenate([self.R, self.tvec[:, :, None]], axis=2)
+
+    def projection_matrices(self) -> np.ndarray:
+        """``K [R | t]`` (C, 3, 4): world to (undistorted) pixel coordinates."""
+        return self.K @ self.extrinsics()
+
+    def centers(self) -> np.ndarray:
+        """Camera centres in world coordinates (C, 3)."""
+        return -np.einsum("cji,cj->ci", self.R, self.tvec)
+
+    def world_to_camera(self, points: np.ndarray) -> np.ndarray:
+        """Points (..., 3) in world coordinates to each camera's frame (C, ..., 3)."""
+        pts = np.asarray(points, dtype=np.float64)
+        flat = pts.reshape(-1, 3)
+        cam = np.einsum("cij,nj->cni", self.R, flat) + self.tvec[:, None, :]
+        return cam.reshape((self.n_cameras,) + pts.shape)
+
+    def distort_normalized(self, xy: np.ndarray) -> np.ndarray:
+        """Apply each camera's lens model to normalized coordinates.
+
+        Parameters
+        ----------
+        xy : array (C, ..., 2)
+            Ideal normalized image coordinates ``(X/Z, Y/Z)``.
+
+        Returns
+        -------
+        array (C, ..., 2)
+            Pixel coordinates.
+        """
+        xy = np.asarray(xy, dtype=np.float64)
+        c = self.n_cameras
+        flat = xy.reshape(c, -1, 2)
+        x, y = flat[..., 0], flat[..., 1]
+        d = self.dist[:, :, None]
+        k1, k2, p1, p2, k3 = d[:, 0], d[:, 1], d[:, 2], d[:, 3], d[:, 4]
+        r2 = x * x + y * y
+        # OpenCV pinhole model
+        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+        yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+        if self.fisheye.any():
+            # OpenCV fisheye model: k1..k4 live in dist[:, 0:4]
+            r = np.sqrt(r2)
+            theta = np.arctan(r)
+            t2 = theta * theta
+            theta_d = theta * (1 + t2 * (d[:, 0] + t2 * (d[:, 1] + t2 * (d[:, 2] + t2 * d[:, 3]))))
+            scale = np.where(r > 1e-12, theta_d / np.where(r > 1e-12, r, 1.0), 1.0)
+            fish = self.fisheye[:, None]
+            xd = np.where(fish, x * scale, xd)
+            yd = np.where(fish, y * scale, yd)
+        k = self.K
+        u = k[:, 0, 0, None] * xd + k[:, 0, 1, None] * yd + k[:, 0, 2, None]
+        v = k[:, 1, 1, None] * yd + k[:, 1, 2, None]
+        return np.stack([u, v], -1).reshape(xy.shape)
+
+    def project(self, points: np.ndarray, distort: bool = True) -> np.ndarray:
+        """Project world points into every camera.
+
+        Parameters
+        ----------
+        points : array (..., 3)
+            World coordinates; NaN propagates to NaN pixels.
+        distort : bool
+            Apply the lens model (True) or return ideal pinhole pixels (False).
+
+        Returns
+        -------
+        array (C, ..., 2)
+            Pixel coordinates. Points behind a camera are projected as OpenCV
+            does (no clipping); check :meth:`depths` when that matters.
+        """
+        cam = self.world_to_camera(points)
+        z = cam[..., 2:3]
+        xy = cam[..., :2] / z
+        if distort:
+            return self.distort_normalized(xy)
+        k = self.K.reshape((self.n_cameras,) + (1,) * (xy.ndim - 2) + (3, 3))
+        u = k[..., 0, 0] * xy[..., 0] + k[..., 0, 1] * xy[..., 1] + k[..., 0, 2]
+        v = k[..., 1, 1] * xy[..., 1] + k[..., 1, 2]
+        return np.stack([u, v], -1)
+
+    def depths(self, points: np.ndarray) -> np.ndarray:
+        """Depth (camera z) of world points in each camera (C, ...)."""
+        return self.world_to_camera(points)[..., 2]
+
+    def undistort_points(self, points2d: np.ndarray, output: str = "pixel") -> np.ndarray:
+        """Remove lens distortion from each camera's pixel coordinates.
+
+        Parameters
+        ----------
+        points2d : array (C, ..., 2)
+            Pixel coordinates per camera; NaN stays NaN.
+        output : {"pixel", "normalized"}
+            ``"pixel"`` returns ideal pinhole pixels (same ``K``), so that
+            ``projection_matrices()`` applies; ``"normalized"`` returns
+            ``(X/Z, Y/Z)``, for which ``extrinsics()`` applies.
+
+        Returns
+        -------
+        array (C, ..., 2)
+        """
+        import cv2
+
+        pts = np.asarray(points2d, dtype=np.float64)
+        c = self.n_cameras
+        if pts.shape[0] != c or pts.shape[-1] != 2:
+            raise ValueError(f"points2d must have shape ({c}, ..., 2), got {pts.shape}")
+        flat = pts.reshape(c, -1, 2)
+        out = np.full_like(flat, np.nan)
+        for i in range(c):  # a loop over cameras only; each call is vectorized over points
+            ok = np.isfinite(flat[i]).all(-1)
+            if not ok.any():
+                continue
+            src = np.ascontiguousarray(flat[i, ok]).reshape(-1, 1, 2)
+            proj = self.K[i] if output == "pixel" else None
+            if self.fisheye[i]:
+                und = cv2.fisheye.undistortPoints(
+                    src, self.K[i], self.dist[i, :4], R=None, P=proj, criteria=_UNDISTORT_CRITERIA
+                )
+            elif not self.dist[i].any():
+                und = src if output == "pixel" else cv2.undistortPoints(src, self.K[i], None)
+            else:
+                und = cv2.undistortPoints(src, self.K[i], self.dist[i], R=None, P=proj, criteria=_UNDISTORT_CRITERIA)
+            out[i, ok] = und.reshape(-1, 2)
+        return out.reshape(pts.shape)
+
+    def in_image(self, points2d: np.ndarray) -> np.ndarray:
+        """Whether pixel coordinates (C, ..., 2) fall inside each camera's image (C, ...)."""
+        pts = np.asarray(points2d)
+        size = self.sizes.reshape((self.n_cameras,) + (1,) * (pts.ndim - 2) + (2,))
+        return ((pts >= -0.5) & (pts <= size - 0.5)).all(-1)

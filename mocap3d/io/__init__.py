@@ -1,0 +1,1 @@
+"""File formats: calibrations, 2D poses and 3D poses."""

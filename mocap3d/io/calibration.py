@@ -1,0 +1,174 @@
+"""Read and write calibration files.
+
+Formats
+-------
+* anipose / aniposelib ``calibration.toml``: one ``[cam_N]`` section per camera
+  (``name``, ``size = [w, h]``, ``matrix``, ``distortions``, ``rotation`` as a
+  world->camera Rodrigues vector, ``translation``, optional ``fisheye``) and a
+  ``[metadata]`` section. aniposelib sorts section keys as strings on load, so
+  ``cam_10`` comes before ``cam_2``; mocap3d keeps the numeric order of the
+  section suffixes and matches cameras by ``name``.
+* Pose2Sim's variant of the same layout (sections named after the cameras,
+  4 distortion terms, translation in metres). It loads through the same reader.
+* caliscope's ``camera_array.toml`` (``[cameras.N]``, rotation as a 3x3 matrix).
+
+Writing always produces anipose's layout, which aniposelib's
+``CameraGroup.load`` reads back with identical projections.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import toml
+
+from ..camera import CameraRig, rodrigues, rotation_to_rodrigues
+from ..errors import CalibrationError
+from .atomic import atomic_write_text
+
+__all__ = ["load_calibration", "save_calibration", "rig_to_anipose_dict", "rig_from_anipose_dict"]
+
+
+def _natural_key(key: str) -> tuple:
+    """Order ``cam_2`` before ``cam_10`` (aniposelib's string sort does not)."""
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", key))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise CalibrationError(f"calibration file '{path}' does not exist.")
+    try:
+        return toml.loads(path.read_text(encoding="utf-8"))
+    except (toml.TomlDecodeError, UnicodeDecodeError, IndexError) as exc:
+        raise CalibrationError(f"calibration file '{path}' is not valid TOML ({exc}). Is it a calibration.toml?") from None
+
+
+def rig_from_anipose_dict(data: dict[str, Any], source: str = "calibration") -> tuple[CameraRig, dict[str, Any]]:
+    """Build a rig from a parsed anipose/Pose2Sim calibration dict.
+
+    Returns the rig and the ``[metadata]`` table (empty when absent).
+    """
+    sections = [k for k, v in data.items() if isinstance(v, dict) and k != "metadata" and "matrix" in v]
+    if not sections:
+        raise CalibrationError(
+            f"{source}: no camera sections found (expected tables with `matrix`, `distortions`, `rotation`, "
+            "`translation` as in anipose's calibration.toml)."
+        )
+    sections.sort(key=_natural_key)
+    names, sizes, ks, dists, rvecs, tvecs, fisheye = [], [], [], [], [], [], []
+    for key in sections:
+        cam = data[key]
+        missing = [f for f in ("matrix", "distortions", "rotation", "translation") if f not in cam]
+        if missing:
+            raise CalibrationError(f"{source}: camera section [{key}] lacks {', '.join(missing)}.")
+        try:
+            rot = np.asarray(cam["rotation"], dtype=np.float64)
+            rvec = rotation_to_rodrigues(rot) if rot.shape == (3, 3) else rot.reshape(3)
+            names.append(str(cam.get("name", key)))
+            sizes.append(np.asarray(cam.get("size", [0, 0]), dtype=np.float64).round().astype(np.int64).reshape(2))
+            ks.append(np.asarray(cam["matrix"], dtype=np.float64).reshape(3, 3))
+            dists.append(np.asarray(cam["distortions"], dtype=np.float64).ravel())
+            rvecs.append(rvec)
+            tvecs.append(np.asarray(cam["translation"], dtype=np.float64).reshape(3))
+            fisheye.append(bool(cam.get("fisheye", False)))
+        except (ValueError, TypeError) as exc:
+            raise CalibrationError(f"{source}: camera section [{key}] has malformed values ({exc}).") from None
+        if len(dists[-1]) > 5:
+            raise CalibrationError(
+                f"{source}: camera '{names[-1]}' has {len(dists[-1])} distortion terms; mocap3d supports OpenCV's "
+                "5-term pinhole model (k1, k2, p1, p2, k3) and the 4-term fisheye model."
+            )
+    width = max(len(d) for d in dists)
+    dist = np.zeros((len(dists), max(width, 5)))
+    for i, d in enumerate(dists):
+        dist[i, : len(d)] = d
+    rig = CameraRig(names=tuple(names), sizes=sizes, K=ks, dist=dist, rvec=rvecs, tvec=tvecs, fisheye=fisheye)
+    meta = data.get("metadata", {})
+    return rig, dict(meta) if isinstance(meta, dict) else {}
+
+
+def _rig_from_caliscope(data: dict[str, Any], source: str) -> CameraRig:
+    cams = data["cameras"]
+    keys = sorted(cams, key=_natural_key)
+    converted = {}
+    for key in keys:
+        cam = cams[key]
+        if cam.get("ignore", False):
+            continue
+        if "rotation" not in cam or "translation" not in cam:
+            raise CalibrationError(f"{source}: caliscope camera {key} has no extrinsics (rotation/translation).")
+        converted[f"cam_{key}"] = {
+            "name": str(cam.get("cam_id", key)),
+            "size": cam["size"],
+            "matrix": cam["matrix"],
+            "distortions": cam["distortions"],
+            "rotation": cam["rotation"],
+            "translation": cam["translation"],
+            "fisheye": bool(cam.get("fisheye", False)),
+        }
+    return rig_from_anipose_dict(converted, source)[0]
+
+
+def load_calibration(path: str | Path) -> CameraRig:
+    """Load a calibration file (anipose, Pose2Sim or caliscope layout).
+
+    Parameters
+    ----------
+    path : path to a ``.toml`` file.
+
+    Returns
+    -------
+    CameraRig
+        Cameras in the file's order (numeric order of ``cam_N`` suffixes).
+    """
+    return load_calibration_with_metadata(path)[0]
+
+
+def load_calibration_with_metadata(path: str | Path) -> tuple[CameraRig, dict[str, Any]]:
+    """Like :func:`load_calibration`, also returning the ``[metadata]`` table."""
+    path = Path(path)
+    data = _read_toml(path)
+    if isinstance(data.get("cameras"), dict) and all(isinstance(v, dict) for v in data["cameras"].values()):
+        return _rig_from_caliscope(data, str(path)), {"format": "caliscope"}
+    return rig_from_anipose_dict(data, str(path))
+
+
+def rig_to_anipose_dict(rig: CameraRig, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The anipose ``calibration.toml`` content of a rig, as a dict."""
+    out: dict[str, Any] = {}
+    for i, name in enumerate(rig.names):
+        ndist = 4 if rig.fisheye[i] else 5
+        cam: dict[str, Any] = {
+            "name": name,
+            "size": [int(v) for v in rig.sizes[i]],
+            "matrix": rig.K[i].tolist(),
+            "distortions": rig.dist[i, :ndist].tolist(),
+            "rotation": rig.rvec[i].tolist(),
+            "translation": rig.tvec[i].tolist(),
+        }
+        if rig.fisheye[i]:
+            cam["fisheye"] = True
+        out[f"cam_{i}"] = cam
+    meta = {"adjusted": False, "error": 0.0}
+    meta.update(metadata or {})
+    out["metadata"] = meta
+    return out
+
+
+def save_calibration(rig: CameraRig, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``rig`` as anipose's ``calibration.toml`` (atomically).
+
+    ``metadata`` entries go to the ``[metadata]`` table (anipose uses
+    ``adjusted`` and ``error``, the median reprojection error in px).
+    """
+    path = Path(path)
+    atomic_write_text(path, toml.dumps(rig_to_anipose_dict(rig, metadata)))
+    return path
+
+
+def rotation_matrices(rig: CameraRig) -> np.ndarray:
+    """World-to-camera rotation matrices (C, 3, 3); kept for readers of caliscope layouts."""
+    return rodrigues(rig.rvec)
