@@ -1,0 +1,600 @@
+"""2D pose files: DeepLabCut, SLEAP analysis HDF5 and OpenPose/RTMPose JSON folders.
+
+Every reader returns a :class:`~mocap3d.poses.Track2D` (one view): ``points``
+``(frames, individuals, keypoints, 2)`` in pixels, NaN where a keypoint was
+not detected, and ``scores`` ``(frames, individuals, keypoints)``, 0 there.
+
+Formats
+-------
+DeepLabCut ``.h5``
+    A pandas (PyTables) store, key ``df_with_missing``; columns are a
+    MultiIndex ``(scorer, bodyparts, coords)``, or ``(scorer, individuals,
+    bodyparts, coords)`` for multi-animal projects; ``coords`` are ``x, y,
+    likelihood`` (analysis output) or ``x, y`` (human labels, read with score 1
+    where labelled). Rows are frames in file order (labels' image paths are
+    not kept).
+DeepLabCut ``.csv``
+    The same table with 3 or 4 header rows, and 1 index column (frame number)
+    or several (labels: ``labeled-data, video, image``).
+SLEAP analysis ``.h5``
+    h5py datasets stored transposed (MATLAB order): ``tracks`` ``(tracks, 2,
+    nodes, frames)``, ``point_scores`` ``(tracks, nodes, frames)``,
+    ``instance_scores`` and ``tracking_scores`` ``(tracks, frames)``,
+    ``track_occupancy`` ``(frames, tracks)``, ``node_names`` and
+    ``track_names`` as byte strings. SLEAP scores are not probabilities (they
+    may exceed 1) and are passed through unchanged.
+OpenPose / RTMPose JSON folder
+    One file per frame (``cam01.0000.json`` in Pose2Sim, ``video_000000000000_
+    keypoints.json`` from OpenPose), ordered by the last number in the file
+    name. ``people[i].pose_keypoints_2d`` is ``[x, y, c] * K``; ``people[i]``
+    is individual ``i`` (Pose2Sim's associated files keep that order and write
+    ``{}`` for a person not seen). A keypoint with confidence 0 is missing.
+    The files carry no keypoint names: they come from ``keypoint_preset``
+    (see :data:`KEYPOINT_PRESETS`) or generic ``kp0, kp1, ...``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import PoseFileError
+from ..poses import Track2D
+from .atomic import atomic_path, atomic_write_text
+
+__all__ = [
+    "KEYPOINT_PRESETS",
+    "load_track2d",
+    "load_dlc",
+    "load_sleap_analysis",
+    "load_openpose_folder",
+    "save_dlc",
+    "save_sleap_analysis",
+    "save_openpose_folder",
+]
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("dlc", "sleap", "openpose")
+
+_COCO_17 = (
+    "Nose", "LEye", "REye", "LEar", "REar", "LShoulder", "RShoulder", "LElbow", "RElbow",
+    "LWrist", "RWrist", "LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle",
+)  # fmt: skip
+
+#: Keypoint names, in the order of the model's output, for JSON files (which
+#: carry no names). Names follow Pose2Sim's skeletons so that outputs line up
+#: with its TRC files and OpenSim models.
+KEYPOINT_PRESETS: dict[str, tuple[str, ...]] = {
+    # Pose2Sim's default OpenPose model (the Pose2Sim demo uses it).
+    "BODY_25B": _COCO_17 + ("Neck", "Head", "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel"),
+    # OpenPose's default model.
+    "BODY_25": (
+        "Nose",
+        "Neck",
+        "RShoulder",
+        "RElbow",
+        "RWrist",
+        "LShoulder",
+        "LElbow",
+        "LWrist",
+        "MidHip",
+        "RHip",
+        "RKnee",
+        "RAnkle",
+        "LHip",
+        "LKnee",
+        "LAnkle",
+        "REye",
+        "LEye",
+        "REar",
+        "LEar",
+        "LBigToe",
+        "LSmallToe",
+        "LHeel",
+        "RBigToe",
+        "RSmallToe",
+        "RHeel",
+    ),  # fmt: skip
+    "COCO_17": _COCO_17,
+    # RTMPose body models trained on Halpe (Pose2Sim's default with RTMLib).
+    "HALPE_26": _COCO_17 + ("Head", "Neck", "Hip", "LBigToe", "RBigToe", "LSmallToe", "RSmallToe", "LHeel", "RHeel"),
+}
+
+# When no preset is named, a keypoint count picks this one (25 is ambiguous:
+# BODY_25B is what Pose2Sim uses and ships in its demo).
+_DEFAULT_PRESET_BY_COUNT = {25: "BODY_25B", 17: "COCO_17", 26: "HALPE_26"}
+
+_DLC_LEVELS = ("scorer", "individuals", "bodyparts", "coords")
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def load_track2d(path: str | Path, fmt: str | None = None, keypoint_preset: str | None = None) -> Track2D:
+    """Read one view's 2D keypoints from any supported file.
+
+    Parameters
+    ----------
+    path : a DeepLabCut ``.h5``/``.csv``, a SLEAP analysis ``.h5``, or a folder
+        of OpenPose/RTMPose ``*.json`` files.
+    fmt : ``"dlc"``, ``"sleap"`` or ``"openpose"`` to skip detection.
+        Otherwise: a folder is OpenPose; an ``.h5`` with a ``tracks`` dataset
+        is SLEAP, any other ``.h5`` DeepLabCut; a ``.csv`` is DeepLabCut.
+    keypoint_preset : names for JSON keypoints, a key of
+        :data:`KEYPOINT_PRESETS` (ignored for other formats).
+
+    Raises
+    ------
+    PoseFileError
+        Missing, unreadable, truncated or unrecognised files; the message
+        names the file and the accepted formats.
+    """
+    path = Path(path)
+    if fmt is not None:
+        fmt = fmt.lower()
+        if fmt not in FORMATS:
+            raise PoseFileError(f"unknown 2D pose format '{fmt}'; use one of: {', '.join(FORMATS)}.")
+    if not path.exists():
+        raise PoseFileError(f"{path}: no such file or folder.")
+    if fmt is None:
+        fmt = _detect_format(path)
+    if fmt == "openpose":
+        return load_openpose_folder(path, keypoint_preset=keypoint_preset)
+    if fmt == "sleap":
+        return load_sleap_analysis(path)
+    return load_dlc(path)
+
+
+def _detect_format(path: Path) -> str:
+    if path.is_dir():
+        return "openpose"
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "dlc"
+    if suffix in (".h5", ".hdf5"):
+        h5py = _h5py()
+        if not h5py.is_hdf5(path):
+            raise PoseFileError(
+                f"{path}: not a readable HDF5 file (truncated or corrupt?). Re-export it from DeepLabCut or SLEAP."
+            )
+        try:
+            with h5py.File(path, "r") as f:
+                is_sleap = "tracks" in f or "track_occupancy" in f
+        except OSError as exc:
+            raise PoseFileError(
+                f"{path}: cannot open this HDF5 file ({exc}); it is probably truncated or corrupt."
+            ) from exc
+        return "sleap" if is_sleap else "dlc"
+    raise PoseFileError(
+        f"{path}: cannot tell the 2D pose format from '{suffix or path.name}'. Accepted: DeepLabCut .h5/.csv, "
+        "SLEAP analysis .h5, or a folder of OpenPose/RTMPose .json files (or pass fmt='dlc'|'sleap'|'openpose')."
+    )
+
+
+def _h5py():
+    import h5py  # local: importing mocap3d.io should stay light
+
+    return h5py
+
+
+# --------------------------------------------------------------------------- DeepLabCut
+
+
+def load_dlc(path: str | Path) -> Track2D:
+    """Read a DeepLabCut ``.h5`` (pandas store) or ``.csv`` file (see module docstring)."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        values, levels = _read_dlc_csv(path)
+    else:
+        values, levels = _read_dlc_h5(path)
+    return _track_from_dlc_columns(values, levels, str(path))
+
+
+def _read_dlc_h5(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    import pandas as pd
+
+    try:
+        with pd.HDFStore(path, mode="r") as store:
+            keys = [k.lstrip("/") for k in store.keys()]
+            if "df_with_missing" in keys:
+                key = "df_with_missing"
+            elif len(keys) == 1:
+                key = keys[0]
+            else:
+                raise PoseFileError(
+                    f"{path}: expected a DeepLabCut table under key 'df_with_missing' (or a single table); "
+                    f"found keys {keys or 'none'}. Is this a DeepLabCut output or labels file?"
+                )
+            df = store[key]
+    except PoseFileError:
+        raise
+    except Exception as exc:  # PyTables/HDF5 raise many types for damaged files
+        raise PoseFileError(
+            f"{path}: cannot read it as a DeepLabCut HDF5 table ({type(exc).__name__}: {exc}). The file is probably "
+            "truncated or corrupt; re-export it from DeepLabCut."
+        ) from exc
+    if not isinstance(df, pd.DataFrame) or df.columns.nlevels not in (3, 4):
+        raise PoseFileError(
+            f"{path}: not a DeepLabCut table (columns must have levels scorer, [individuals,] bodyparts, coords)."
+        )
+    names = list(df.columns.names)
+    nlev = df.columns.nlevels
+    default = _DLC_LEVELS if nlev == 4 else ("scorer", "bodyparts", "coords")
+    levels = {}
+    for pos, name in enumerate(default):
+        at = names.index(name) if name in names else pos
+        levels[name] = np.asarray(df.columns.get_level_values(at), dtype=object).astype(str)
+    try:
+        values = df.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise PoseFileError(f"{path}: non-numeric values in the coordinate columns ({exc}).") from exc
+    return values, levels
+
+
+def _read_dlc_csv(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    import pandas as pd
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PoseFileError(f"{path}: cannot read this file as text ({exc}).") from exc
+    lines = text.splitlines()
+    n_header = 0
+    while n_header < min(4, len(lines)) and lines[n_header].split(",", 1)[0] in _DLC_LEVELS:
+        n_header += 1
+    header = [line.split(",") for line in lines[:n_header]]
+    first_cells = [h[0] for h in header]
+    if first_cells not in (["scorer", "bodyparts", "coords"], list(_DLC_LEVELS)):
+        raise PoseFileError(
+            f"{path}: not a DeepLabCut CSV; its first rows must start with 'scorer', ['individuals',] 'bodyparts', "
+            f"'coords' (found {[line[:30] for line in lines[:3]]})."
+        )
+    n_cols = len(header[0])
+    if any(len(h) != n_cols for h in header):
+        raise PoseFileError(f"{path}: the header rows have different numbers of columns (damaged file?).")
+    # Labels files have several index columns (labeled-data, video, image): their header cells are empty.
+    n_index = 1
+    while n_index < n_cols and header[0][n_index] == "":
+        n_index += 1
+    body = [line for line in lines[n_header:] if line.strip()]
+    widths = {line.count(",") for line in body}
+    if widths - {n_cols - 1}:
+        bad = next(i for i, line in enumerate(body) if line.count(",") != n_cols - 1)
+        raise PoseFileError(
+            f"{path}: data row {bad + 1} has {body[bad].count(',') + 1} fields, the header {n_cols}; the file is "
+            "truncated or damaged. Re-export it from DeepLabCut."
+        )
+    if body:
+        try:
+            table = pd.read_csv(
+                io.StringIO("\n".join(body)),
+                header=None,
+                usecols=range(n_index, n_cols),
+                dtype=np.float64,
+                na_values=["", "nan", "NaN"],
+                keep_default_na=False,
+            )
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise PoseFileError(f"{path}: non-numeric values in the coordinate columns ({exc}).") from exc
+        values = table.to_numpy(dtype=np.float64)
+    else:
+        values = np.zeros((0, n_cols - n_index))
+    levels = {
+        name: np.array(h[n_index:], dtype=object).astype(str) for name, h in zip(first_cells, header, strict=True)
+    }
+    return values, levels
+
+
+def _track_from_dlc_columns(values: np.ndarray, levels: dict[str, np.ndarray], source: str) -> Track2D:
+    """Scatter a DLC table ``(frames, columns)`` into Track2D arrays (vectorized over columns)."""
+    scorers = list(dict.fromkeys(levels["scorer"]))
+    if len(scorers) > 1:
+        raise PoseFileError(f"{source}: holds several scorers {scorers}; keep one network's output per file.")
+    n_cols = values.shape[1]
+    ind_col = levels.get("individuals", np.full(n_cols, "individual0", dtype=object))
+    bp_col, coord_col = levels["bodyparts"], levels["coords"]
+    individuals = list(dict.fromkeys(ind_col))
+    keypoints = list(dict.fromkeys(bp_col))
+    coords = set(coord_col)
+    if not {"x", "y"} <= coords or coords - {"x", "y", "likelihood"}:
+        raise PoseFileError(f"{source}: coords must be x, y[, likelihood]; found {sorted(coords)}.")
+    ii = np.array([individuals.index(v) for v in ind_col])
+    kk = np.array([keypoints.index(v) for v in bp_col])
+    n_frames = values.shape[0]
+    out = np.full((3, n_frames, len(individuals), len(keypoints)), np.nan)
+    for c, name in enumerate(("x", "y", "likelihood")):
+        sel = coord_col == name
+        if np.unique(ii[sel] * len(keypoints) + kk[sel]).size != sel.sum():
+            raise PoseFileError(f"{source}: a body part has its '{name}' column twice.")
+        out[c][:, ii[sel], kk[sel]] = values[:, sel]
+    points = np.stack([out[0], out[1]], axis=-1)
+    seen = np.isfinite(points).all(-1)
+    scores = out[2] if "likelihood" in coords else np.where(seen, 1.0, 0.0)
+    return Track2D(points, scores, keypoints, individuals, source=source)
+
+
+def _dlc_frame(track: Track2D, scorer: str):
+    import pandas as pd
+
+    f, n_ind, n_kp, _ = track.points.shape
+    data = np.concatenate([track.points, track.scores[..., None]], axis=-1)  # (F, I, K, 3)
+    seen = np.isfinite(track.points).all(-1)
+    data[..., 2] = np.where(seen, data[..., 2], np.nan)  # DeepLabCut writes NaN likelihood where nothing was found
+    if n_ind == 1:
+        cols = pd.MultiIndex.from_product(
+            [[scorer], list(track.keypoints), ["x", "y", "likelihood"]], names=["scorer", "bodyparts", "coords"]
+        )
+    else:
+        cols = pd.MultiIndex.from_product(
+            [[scorer], list(track.individuals), list(track.keypoints), ["x", "y", "likelihood"]], names=_DLC_LEVELS
+        )
+    return pd.DataFrame(data.reshape(f, n_ind * n_kp * 3), columns=cols, index=np.arange(f))
+
+
+def save_dlc(track: Track2D, path: str | Path, scorer: str = "mocap3d") -> Path:
+    """Write a DeepLabCut analysis table: ``.h5`` (key ``df_with_missing``) or ``.csv``, by suffix.
+
+    One individual gives the single-animal layout ``(scorer, bodyparts,
+    coords)``, several the multi-animal one ``(scorer, individuals, bodyparts,
+    coords)``; coords are ``x, y, likelihood`` (NaN where not detected). The
+    index is the frame number. Written atomically.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".h5", ".csv"):
+        raise PoseFileError(f"{path}: DeepLabCut files end in .h5 or .csv.")
+    df = _dlc_frame(track, scorer)
+    with atomic_path(path) as tmp:
+        if suffix == ".csv":
+            df.to_csv(tmp)
+        else:
+            df.to_hdf(tmp, key="df_with_missing", format="table", mode="w")
+    return path
+
+
+# --------------------------------------------------------------------------- SLEAP
+
+
+def _decode(names) -> list[str]:
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in np.asarray(names).ravel()]
+
+
+def load_sleap_analysis(path: str | Path) -> Track2D:
+    """Read a SLEAP analysis HDF5 file (see module docstring for its layout).
+
+    Missing point scores (user-labelled instances) become 1 where a point
+    exists. Tracks without names are called ``track_0, track_1...`` as SLEAP does.
+    """
+    path = Path(path)
+    h5py = _h5py()
+    try:
+        with h5py.File(path, "r") as f:
+            if "tracks" not in f:
+                raise PoseFileError(f"{path}: no 'tracks' dataset; not a SLEAP analysis file (File > Export Analysis).")
+            tracks = np.asarray(f["tracks"][()], dtype=np.float64)
+            point_scores = np.asarray(f["point_scores"][()], dtype=np.float64) if "point_scores" in f else None
+            node_names = _decode(f["node_names"][()]) if "node_names" in f else None
+            track_names = _decode(f["track_names"][()]) if "track_names" in f else []
+    except PoseFileError:
+        raise
+    except Exception as exc:
+        raise PoseFileError(
+            f"{path}: cannot read this SLEAP analysis file ({type(exc).__name__}: {exc}); it is probably truncated "
+            "or corrupt. Export it again from SLEAP."
+        ) from exc
+    if tracks.ndim != 4 or tracks.shape[1] != 2:
+        raise PoseFileError(
+            f"{path}: 'tracks' must be (tracks, 2, nodes, frames) as SLEAP writes it, got {tracks.shape}."
+        )
+    n_tracks, _, n_nodes, n_frames = tracks.shape
+    points = tracks.transpose(3, 0, 2, 1)  # (frames, tracks, nodes, 2)
+    if point_scores is None:
+        scores = np.where(np.isfinite(points).all(-1), 1.0, 0.0)
+    else:
+        if point_scores.shape != (n_tracks, n_nodes, n_frames):
+            raise PoseFileError(f"{path}: 'point_scores' {point_scores.shape} does not match 'tracks' {tracks.shape}.")
+        scores = point_scores.transpose(2, 0, 1)
+    if node_names is None or len(node_names) != n_nodes:
+        node_names = [f"node{i}" for i in range(n_nodes)]
+    if len(track_names) != n_tracks:
+        track_names = [f"track_{i}" for i in range(n_tracks)]
+    return Track2D(points, scores, node_names, track_names, source=str(path))
+
+
+def save_sleap_analysis(track: Track2D, path: str | Path) -> Path:
+    """Write a SLEAP analysis HDF5 file with SLEAP's on-disk (transposed) layout.
+
+    ``instance_scores`` is the mean point score of each instance (SLEAP's own
+    instance score comes from its network; Track2D does not keep it), NaN where
+    the track is absent; ``tracking_scores`` is NaN; ``edge_inds`` is empty
+    (Track2D carries no skeleton edges).
+    """
+    h5py = _h5py()
+    path = Path(path)
+    seen = np.isfinite(track.points).all(-1)  # (F, T, N)
+    occupied = seen.any(-1)  # (F, T)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inst = np.where(occupied, (track.scores * seen).sum(-1) / np.maximum(seen.sum(-1), 1), np.nan)
+    point_scores = np.where(occupied[..., None], track.scores, np.nan)
+    # SLEAP builds (frames, nodes, 2, tracks) etc. in memory and writes np.transpose of each array.
+    datasets = {
+        "tracks": track.points.transpose(1, 3, 2, 0),  # (T, 2, N, F)
+        "point_scores": point_scores.transpose(1, 2, 0),  # (T, N, F)
+        "instance_scores": inst.T,  # (T, F)
+        "tracking_scores": np.full(inst.T.shape, np.nan),
+        "track_occupancy": occupied.astype(np.uint8),  # (F, T): (tracks, frames) transposed
+    }
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for name, arr in datasets.items():
+            f.create_dataset(name, data=np.ascontiguousarray(arr), compression="gzip", compression_opts=4)
+        f.create_dataset("track_names", data=np.array([n.encode() for n in track.individuals], dtype="S"))
+        f.create_dataset("node_names", data=np.array([n.encode() for n in track.keypoints], dtype="S"))
+        f.create_dataset("edge_names", data=np.zeros((0, 2), dtype="S1"))
+        f.create_dataset("edge_inds", data=np.zeros((0, 2), dtype=np.int64))
+        f.create_dataset("labels_path", data=track.source)
+        f.create_dataset("video_path", data="")
+        f.create_dataset("video_ind", data=0)
+        f.create_dataset("provenance", data=json.dumps({"software": "mocap3d"}))
+    return path
+
+
+# --------------------------------------------------------------------------- OpenPose / RTMPose JSON
+
+_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+
+
+def _frame_numbers(files: Sequence[Path], folder: Path) -> np.ndarray:
+    numbers = []
+    for p in files:
+        m = _NUMBER.search(p.stem)
+        if m is None:
+            raise PoseFileError(
+                f"{folder}: cannot find a frame number in '{p.name}'; JSON files must be numbered "
+                "(e.g. cam01.0000.json, video_000000000000_keypoints.json)."
+            )
+        numbers.append(int(m.group(1)))
+    return np.array(numbers, dtype=np.int64)
+
+
+def _resolve_preset(n_kp: int, keypoint_preset: str | None, folder: Path) -> tuple[str, ...]:
+    if keypoint_preset is not None:
+        key = keypoint_preset.upper()
+        if key not in KEYPOINT_PRESETS:
+            raise PoseFileError(
+                f"unknown keypoint preset '{keypoint_preset}'; use one of: {', '.join(KEYPOINT_PRESETS)}."
+            )
+        names = KEYPOINT_PRESETS[key]
+        if len(names) != n_kp:
+            raise PoseFileError(
+                f"{folder}: the JSON files have {n_kp} keypoints per person but preset {key} has {len(names)}; "
+                "pick the preset of the model that produced them."
+            )
+        return names
+    if n_kp in _DEFAULT_PRESET_BY_COUNT:
+        key = _DEFAULT_PRESET_BY_COUNT[n_kp]
+        if n_kp == 25:
+            log.info(
+                "%s: 25 keypoints per person, named as %s (pass keypoint_preset='BODY_25' for OpenPose's "
+                "default model)",
+                folder,
+                key,
+            )
+        return KEYPOINT_PRESETS[key]
+    return tuple(f"kp{i}" for i in range(n_kp))
+
+
+def load_openpose_folder(folder: str | Path, keypoint_preset: str | None = None) -> Track2D:
+    """Read a folder of OpenPose/RTMPose JSON files, one per frame.
+
+    Frames are placed by the last number in each file name (relative to the
+    smallest), so a missing file becomes a frame of NaN rather than shifting
+    later frames. People: individual ``i`` is ``people[i]``; frames with fewer
+    people (or ``{}``) leave the others missing. Keypoint names: see
+    :data:`KEYPOINT_PRESETS`; without a preset, 17/25/26 keypoints are named as
+    COCO_17/BODY_25B/HALPE_26 and other counts ``kp0, kp1, ...``.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PoseFileError(f"{folder}: not a folder of OpenPose/RTMPose JSON files.")
+    files = sorted(folder.glob("*.json"))
+    if not files:
+        raise PoseFileError(f"{folder}: contains no .json files; point to the folder holding one JSON per frame.")
+    numbers = _frame_numbers(files, folder)
+    if np.unique(numbers).size != numbers.size:
+        raise PoseFileError(
+            f"{folder}: several JSON files have the same frame number; keep one camera's files per folder."
+        )
+    people_per_frame: list[list[np.ndarray | None]] = []
+    n_kp = None
+    for p in files:
+        try:
+            doc = json.loads(p.read_bytes())
+            people = doc["people"] if isinstance(doc, dict) else None
+            if not isinstance(people, list):
+                raise ValueError("no 'people' list")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise PoseFileError(f"{p}: not a valid OpenPose JSON file ({exc}); it may be truncated.") from exc
+        frame: list[np.ndarray | None] = []
+        for person in people:
+            flat = person.get("pose_keypoints_2d") if isinstance(person, dict) else None
+            if not flat:
+                frame.append(None)
+                continue
+            arr = np.asarray(flat, dtype=np.float64)
+            if arr.ndim != 1 or arr.size % 3:
+                raise PoseFileError(f"{p}: 'pose_keypoints_2d' must be a flat list of x, y, confidence triplets.")
+            if n_kp is None:
+                n_kp = arr.size // 3
+            elif arr.size != 3 * n_kp:
+                raise PoseFileError(f"{p}: {arr.size // 3} keypoints per person, earlier files had {n_kp}.")
+            frame.append(arr.reshape(-1, 3))
+        people_per_frame.append(frame)
+    n_kp = n_kp or 0
+    names = _resolve_preset(n_kp, keypoint_preset, folder)
+    pos = numbers - numbers.min()
+    n_frames = int(pos.max()) + 1
+    if n_frames != len(files):
+        log.warning(
+            "%s: %d frame numbers missing between %d and %d; they are read as missing frames",
+            folder,
+            n_frames - len(files),
+            numbers.min(),
+            numbers.max(),
+        )
+    n_ind = max((len(fr) for fr in people_per_frame), default=0)
+    data = np.zeros((n_frames, max(n_ind, 1), n_kp, 3))
+    for fi, frame in zip(pos, people_per_frame, strict=True):
+        for pi, arr in enumerate(frame):
+            if arr is not None:
+                data[fi, pi] = arr
+    scores = data[..., 2]
+    points = np.where((scores > 0)[..., None], data[..., :2], np.nan)
+    individuals = [f"individual{i}" for i in range(points.shape[1])]
+    return Track2D(points, np.where(scores > 0, scores, 0.0), names, individuals, source=str(folder))
+
+
+def save_openpose_folder(track: Track2D, folder: str | Path, prefix: str) -> Path:
+    """Write one OpenPose JSON per frame as Pose2Sim names them: ``{prefix}.{frame:04d}.json``.
+
+    ``people[i]`` is individual ``i``; an individual not seen in a frame is
+    ``{}`` (Pose2Sim's convention, which keeps the indices); a missing keypoint
+    is ``0, 0, 0``. Each file is written atomically; other ``{prefix}.N.json``
+    files already in the folder (an earlier, longer export) are removed.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    f_count = track.n_frames
+    width = max(4, len(str(max(f_count - 1, 0))))
+    seen = np.isfinite(track.points).all(-1)
+    flat = np.concatenate(
+        [np.nan_to_num(track.points), np.where(seen, track.scores, 0.0)[..., None]], axis=-1
+    )  # (F, I, K, 3)
+    flat[~seen] = 0.0
+    flat = flat.reshape(f_count, flat.shape[1], -1)
+    present = seen.any(-1)
+    empty = {
+        "face_keypoints_2d": [], "hand_left_keypoints_2d": [], "hand_right_keypoints_2d": [],
+        "pose_keypoints_3d": [], "face_keypoints_3d": [], "hand_left_keypoints_3d": [], "hand_right_keypoints_3d": [],
+    }  # fmt: skip
+    written = set()
+    for fi in range(f_count):
+        people = [
+            {"person_id": [-1], "pose_keypoints_2d": flat[fi, pi].tolist(), **empty} if present[fi, pi] else {}
+            for pi in range(flat.shape[1])
+        ]
+        name = f"{prefix}.{fi:0{width}d}.json"
+        atomic_write_text(folder / name, json.dumps({"version": 1.3, "people": people}))
+        written.add(name)
+    # A previous, longer (or differently padded) export would otherwise add frames to this one.
+    pattern = re.compile(re.escape(prefix) + r"\.\d+\.json")
+    for stale in folder.glob(f"{prefix}.*.json"):
+        if pattern.fullmatch(stale.name) and stale.name not in written:
+            stale.unlink()
+    return folder
