@@ -23,3 +23,7 @@ class PoseFileError(MocapError):
 
 class TriangulationError(MocapError):
     """Inputs that cannot be triangulated (e.g. nothing above the score threshold)."""
+
+
+class FilterError(MocapError):
+    """A filter configuration with unknown names or impossible values."""
