@@ -305,31 +305,83 @@ class CameraRig:
         Returns
         -------
         array (C, ..., 2)
-        """
-        import cv2
 
+        Notes
+        -----
+        Pinhole cameras are inverted with a vectorized Newton iteration on the
+        OpenCV model (all cameras at once, converged to ~1e-12 px), which is
+        both faster and more accurate in strongly distorted corners than
+        OpenCV's default 5 fixed-point iterations. Fisheye cameras use
+        ``cv2.fisheye.undistortPoints``.
+        """
         pts = np.asarray(points2d, dtype=np.float64)
         c = self.n_cameras
         if pts.shape[0] != c or pts.shape[-1] != 2:
             raise ValueError(f"points2d must have shape ({c}, ..., 2), got {pts.shape}")
         flat = pts.reshape(c, -1, 2)
-        out = np.full_like(flat, np.nan)
-        for i in range(c):  # a loop over cameras only; each call is vectorized over points
+        k = self.K
+        fx, fy = k[:, 0, 0, None], k[:, 1, 1, None]
+        cx, cy, skew = k[:, 0, 2, None], k[:, 1, 2, None], k[:, 0, 1, None]
+        yd = (flat[..., 1] - cy) / fy
+        xd = (flat[..., 0] - cx - skew * yd) / fx
+        x, y = self._invert_pinhole(xd, yd)
+        if self.fisheye.any():
+            x, y = self._invert_fisheye(flat, x, y)
+        if output == "normalized":
+            out = np.stack([x, y], -1)
+        elif output == "pixel":
+            out = np.stack([fx * x + skew * y + cx, fy * y + cy], -1)
+        else:
+            raise ValueError(f"output must be 'pixel' or 'normalized', got {output!r}")
+        return out.reshape(pts.shape)
+
+    def _invert_pinhole(self, xd: np.ndarray, yd: np.ndarray, iterations: int = 20) -> tuple[np.ndarray, np.ndarray]:
+        d = self.dist[:, :, None]
+        k1, k2, p1, p2, k3 = d[:, 0], d[:, 1], d[:, 2], d[:, 3], d[:, 4]
+        x, y = xd.copy(), yd.copy()
+        if not self.dist.any():
+            return x, y
+        with np.errstate(all="ignore"):  # points far outside the lens model's domain diverge; NaN below
+            for _ in range(iterations):
+                r2 = x * x + y * y
+                radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+                dradial = k1 + r2 * (2 * k2 + 3 * k3 * r2)  # d(radial)/d(r2)
+                ex = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x) - xd
+                ey = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y - yd
+                j11 = radial + 2 * x * x * dradial + 2 * p1 * y + 6 * p2 * x
+                j12 = 2 * x * y * dradial + 2 * p1 * x + 2 * p2 * y
+                j22 = radial + 2 * y * y * dradial + 6 * p1 * y + 2 * p2 * x
+                det = j11 * j22 - j12 * j12
+                dx = (j22 * ex - j12 * ey) / det
+                dy = (j11 * ey - j12 * ex) / det
+                x = x - dx
+                y = y - dy
+                step = np.abs(dx) + np.abs(dy)
+                if not (step > 1e-15).any():  # NaN steps compare False: diverged points do not hold the loop
+                    break
+            r2 = x * x + y * y
+            radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+            ex = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x) - xd
+            ey = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y - yd
+            bad = ~(np.abs(ex) + np.abs(ey) < 1e-9)
+        x[bad] = np.nan
+        y[bad] = np.nan
+        return x, y
+
+    def _invert_fisheye(self, flat: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import cv2
+
+        x, y = x.copy(), y.copy()
+        for i in np.flatnonzero(self.fisheye):  # a loop over fisheye cameras only
             ok = np.isfinite(flat[i]).all(-1)
             if not ok.any():
                 continue
             src = np.ascontiguousarray(flat[i, ok]).reshape(-1, 1, 2)
-            proj = self.K[i] if output == "pixel" else None
-            if self.fisheye[i]:
-                und = cv2.fisheye.undistortPoints(
-                    src, self.K[i], self.dist[i, :4], R=None, P=proj, criteria=_UNDISTORT_CRITERIA
-                )
-            elif not self.dist[i].any():
-                und = src if output == "pixel" else cv2.undistortPoints(src, self.K[i], None)
-            else:
-                und = cv2.undistortPoints(src, self.K[i], self.dist[i], R=None, P=proj, criteria=_UNDISTORT_CRITERIA)
-            out[i, ok] = und.reshape(-1, 2)
-        return out.reshape(pts.shape)
+            und = cv2.fisheye.undistortPoints(
+                src, self.K[i], self.dist[i, :4], R=None, P=None, criteria=_UNDISTORT_CRITERIA
+            ).reshape(-1, 2)
+            x[i, ok], y[i, ok] = und[:, 0], und[:, 1]
+        return x, y
 
     def in_image(self, points2d: np.ndarray) -> np.ndarray:
         """Whether pixel coordinates (C, ..., 2) fall inside each camera's image (C, ...)."""

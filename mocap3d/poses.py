@@ -165,12 +165,15 @@ class Poses2D:
             if isinstance(individual, str):
                 if individual not in t.individuals:
                     raise PoseFileError(
-                        f"{t.source or n}: individual '{individual}' not found (individuals: {', '.join(t.individuals)})."
+                        f"{t.source or n}: individual '{individual}' not found "
+                        f"(individuals: {', '.join(t.individuals)})."
                     )
                 ii = t.individuals.index(individual)
             else:
                 if not 0 <= individual < len(t.individuals):
-                    raise PoseFileError(f"{t.source or n}: has {len(t.individuals)} individuals, asked for #{individual}.")
+                    raise PoseFileError(
+                        f"{t.source or n}: has {len(t.individuals)} individuals, asked for #{individual}."
+                    )
                 ii = individual
             kidx = [t.keypoints.index(k) for k in common]
             pts.append(t.points[:, ii, kidx])

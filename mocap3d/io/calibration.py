@@ -43,7 +43,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return toml.loads(path.read_text(encoding="utf-8"))
     except (toml.TomlDecodeError, UnicodeDecodeError, IndexError) as exc:
-        raise CalibrationError(f"calibration file '{path}' is not valid TOML ({exc}). Is it a calibration.toml?") from None
+        raise CalibrationError(
+            f"calibration file '{path}' is not valid TOML ({exc}). Is it a calibration.toml?"
+        ) from None
 
 
 def rig_from_anipose_dict(data: dict[str, Any], source: str = "calibration") -> tuple[CameraRig, dict[str, Any]]:
