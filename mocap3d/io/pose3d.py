@@ -1,0 +1,464 @@
+"""3D pose files: anipose CSV, mocap3d HDF5 and OpenSim TRC.
+
+Every writer takes a :class:`~mocap3d.poses.Poses3D` (points ``(frames,
+keypoints, 3)`` in the calibration's units, NaN where not triangulated) and
+writes atomically; every reader returns one. What each format keeps:
+
+========================  =======  =====  ======  =====  ============  ===  ========
+format                    points   error  ncams   score  cameras_used  fps  metadata
+========================  =======  =====  ======  =====  ============  ===  ========
+anipose ``.csv``          yes      yes    yes     yes    no            no   alignment
+mocap3d ``.h5``           yes      yes    yes     yes    yes           yes  all (JSON)
+OpenSim ``.trc``          yes      no     no      no     no            yes  units
+========================  =======  =====  ======  =====  ============  ===  ========
+
+Numbers are written with Python's shortest round-trip representation, so
+every format above returns the float64 values it was given exactly.
+
+anipose CSV
+    Per body part ``{bp}_x, {bp}_y, {bp}_z, {bp}_error`` (px),
+    ``{bp}_ncams``, ``{bp}_score``; then ``M_00 .. M_22`` (anipose's alignment
+    rotation; identity unless ``metadata["alignment_M"]``), ``center_0..2``
+    (zeros unless ``metadata["alignment_center"]``) and ``fnum`` (frame number,
+    from ``metadata["frame_start"]``, default 0). These are the columns the
+    ``movement`` package's anipose loader checks. Missing values are empty
+    fields, as pandas writes NaN.
+mocap3d HDF5
+    Datasets ``points`` (F, K, 3), ``error``, ``ncams``, ``score`` (F, K),
+    ``cameras_used`` (F, K, V); attributes ``keypoints``, ``views``, ``fps``
+    (NaN when unknown), ``units``, ``metadata`` (JSON), ``format``; an optional
+    group ``calibration`` with the rig's arrays (``names``, ``sizes``, ``K``,
+    ``dist``, ``rvec``, ``tvec``, ``fisheye``) so that a result records the
+    calibration it was computed with.
+OpenSim TRC
+    As Pose2Sim writes it: ``PathFileType 4 (X/Y/Z) <file name>``; the header
+    keys ``DataRate CameraRate NumFrames NumMarkers Units OrigDataRate
+    OrigDataStartFrame OrigNumFrames`` and their values; marker names each
+    followed by two tabs; ``X1 Y1 Z1 ...``; then one tab-separated row per
+    frame: ``Frame#`` (1-based), ``Time`` = ``Frame# / DataRate`` and the
+    coordinates, NaN written as an empty field. With ``yup=True`` the file's
+    (X, Y, Z) are the world's (Y, Z, X) (Pose2Sim's Z-up to Y-up turn).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..camera import CameraRig
+from ..errors import PoseFileError
+from ..poses import Poses3D
+from .atomic import atomic_path, atomic_write_text
+
+__all__ = [
+    "save_poses3d",
+    "load_poses3d",
+    "save_anipose_csv",
+    "load_anipose_csv",
+    "save_h5",
+    "load_h5",
+    "load_h5_calibration",
+    "save_trc",
+    "load_trc",
+]
+
+log = logging.getLogger(__name__)
+
+_SUFFIXES = ".csv (anipose), .h5 (mocap3d HDF5), .trc (OpenSim)"
+_H5_FORMAT = "mocap3d.poses3d"
+_UNIT_SCALE = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}
+
+
+def save_poses3d(poses: Poses3D, path: str | Path, **kw) -> Path:
+    """Write ``poses`` in the format given by the suffix: ``.csv``, ``.h5``/``.hdf5`` or ``.trc``.
+
+    Keyword arguments go to the format's writer (:func:`save_h5`'s
+    ``calibration``, :func:`save_trc`'s ``fps``, ``units``, ``yup``).
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return save_anipose_csv(poses, path, **kw)
+    if suffix in (".h5", ".hdf5"):
+        return save_h5(poses, path, **kw)
+    if suffix == ".trc":
+        return save_trc(poses, path, **kw)
+    raise PoseFileError(f"{path}: unknown 3D output format '{suffix}'; use one of {_SUFFIXES}.")
+
+
+def load_poses3d(path: str | Path) -> Poses3D:
+    """Read a 3D pose file written by :func:`save_poses3d` (or by anipose / Pose2Sim), by suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise PoseFileError(f"{path}: no such file.")
+    if suffix == ".csv":
+        return load_anipose_csv(path)
+    if suffix in (".h5", ".hdf5"):
+        return load_h5(path)
+    if suffix == ".trc":
+        return load_trc(path)
+    raise PoseFileError(f"{path}: unknown 3D pose format '{suffix}'; use one of {_SUFFIXES}.")
+
+
+# --------------------------------------------------------------------------- shared text helpers
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PoseFileError(f"{path}: cannot read this file as text ({exc}).") from exc
+
+
+def _parse_table(path: Path, lines: list[str], n_fields: int, sep: str) -> np.ndarray:
+    """Parse numeric rows (empty field = NaN) into ``(rows, n_fields)``; ragged rows mean truncation."""
+    import pandas as pd
+
+    rows = [line for line in lines if line.strip()]
+    counts = np.array([line.count(sep) for line in rows], dtype=np.int64)
+    # Writers may leave trailing separators; fewer fields than the header is a cut-off file.
+    short = np.flatnonzero(counts < n_fields - 1)
+    if short.size:
+        raise PoseFileError(
+            f"{path}: data row {short[0] + 1} has {counts[short[0]] + 1} fields, {n_fields} expected; the file is "
+            "truncated or damaged. Write it again."
+        )
+    if not rows:
+        return np.zeros((0, n_fields))
+    try:
+        table = pd.read_csv(
+            io.StringIO("\n".join(rows)),
+            sep=sep,
+            header=None,
+            usecols=range(n_fields),
+            dtype=np.float64,
+            na_values=[""],
+            keep_default_na=True,
+        )
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise PoseFileError(f"{path}: non-numeric values where numbers were expected ({exc}).") from exc
+    return table.to_numpy(dtype=np.float64)
+
+
+def _frame_to_text(columns: list[np.ndarray], sep: str) -> str:
+    """Rows of numbers with Python's round-trip repr, NaN as an empty field (as pandas writes them)."""
+    import pandas as pd
+
+    df = pd.DataFrame({i: c for i, c in enumerate(columns)})
+    return df.to_csv(sep=sep, header=False, index=False, lineterminator="\n", na_rep="")
+
+
+# --------------------------------------------------------------------------- anipose CSV
+
+_ANIPOSE_SUFFIXES = ("_x", "_y", "_z", "_error", "_ncams", "_score")
+_ANIPOSE_EXTRA = [f"M_{i}{j}" for i in range(3) for j in range(3)] + [f"center_{i}" for i in range(3)] + ["fnum"]
+
+
+def save_anipose_csv(poses: Poses3D, path: str | Path) -> Path:
+    """Write anipose's 3D CSV (see module docstring); ``cameras_used`` and ``fps`` are not kept."""
+    f = poses.points.shape[0]
+    alignment = np.asarray(poses.metadata.get("alignment_M", np.eye(3)), dtype=np.float64)
+    center = np.asarray(poses.metadata.get("alignment_center", np.zeros(3)), dtype=np.float64)
+    if alignment.shape != (3, 3) or center.shape != (3,):
+        raise PoseFileError("metadata 'alignment_M' must be 3x3 and 'alignment_center' 3 values.")
+    header, columns = [], []
+    for j, bp in enumerate(poses.keypoints):
+        header += [bp + s for s in _ANIPOSE_SUFFIXES]
+        columns += [poses.points[:, j, 0], poses.points[:, j, 1], poses.points[:, j, 2]]
+        columns += [poses.error[:, j], poses.ncams[:, j], poses.score[:, j]]
+    header += _ANIPOSE_EXTRA
+    columns += [np.full(f, v) for v in alignment.ravel()] + [np.full(f, v) for v in center]
+    columns.append(np.arange(f, dtype=np.int64) + int(poses.metadata.get("frame_start", 0)))
+    if any("," in name for name in poses.keypoints):
+        raise PoseFileError(f"keypoint names must not contain commas for a CSV file: {list(poses.keypoints)}.")
+    text = ",".join(header) + "\n" + _frame_to_text(columns, ",")
+    return atomic_write_text(path, text)
+
+
+def load_anipose_csv(path: str | Path) -> Poses3D:
+    """Read an anipose 3D CSV (anipose's own or ours).
+
+    Body parts are the names with ``_x``, ``_y`` and ``_z`` columns, in
+    column order; missing ``_error``/``_ncams``/``_score`` columns give NaN,
+    0 and 1 (where a point exists). A non-identity alignment (``M_ij``) or
+    non-zero ``center_i`` is returned in ``metadata``; the points are returned
+    as stored (anipose stores them already aligned).
+    """
+    path = Path(path)
+    lines = _read_text(path).splitlines()
+    if not lines:
+        raise PoseFileError(f"{path}: empty file; expected anipose's 3D CSV.")
+    header = lines[0].split(",")
+    col = {name: i for i, name in enumerate(header)}
+    keypoints = [c[:-2] for c in header if c.endswith("_x") and c[:-2] + "_y" in col and c[:-2] + "_z" in col]
+    if not keypoints:
+        raise PoseFileError(
+            f"{path}: no '<bodypart>_x, _y, _z' columns; not an anipose 3D CSV (header starts {lines[0][:80]!r})."
+        )
+    values = _parse_table(path, lines[1:], len(header), ",")
+    n = values.shape[0]
+
+    def take(suffix: str, default: float) -> np.ndarray:
+        idx = [col.get(bp + suffix) for bp in keypoints]
+        out = np.full((n, len(keypoints)), default)
+        have = [i for i, c in enumerate(idx) if c is not None]
+        out[:, have] = values[:, [idx[i] for i in have]]
+        return out
+
+    points = np.stack([take("_x", np.nan), take("_y", np.nan), take("_z", np.nan)], axis=-1)
+    valid = np.isfinite(points).all(-1)
+    error = take("_error", np.nan)
+    ncams = np.nan_to_num(take("_ncams", 0.0)).astype(np.int64)
+    score = np.where(valid, take("_score", 1.0), np.nan_to_num(take("_score", 0.0)))
+    metadata: dict[str, Any] = {}
+    if all(c in col for c in _ANIPOSE_EXTRA[:9]) and n:
+        m = values[0, [col[c] for c in _ANIPOSE_EXTRA[:9]]].reshape(3, 3)
+        if not np.array_equal(m, np.eye(3)):
+            metadata["alignment_M"] = m.tolist()
+    if all(c in col for c in _ANIPOSE_EXTRA[9:12]) and n:
+        c0 = values[0, [col[c] for c in _ANIPOSE_EXTRA[9:12]]]
+        if np.any(c0 != 0):
+            metadata["alignment_center"] = c0.tolist()
+    if "fnum" in col and n and values[0, col["fnum"]] != 0:
+        metadata["frame_start"] = int(values[0, col["fnum"]])
+    return Poses3D(keypoints=tuple(keypoints), points=points, error=error, ncams=ncams, score=score, metadata=metadata)
+
+
+# --------------------------------------------------------------------------- HDF5
+
+
+def _h5py():
+    import h5py  # local: importing mocap3d.io should stay light
+
+    return h5py
+
+
+def _json_default(obj):
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in metadata")
+
+
+def save_h5(poses: Poses3D, path: str | Path, calibration: CameraRig | None = None, units: str | None = None) -> Path:
+    """Write the arrays, parameters and (optionally) the calibration used to an HDF5 file.
+
+    Parameters
+    ----------
+    calibration : the rig the points were triangulated with; stored in group ``calibration``.
+    units : length units of the points (default ``metadata["units"]`` or ``""`` when unknown).
+
+    Metadata must be JSON-serialisable (numpy arrays and scalars, paths and
+    tuples are converted to lists, numbers and strings).
+    """
+    h5py = _h5py()
+    str_dt = h5py.string_dtype()
+    try:
+        meta_json = json.dumps(poses.metadata, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise PoseFileError(
+            f"cannot store the metadata in HDF5 ({exc}); use numbers, strings, lists and dicts."
+        ) from exc
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        opts = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+        f.create_dataset("points", data=poses.points, **opts)
+        f.create_dataset("error", data=poses.error, **opts)
+        f.create_dataset("ncams", data=poses.ncams, **opts)
+        f.create_dataset("score", data=poses.score, **opts)
+        f.create_dataset("cameras_used", data=poses.cameras_used, **opts)
+        f.attrs["format"] = _H5_FORMAT
+        f.attrs["version"] = 1
+        f.attrs.create("keypoints", np.array(poses.keypoints, dtype=object), dtype=str_dt)
+        f.attrs.create("views", np.array(poses.views, dtype=object), dtype=str_dt)
+        f.attrs["fps"] = np.nan if poses.fps is None else float(poses.fps)
+        f.attrs["units"] = units if units is not None else str(poses.metadata.get("units", ""))
+        f.attrs["metadata"] = meta_json
+        if calibration is not None:
+            g = f.create_group("calibration")
+            g.create_dataset("names", data=np.array(calibration.names, dtype=object), dtype=str_dt)
+            for name in ("sizes", "K", "dist", "rvec", "tvec", "fisheye"):
+                g.create_dataset(name, data=np.asarray(getattr(calibration, name)))
+    return Path(path)
+
+
+def _open_h5(path: Path):
+    h5py = _h5py()
+    if not path.is_file():
+        raise PoseFileError(f"{path}: no such file.")
+    if not h5py.is_hdf5(path):
+        raise PoseFileError(f"{path}: not a readable HDF5 file (truncated or corrupt?).")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise PoseFileError(f"{path}: cannot open this HDF5 file ({exc}); it is probably truncated.") from exc
+    if f.attrs.get("format") != _H5_FORMAT:
+        f.close()
+        raise PoseFileError(f"{path}: not a mocap3d 3D pose file (no format='{_H5_FORMAT}' attribute).")
+    return f
+
+
+def load_h5(path: str | Path) -> Poses3D:
+    """Read a file written by :func:`save_h5`. ``metadata["units"]`` carries the units attribute when set."""
+    path = Path(path)
+    f = _open_h5(path)
+    try:
+        with f:
+            arrays = {name: f[name][()] for name in ("points", "error", "ncams", "score", "cameras_used")}
+            keypoints = tuple(str(k) for k in f.attrs["keypoints"])
+            views = tuple(str(v) for v in f.attrs["views"])
+            fps = float(f.attrs["fps"])
+            units = str(f.attrs.get("units", ""))
+            metadata = json.loads(f.attrs.get("metadata", "{}"))
+    except PoseFileError:
+        raise
+    except Exception as exc:
+        raise PoseFileError(f"{path}: damaged mocap3d HDF5 file ({type(exc).__name__}: {exc}).") from exc
+    if units and "units" not in metadata:
+        metadata["units"] = units
+    try:
+        return Poses3D(
+            keypoints=keypoints,
+            views=views,
+            fps=None if np.isnan(fps) else fps,
+            metadata=metadata,
+            **arrays,
+        )
+    except ValueError as exc:
+        raise PoseFileError(f"{path}: inconsistent arrays ({exc}).") from exc
+
+
+def load_h5_calibration(path: str | Path) -> CameraRig | None:
+    """The calibration stored with a mocap3d HDF5 result, or None when none was stored."""
+    path = Path(path)
+    f = _open_h5(path)
+    with f:
+        if "calibration" not in f:
+            return None
+        g = f["calibration"]
+        fields = {name: g[name][()] for name in ("sizes", "K", "dist", "rvec", "tvec", "fisheye")}
+        names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in g["names"][()])
+    return CameraRig(names=names, **fields)
+
+
+# --------------------------------------------------------------------------- TRC
+
+
+def _fmt_number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def save_trc(
+    poses: Poses3D,
+    path: str | Path,
+    fps: float | None = None,
+    units: str = "mm",
+    yup: bool = False,
+) -> Path:
+    """Write an OpenSim TRC file laid out exactly as Pose2Sim writes it.
+
+    Parameters
+    ----------
+    fps : frame rate (default ``poses.fps``; one of them is required).
+    units : units written in the header. When ``poses.metadata["units"]`` is
+        set to another of ``m``, ``cm``, ``mm``, the points are converted;
+        otherwise they are written as they are and ``units`` only labels them.
+    yup : write TRC (X, Y, Z) = world (Y, Z, X), Pose2Sim's turn of a Z-up
+        world into OpenSim's Y-up frame.
+
+    ``metadata["frame_start"]`` (default 0) is written as
+    ``OrigDataStartFrame``. Missing points are empty fields.
+    """
+    path = Path(path)
+    fps = poses.fps if fps is None else fps
+    if fps is None or not np.isfinite(fps) or fps <= 0:
+        raise PoseFileError(
+            f"{path}: a TRC file needs the frame rate; pass fps= (or --fps) with the cameras' frame rate."
+        )
+    pts = poses.points
+    src_units = poses.metadata.get("units")
+    if src_units in _UNIT_SCALE and units in _UNIT_SCALE and src_units != units:
+        pts = pts * (_UNIT_SCALE[src_units] / _UNIT_SCALE[units])
+        log.info("TRC %s: converting points from %s to %s", path.name, src_units, units)
+    if yup:
+        pts = pts[..., [1, 2, 0]]
+    n_frames, n_markers = pts.shape[:2]
+    start = int(poses.metadata.get("frame_start", 0))
+    bad = [k for k in poses.keypoints if "\t" in k or "\n" in k]
+    if bad:
+        raise PoseFileError(f"TRC marker names cannot contain tabs or newlines: {bad}.")
+    rate = _fmt_number(fps)
+    header = [
+        f"PathFileType\t4\t(X/Y/Z)\t{path.name}",
+        "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
+        "\t".join([rate, rate, str(n_frames), str(n_markers), units, rate, str(start), str(start + n_frames)]),
+        "Frame#\tTime\t" + "\t\t\t".join(poses.keypoints) + "\t\t",
+        "\t\t" + "\t".join(f"X{i + 1}\tY{i + 1}\tZ{i + 1}" for i in range(n_markers)),
+    ]
+    frames = np.arange(1, n_frames + 1, dtype=np.int64)
+    flat = pts.reshape(n_frames, 3 * n_markers)
+    columns = [frames, frames / float(fps)] + [flat[:, i] for i in range(flat.shape[1])]
+    text = "\n".join(header) + "\n" + _frame_to_text(columns, "\t")
+    return atomic_write_text(path, text)
+
+
+def load_trc(path: str | Path, yup: bool | None = None) -> Poses3D:
+    """Read an OpenSim TRC file (Pose2Sim's, OpenSim's or ours).
+
+    Parameters
+    ----------
+    yup : True when the file was written Y-up from a Z-up world (as Pose2Sim
+        does): the points are turned back, world (X, Y, Z) = TRC (Z, X, Y).
+        None or False return the file's axes unchanged (a TRC file does not
+        record which convention it follows).
+
+    Returns
+    -------
+    Poses3D with ``fps`` = ``DataRate`` and ``metadata`` holding ``units`` and
+    ``frame_start`` (``OrigDataStartFrame``). Empty fields are NaN. Frames are
+    the data rows in order; the ``Time`` column is not kept (it is
+    ``Frame# / DataRate`` in the files Pose2Sim writes).
+    """
+    path = Path(path)
+    lines = _read_text(path).splitlines()
+    if len(lines) < 5 or not lines[0].startswith("PathFileType"):
+        raise PoseFileError(f"{path}: not a TRC file (it must start with 'PathFileType' and a 5-line header).")
+    keys = lines[1].split("\t")
+    vals = lines[2].split("\t")
+    info = dict(zip(keys, vals, strict=False))
+    try:
+        fps = float(info["DataRate"])
+        n_markers_hdr = int(info["NumMarkers"])
+        start = int(float(info.get("OrigDataStartFrame", "0") or 0))
+    except (KeyError, ValueError) as exc:
+        raise PoseFileError(f"{path}: TRC header line 3 lacks a valid DataRate/NumMarkers ({exc}).") from exc
+    units = info.get("Units", "").strip()
+    names = [c.strip() for c in lines[3].split("\t")[2:] if c.strip()]
+    if len(names) != n_markers_hdr:
+        log.warning(
+            "%s: header says %d markers, the names row has %d; using the names", path, n_markers_hdr, len(names)
+        )
+    values = _parse_table(path, lines[5:], 2 + 3 * len(names), "\t")
+    try:
+        n_frames_hdr = int(info.get("NumFrames", values.shape[0]))
+    except ValueError:
+        n_frames_hdr = values.shape[0]
+    if n_frames_hdr != values.shape[0]:
+        raise PoseFileError(
+            f"{path}: the header says {n_frames_hdr} frames but {values.shape[0]} data rows follow; the file is "
+            "truncated or damaged."
+        )
+    pts = values[:, 2:].reshape(-1, len(names), 3)
+    if yup:
+        pts = pts[..., [2, 0, 1]]
+    metadata: dict[str, Any] = {"units": units, "frame_start": start}
+    return Poses3D(keypoints=tuple(names), points=pts, fps=fps, metadata=metadata)
