@@ -22,6 +22,7 @@ from .config import (
     step_from_dict,
     steps_from_list,
 )
+from .filters2d import apply_filters_2d, fill_gaps_2d, likelihood_cutoff, median_offset, viterbi
 from .filters3d import apply_filters_3d, butterworth, fill_gaps, hampel, kalman_smooth, median_filter, savgol
 
 __all__ = [
@@ -39,6 +40,11 @@ __all__ = [
     "load_filter_config",
     "step_from_dict",
     "steps_from_list",
+    "apply_filters_2d",
+    "fill_gaps_2d",
+    "likelihood_cutoff",
+    "median_offset",
+    "viterbi",
     "apply_filters_3d",
     "butterworth",
     "fill_gaps",
