@@ -13,7 +13,7 @@ from ..errors import MocapError
 
 __all__ = ["TriangulationConfig", "PRESETS"]
 
-METHODS = ("dlt", "robust", "ransac", "optim")
+METHODS = ("dlt", "robust", "ransac")
 
 
 @dataclass(frozen=True)
@@ -22,12 +22,11 @@ class TriangulationConfig:
 
     Attributes
     ----------
-    method : {"dlt", "robust", "ransac", "optim"}
+    method : {"dlt", "robust", "ransac"}
         ``dlt``: weighted DLT over every camera above the score threshold.
         ``robust`` (alias ``ransac``): per point, the camera subset with the
         lowest reprojection error, leaving cameras out until the error is below
         ``reproj_threshold`` (Pose2Sim's rule, evaluated in bulk).
-        ``optim``: spatiotemporal optimisation (see ``mocap3d.triangulation.optim``).
     score_threshold : float
         2D observations with a lower score are ignored (DeepLabCut's pcutoff,
         Pose2Sim's likelihood_threshold_triangulation).

@@ -44,10 +44,6 @@ def triangulate(poses2d: Poses2D, rig: CameraRig, config: TriangulationConfig | 
         above the score threshold.
     """
     config = config or TriangulationConfig()
-    if config.method == "optim":
-        from .optim import triangulate_optim  # heavier; imported on demand
-
-        return triangulate_optim(poses2d, rig, config)
     views = poses2d.views
     if len(views) < 2:
         raise TriangulationError(

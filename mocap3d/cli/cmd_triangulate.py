@@ -1,0 +1,68 @@
+"""``mocap3d triangulate``: 2D files of one recording + calibration -> 3D file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..triangulation.config import METHODS, PRESETS, TriangulationConfig
+
+
+@click.command("triangulate")
+@click.option("--calibration", "-c", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Calibration file (anipose calibration.toml, Pose2Sim or caliscope).")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output: .csv (anipose), .h5 (HDF5 with calibration) or .trc (OpenSim).")
+@click.option("--method", "-m", type=click.Choice(METHODS), default=None,
+              help="dlt: weighted DLT; robust (alias ransac): best camera subset per point.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="TOML file with a [triangulation] table (options below override it).")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None, help="Named parameter set.")
+@click.option("--score-threshold", type=float, default=None, help="Ignore 2D points scored below this.")
+@click.option("--min-cameras", type=int, default=None, help="Fewest cameras per point (>= 2).")
+@click.option("--reproj-threshold", type=float, default=None, help="Robust mode: accepted reprojection error (px).")
+@click.option("--no-undistort", is_flag=True, default=False, help="Triangulate distorted pixels (Pose2Sim default).")
+@click.option("--cam-regex", default=None, help="Regex whose first group is the camera name in a file name.")
+@click.option("--individual", default=None, help="Individual (name or index) of multi-animal files.")
+@click.option("--keypoint-preset", default=None, help="Names of OpenPose JSON keypoints (BODY_25B, BODY_25...).")
+@click.option("--fps", type=float, default=None, help="Frame rate (needed for .trc output).")
+@click.option("--keypoints", default=None, help="Comma-separated body parts to keep (default: all in common).")
+@click.option("--trc-zup", is_flag=True, default=False,
+              help="Write TRC in the calibration's frame (default: OpenSim's Y-up turn of a Z-up world).")
+@click.option("--units", default=None, help="Length unit of the calibration, recorded in the output (mm, m).")
+@click.argument("pose2d", nargs=-1, required=True, type=click.Path(exists=False, path_type=Path))
+def command(
+    calibration, out, method, config_path, preset, score_threshold, min_cameras, reproj_threshold, no_undistort,
+    cam_regex, individual, keypoint_preset, fps, keypoints, trc_zup, units, pose2d,
+) -> None:  # fmt: skip
+    """Triangulate one recording's 2D keypoints (one file per camera) into 3D.
+
+    Files are matched to calibration cameras by name: 'cam-A.h5', 'session1_A.h5' or a folder 'A/' go to camera A
+    (or use --cam-regex). DeepLabCut .h5/.csv, SLEAP analysis .h5 and OpenPose/RTMPose JSON folders are read.
+
+    \b
+    Examples:
+      mocap3d triangulate -c calibration.toml -o pose3d.csv pose-2d/*.h5
+      mocap3d triangulate -c Calib.toml --preset pose2sim --keypoint-preset BODY_25B \\
+          --fps 60 -o trial.trc pose-associated/cam*_json
+    """
+    from ..triangulation.run import triangulate_files
+
+    base = TriangulationConfig.from_toml(config_path).to_dict() if config_path else {}
+    overrides = {
+        "preset": preset, "method": method, "score_threshold": score_threshold, "min_cameras": min_cameras,
+        "reproj_threshold": reproj_threshold, "cam_regex": cam_regex,
+        "undistort": False if no_undistort else None,
+        "individual": (int(individual) if individual is not None and individual.isdigit() else individual),
+    }  # fmt: skip
+    if preset:
+        base = {}  # a preset on the command line replaces the file's values, then options refine it
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    config = TriangulationConfig.from_dict(base, "command line")
+    _, summary = triangulate_files(
+        calibration, pose2d, out, config, keypoint_preset=keypoint_preset, fps=fps, units=units,
+        keypoints=keypoints.split(",") if keypoints else None, trc_yup=not trc_zup,
+    )
+    for line in summary.lines():
+        click.echo(line)

@@ -1,0 +1,127 @@
+"""The file-level job behind ``mocap3d triangulate``: files in, one file out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MocapError
+from ..io.calibration import load_calibration
+from ..io.matching import load_views
+from ..io.pose3d import save_h5, save_poses3d
+from ..poses import Poses3D
+from .config import TriangulationConfig
+from .core import triangulate
+
+__all__ = ["triangulate_files", "TriangulationSummary", "OUTPUT_FORMATS"]
+
+log = logging.getLogger(__name__)
+
+OUTPUT_FORMATS = {".csv": "anipose CSV", ".h5": "mocap3d HDF5", ".trc": "OpenSim TRC"}
+
+
+@dataclass(frozen=True)
+class TriangulationSummary:
+    """What a triangulation run did, for the CLI's report."""
+
+    out: Path
+    n_frames: int
+    keypoints: tuple[str, ...]
+    views: tuple[str, ...]
+    triangulated: float  # fraction of (frame, keypoint) points
+    median_error: float  # px
+    camera_use: dict[str, float]  # fraction of triangulated points that used each camera
+
+    def lines(self) -> list[str]:
+        use = ", ".join(f"{k} {v:.0%}" for k, v in self.camera_use.items())
+        return [
+            f"triangulated {self.triangulated:.1%} of {self.n_frames} frames x {len(self.keypoints)} body parts "
+            f"from {len(self.views)} cameras",
+            f"median reprojection error {self.median_error:.2f} px; cameras used: {use}",
+            f"wrote {self.out}",
+        ]
+
+
+def summarize(poses: Poses3D, out: Path) -> TriangulationSummary:
+    ok = np.isfinite(poses.points).all(-1)
+    used = poses.cameras_used[ok]
+    return TriangulationSummary(
+        out=out,
+        n_frames=poses.n_frames,
+        keypoints=poses.keypoints,
+        views=poses.views,
+        triangulated=float(ok.mean()) if ok.size else 0.0,
+        median_error=float(np.nanmedian(poses.error[ok])) if ok.any() else float("nan"),
+        camera_use={v: float(used[:, i].mean()) if len(used) else 0.0 for i, v in enumerate(poses.views)},
+    )
+
+
+def triangulate_files(
+    calibration: str | Path,
+    pose_files: Sequence[str | Path],
+    out: str | Path,
+    config: TriangulationConfig | None = None,
+    *,
+    keypoint_preset: str | None = None,
+    fps: float | None = None,
+    units: str | None = None,
+    keypoints: Sequence[str] | None = None,
+    trc_yup: bool = True,
+) -> tuple[Poses3D, TriangulationSummary]:
+    """Triangulate one recording's 2D files with a calibration and write the result.
+
+    Parameters
+    ----------
+    calibration : anipose/Pose2Sim/caliscope calibration file.
+    pose_files : one 2D file (or OpenPose JSON folder) per camera; cameras are
+        matched by name (see :func:`mocap3d.io.matching.match_files_to_cameras`).
+    out : output path; ``.csv`` anipose CSV, ``.h5`` HDF5 (with the
+        calibration), ``.trc`` OpenSim TRC (needs ``fps``).
+    units : the calibration's length unit, recorded in the output (``mm`` for
+        board-calibrated rigs, ``m`` for Pose2Sim/caliscope files).
+    keypoints : body parts to keep (default: those common to all files).
+    trc_yup : TRC output turned into OpenSim's Y-up frame from a Z-up world
+        (as Pose2Sim writes it).
+
+    The output is written atomically; inputs are only read.
+    """
+    config = config or TriangulationConfig()
+    out = Path(out)
+    if out.suffix.lower() not in OUTPUT_FORMATS:
+        known = ", ".join(f"{k} ({v})" for k, v in OUTPUT_FORMATS.items())
+        raise MocapError(f"cannot tell the output format from '{out.name}'; end --out with one of: {known}.")
+    inputs = [Path(p).resolve() for p in pose_files]
+    if out.resolve() in inputs or out.resolve() == Path(calibration).resolve():
+        raise MocapError(f"--out '{out}' is one of the inputs; choose another output path (inputs are never modified).")
+    rig = load_calibration(calibration)
+    poses2d = load_views(
+        pose_files, rig.names, cam_regex=config.cam_regex, individual=config.individual,
+        keypoint_preset=keypoint_preset, fps=fps, keypoints=keypoints,
+    )
+    if len(poses2d.views) < 2:
+        raise MocapError(
+            f"only {len(poses2d.views)} of the given files matched a calibration camera ({', '.join(poses2d.views)}); "
+            "triangulation needs two or more cameras."
+        )
+    poses3d = triangulate(poses2d, rig, config)
+    poses3d.metadata.update(
+        {
+            "calibration": str(Path(calibration).resolve()),
+            "inputs": {v: str(s) for v, s in zip(poses2d.views, poses2d.sources, strict=False)},
+        }
+    )
+    if units:
+        poses3d.metadata["units"] = units
+    if out.suffix.lower() == ".h5":
+        save_h5(poses3d, out, calibration=rig.select(poses2d.views), units=units)
+    elif out.suffix.lower() == ".trc":
+        save_poses3d(poses3d, out, fps=fps or poses3d.fps, units=units or "mm", yup=trc_yup)
+    else:
+        save_poses3d(poses3d, out)
+    summary = summarize(poses3d, out)
+    log.info("; ".join(summary.lines()))
+    return poses3d, summary
