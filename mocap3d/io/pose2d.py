@@ -536,7 +536,8 @@ def load_openpose_folder(folder: str | Path, keypoint_preset: str | None = None)
                 raise PoseFileError(f"{p}: {arr.size // 3} keypoints per person, earlier files had {n_kp}.")
             frame.append(arr.reshape(-1, 3))
         people_per_frame.append(frame)
-    n_kp = n_kp or 0
+    if n_kp is None:  # nobody detected in any frame: only a preset can say how many keypoints
+        n_kp = len(KEYPOINT_PRESETS.get((keypoint_preset or "").upper(), ()))
     names = _resolve_preset(n_kp, keypoint_preset, folder)
     pos = numbers - numbers.min()
     n_frames = int(pos.max()) + 1
@@ -565,7 +566,8 @@ def save_openpose_folder(track: Track2D, folder: str | Path, prefix: str) -> Pat
 
     ``people[i]`` is individual ``i``; an individual not seen in a frame is
     ``{}`` (Pose2Sim's convention, which keeps the indices); a missing keypoint
-    is ``0, 0, 0``. Each file is written atomically; other ``{prefix}.N.json``
+    is ``0, 0, 0``. When no keypoint is seen at all, frame 0 keeps a person of
+    zeros so that the keypoint count can be read back. Each file is written atomically; other ``{prefix}.N.json``
     files already in the folder (an earlier, longer export) are removed.
     """
     folder = Path(folder)
@@ -579,6 +581,9 @@ def save_openpose_folder(track: Track2D, folder: str | Path, prefix: str) -> Pat
     flat[~seen] = 0.0
     flat = flat.reshape(f_count, flat.shape[1], -1)
     present = seen.any(-1)
+    if not present.any() and present.size:
+        # Nobody seen anywhere: keep one zero-confidence person so that the keypoint count survives.
+        present[0, 0] = True
     empty = {
         "face_keypoints_2d": [], "hand_left_keypoints_2d": [], "hand_right_keypoints_2d": [],
         "pose_keypoints_3d": [], "face_keypoints_3d": [], "hand_left_keypoints_3d": [], "hand_right_keypoints_3d": [],
