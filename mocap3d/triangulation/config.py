@@ -42,6 +42,9 @@ class TriangulationConfig:
         distorted pixels with ``K [R|t]``.
     weighted : bool
         Weight each camera's DLT rows by the 2D score.
+    check_depth : bool
+        Reject 3D points behind a camera that was used to triangulate them
+        (off in the ``pose2sim`` preset, which Pose2Sim does not check).
     cam_regex : str or None
         Regular expression whose first group names the camera in a 2D file's
         name (anipose's ``cam_regex``); default: match camera names as tokens.
@@ -56,6 +59,7 @@ class TriangulationConfig:
     max_excluded: int | None = None
     undistort: bool = True
     weighted: bool = True
+    check_depth: bool = True
     cam_regex: str | None = None
     individual: str | int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -122,6 +126,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "reproj_threshold": 15.0,
         "min_cameras": 2,
         "undistort": False,
+        "check_depth": False,
     },
     "anipose": {"method": "dlt", "score_threshold": 0.5, "min_cameras": 2},
 }

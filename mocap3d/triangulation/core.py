@@ -71,10 +71,12 @@ def triangulate(poses2d: Poses2D, rig: CameraRig, config: TriangulationConfig | 
         use = weights > 0
         X = triangulate_dlt(P, work, weights)
         X[use.sum(0) < config.min_cameras] = np.nan
+        if config.check_depth:
+            X[((cams.depths(X) <= 0) & use).any(0)] = np.nan
     else:
         X, use, _ = triangulate_robust(
             P, work, weights, threshold=config.reproj_threshold, min_cameras=config.min_cameras,
-            max_excluded=config.max_excluded,
+            max_excluded=config.max_excluded, check_depth=config.check_depth,
         )
     ok = np.isfinite(X).all(-1)
     use = use & ok[None]

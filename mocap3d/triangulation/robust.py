@@ -26,7 +26,7 @@ import logging
 
 import numpy as np
 
-from .dlt import camera_basis, camera_coefficients, normal_matrices, reproject, solve_homogeneous
+from .dlt import camera_basis, camera_coefficients, normal_matrices, solve_homogeneous
 
 __all__ = ["triangulate_robust"]
 
@@ -53,6 +53,7 @@ def triangulate_robust(
     threshold: float = 15.0,
     min_cameras: int = 2,
     max_excluded: int | None = None,
+    check_depth: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Triangulate each point from its best subset of cameras.
 
@@ -71,6 +72,10 @@ def triangulate_robust(
     max_excluded : int, optional
         Leave out at most this many cameras per point (default: as many as
         ``min_cameras`` allows). Bounds the work on rigs with many cameras.
+    check_depth : bool
+        Reject subsets whose point lies behind one of its cameras (a wrong
+        pair of views can meet behind the rig with a small reprojection error).
+        Pose2Sim does not check this; its preset turns it off.
 
     Returns
     -------
@@ -112,14 +117,18 @@ def triangulate_robust(
                 eff.transpose(1, 0, 2).reshape(c, s_ * n_),
             )
             cand = solve_homogeneous(mats).reshape(s_, n_, 3)
-            resid = np.linalg.norm(reproject(P, cand) - points[:, None, idx], axis=-1)  # (C, S, n)
+            homog = np.einsum("cij,snj->csni", P, np.concatenate([cand, np.ones((s_, n_, 1))], -1))
+            resid = np.linalg.norm(homog[..., :2] / homog[..., 2:3] - points[:, None, idx], axis=-1)  # (C, S, n)
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean_err = np.where(eff.transpose(1, 0, 2), resid, 0.0).sum(0) / count
             # Subsets that drop a camera the point never had duplicate an earlier
             # level's subset; they cannot win below the threshold, but keep them
             # out of the argmin so that the recorded subset has exactly k left out.
             exact = count == (n_valid[idx] - k)[None]
-            mean_err = np.where(exact & (count >= min_cameras) & np.isfinite(mean_err), mean_err, np.inf)
+            keep = exact & (count >= min_cameras) & np.isfinite(mean_err)
+            if check_depth:  # depth is the third homogeneous coordinate for P = K [R|t]
+                keep &= ~(eff.transpose(1, 0, 2) & (homog[..., 2] <= 0)).any(0)
+            mean_err = np.where(keep, mean_err, np.inf)
             best = np.argmin(mean_err, axis=0)
             best_err = mean_err[best, np.arange(n_)]
             ok = best_err <= threshold
