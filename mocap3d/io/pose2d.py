@@ -172,6 +172,11 @@ def _detect_format(path: Path) -> str:
                 f"{path}: cannot open this HDF5 file ({exc}); it is probably truncated or corrupt."
             ) from exc
         return "sleap" if is_sleap else "dlc"
+    if suffix == ".json":
+        raise PoseFileError(
+            f"{path}: OpenPose/RTMPose output is one JSON file per frame; pass the folder that holds them "
+            f"({path.parent}), one folder per camera."
+        )
     raise PoseFileError(
         f"{path}: cannot tell the 2D pose format from '{suffix or path.name}'. Accepted: DeepLabCut .h5/.csv, "
         "SLEAP analysis .h5, or a folder of OpenPose/RTMPose .json files (or pass fmt='dlc'|'sleap'|'openpose')."
@@ -317,7 +322,7 @@ def _track_from_dlc_columns(values: np.ndarray, levels: dict[str, np.ndarray], s
     points = np.stack([out[0], out[1]], axis=-1)
     seen = np.isfinite(points).all(-1)
     scores = out[2] if "likelihood" in coords else np.where(seen, 1.0, 0.0)
-    return Track2D(points, scores, keypoints, individuals, source=source)
+    return Track2D(points, scores, tuple(keypoints), tuple(individuals), source=source)
 
 
 def _dlc_frame(track: Track2D, scorer: str):
@@ -405,7 +410,7 @@ def load_sleap_analysis(path: str | Path) -> Track2D:
         node_names = [f"node{i}" for i in range(n_nodes)]
     if len(track_names) != n_tracks:
         track_names = [f"track_{i}" for i in range(n_tracks)]
-    return Track2D(points, scores, node_names, track_names, source=str(path))
+    return Track2D(points, scores, tuple(node_names), tuple(track_names), source=str(path))
 
 
 def save_sleap_analysis(track: Track2D, path: str | Path) -> Path:
@@ -552,12 +557,12 @@ def load_openpose_folder(folder: str | Path, keypoint_preset: str | None = None)
     n_ind = max((len(fr) for fr in people_per_frame), default=0)
     data = np.zeros((n_frames, max(n_ind, 1), n_kp, 3))
     for fi, frame in zip(pos, people_per_frame, strict=True):
-        for pi, arr in enumerate(frame):
-            if arr is not None:
-                data[fi, pi] = arr
+        for pi, person in enumerate(frame):
+            if person is not None:
+                data[fi, pi] = person
     scores = data[..., 2]
     points = np.where((scores > 0)[..., None], data[..., :2], np.nan)
-    individuals = [f"individual{i}" for i in range(points.shape[1])]
+    individuals = tuple(f"individual{i}" for i in range(points.shape[1]))
     return Track2D(points, np.where(scores > 0, scores, 0.0), names, individuals, source=str(folder))
 
 
@@ -584,7 +589,7 @@ def save_openpose_folder(track: Track2D, folder: str | Path, prefix: str) -> Pat
     if not present.any() and present.size:
         # Nobody seen anywhere: keep one zero-confidence person so that the keypoint count survives.
         present[0, 0] = True
-    empty = {
+    empty: dict[str, list] = {
         "face_keypoints_2d": [], "hand_left_keypoints_2d": [], "hand_right_keypoints_2d": [],
         "pose_keypoints_3d": [], "face_keypoints_3d": [], "hand_left_keypoints_3d": [], "hand_right_keypoints_3d": [],
     }  # fmt: skip

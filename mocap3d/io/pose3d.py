@@ -166,11 +166,13 @@ def save_anipose_csv(poses: Poses3D, path: str | Path) -> Path:
     center = np.asarray(poses.metadata.get("alignment_center", np.zeros(3)), dtype=np.float64)
     if alignment.shape != (3, 3) or center.shape != (3,):
         raise PoseFileError("metadata 'alignment_M' must be 3x3 and 'alignment_center' 3 values.")
-    header, columns = [], []
+    error, ncams, score = np.asarray(poses.error), np.asarray(poses.ncams), np.asarray(poses.score)
+    header: list[str] = []
+    columns: list[np.ndarray] = []
     for j, bp in enumerate(poses.keypoints):
         header += [bp + s for s in _ANIPOSE_SUFFIXES]
         columns += [poses.points[:, j, 0], poses.points[:, j, 1], poses.points[:, j, 2]]
-        columns += [poses.error[:, j], poses.ncams[:, j], poses.score[:, j]]
+        columns += [error[:, j], ncams[:, j], score[:, j]]
     header += _ANIPOSE_EXTRA
     columns += [np.full(f, v) for v in alignment.ravel()] + [np.full(f, v) for v in center]
     columns.append(np.arange(f, dtype=np.int64) + int(poses.metadata.get("frame_start", 0)))
@@ -204,10 +206,9 @@ def load_anipose_csv(path: str | Path) -> Poses3D:
     n = values.shape[0]
 
     def take(suffix: str, default: float) -> np.ndarray:
-        idx = [col.get(bp + suffix) for bp in keypoints]
+        have = [i for i, bp in enumerate(keypoints) if bp + suffix in col]
         out = np.full((n, len(keypoints)), default)
-        have = [i for i, c in enumerate(idx) if c is not None]
-        out[:, have] = values[:, [idx[i] for i in have]]
+        out[:, have] = values[:, [col[keypoints[i] + suffix] for i in have]]
         return out
 
     points = np.stack([take("_x", np.nan), take("_y", np.nan), take("_z", np.nan)], axis=-1)
@@ -449,7 +450,7 @@ def load_trc(path: str | Path, yup: bool | None = None) -> Poses3D:
         )
     values = _parse_table(path, lines[5:], 2 + 3 * len(names), "\t")
     try:
-        n_frames_hdr = int(info.get("NumFrames", values.shape[0]))
+        n_frames_hdr = int(info.get("NumFrames") or values.shape[0])
     except ValueError:
         n_frames_hdr = values.shape[0]
     if n_frames_hdr != values.shape[0]:
