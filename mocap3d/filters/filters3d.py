@@ -251,12 +251,15 @@ def kalman_smooth(
     r = measurement_noise**2
     valid = np.isfinite(cols)
 
-    # Diffuse prior on the derivatives: a velocity spanning the column's whole range in one frame.
-    span = np.nan_to_num(np.nanmax(cols, axis=0) - np.nanmin(cols, axis=0)) + measurement_noise if valid.any() else 0
+    # Diffuse prior on the derivatives: ten times a velocity (acceleration) that crosses the column's whole
+    # range (or the measurement noise, whichever is larger) in one frame.
+    lo = np.where(valid, cols, np.inf).min(axis=0)
+    hi = np.where(valid, cols, -np.inf).max(axis=0)
+    span = np.where(valid.any(axis=0), hi - lo, 0.0) + measurement_noise
     prior_var = np.empty((n_cols, d))
     prior_var[:, 0] = r
     for k in range(1, d):
-        prior_var[:, k] = (span * fps**k) ** 2
+        prior_var[:, k] = (10.0 * span * fps**k) ** 2
     prior = prior_var[:, :, None] * np.eye(d)
 
     state = np.zeros((n_cols, d))
@@ -369,10 +372,11 @@ def apply_filters_3d(poses: Poses3D, steps: Sequence[FilterStep], fps: float | N
     return dataclasses.replace(
         poses,
         points=points,
-        error=np.where(triangulated, poses.error, np.nan),
-        ncams=np.where(triangulated, poses.ncams, 0),
-        score=np.where(triangulated, poses.score, 0.0),
-        cameras_used=poses.cameras_used & triangulated[..., None],
+        # Poses3D fills these in __post_init__; asarray only tells the type checker they are arrays.
+        error=np.where(triangulated, np.asarray(poses.error, dtype=np.float64), np.nan),
+        ncams=np.where(triangulated, np.asarray(poses.ncams, dtype=np.int64), 0),
+        score=np.where(triangulated, np.asarray(poses.score, dtype=np.float64), 0.0),
+        cameras_used=np.asarray(poses.cameras_used, dtype=bool) & triangulated[..., None],
         fps=fps,
         metadata=metadata,
     )
