@@ -1,0 +1,1 @@
+"""Analyses of 3D reconstructions: alignment to a named frame, joint angles, gait."""
