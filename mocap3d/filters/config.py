@@ -135,8 +135,9 @@ class ViterbiFilter(_Step):
     t-n_back`` (score at least ``score_threshold``) and a "not seen" state.
     A candidate ``a`` frames old has log-emission ``log(score) + a*log(age_decay)``,
     the "not seen" state ``log(missing_score)``; moving by ``d`` pixels between
-    frames costs ``0.5*(d/sigma)^2``. ``sigma = 0`` estimates it per trajectory
-    as 3x the median frame-to-frame displacement (at least 1 px).
+    frames costs ``0.5*(d/sigma)^2`` and losing the track ``-log(missing_score)``.
+    ``sigma = 0`` estimates it per trajectory as 3x the median frame-to-frame
+    displacement (at least 1 px).
     """
 
     name: ClassVar[str] = "viterbi"

@@ -152,7 +152,7 @@ def viterbi(
     ``log(score) + a*log(age_decay)`` for a detection ``a`` frames old scored at
     least ``score_threshold``, ``log(missing_score)`` for "not seen".
     Transition: ``-0.5*(d/sigma)^2`` for a move of ``d`` pixels between frames,
-    0 into or out of "not seen". A wrong high-confidence detection (a swap
+    ``log(missing_score)`` for losing the track, 0 for finding it again. A wrong high-confidence detection (a swap
     with another body part, a jump to a look-alike) would cost a large move
     twice, so the path keeps the previous frames' detection instead; a
     trajectory truly lost for more than ``n_back`` frames becomes "not seen".
@@ -198,6 +198,9 @@ def viterbi(
     back = np.zeros((n_frames, n_traj, n_cand + 1), np.int16)
     delta = emit[0].copy()
     trans = np.zeros((n_traj, n_cand + 1, n_cand + 1))
+    # Losing the track costs as much as a frame unseen: otherwise "not seen" is a free teleport, and a
+    # confident outlier right after a gap (or at the start) would be taken, with "not seen" as the way out.
+    trans[:, :n_cand, miss] = np.log(missing_score)
     for t in tqdm(range(1, n_frames), desc="viterbi", unit="frame", disable=n_frames < 5000, leave=False):
         d2 = ((cand[t - 1][:, :, None, :] - cand[t][:, None, :, :]) ** 2).sum(-1)
         trans[:, :n_cand, :n_cand] = np.where(np.isfinite(d2), -d2 * inv_two_var[:, None, None], _IMPOSSIBLE)
