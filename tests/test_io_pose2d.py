@@ -334,3 +334,42 @@ def test_inputs_are_not_modified(tmp_path, small_track):
     load_track2d(path)
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == ["cam-A.h5"]  # no temporary files left
+
+
+def test_dlc_multi_animal_with_unique_bodyparts(tmp_path):
+    """maDLC projects put animal-independent body parts under the individual 'single'."""
+    text = (
+        "scorer,S,S,S,S,S,S,S,S,S\n"
+        "individuals,m1,m1,m1,m2,m2,m2,single,single,single\n"
+        "bodyparts,nose,nose,nose,nose,nose,nose,led,led,led\n"
+        "coords,x,y,likelihood,x,y,likelihood,x,y,likelihood\n"
+        "0,1,2,0.5,3,4,0.6,5,6,0.7\n"
+        "1,,,,7,8,0.9,9,10,0.8\n"
+    )
+    path = tmp_path / "multi.csv"
+    path.write_text(text)
+    t = load_track2d(path)
+    assert t.individuals == ("m1", "m2", "single") and t.keypoints == ("nose", "led")
+    np.testing.assert_array_equal(t.points[1, :, 0], [[np.nan, np.nan], [7, 8], [np.nan, np.nan]])
+    np.testing.assert_array_equal(t.points[0, 2, 1], [5, 6])
+    np.testing.assert_array_equal(t.scores[:, :, 0], [[0.5, 0.6, 0], [0, 0.9, 0]])
+
+
+def test_dlc_h5_in_fixed_format_and_other_key(tmp_path):
+    cols = pd.MultiIndex.from_product([["S"], ["a"], ["x", "y", "likelihood"]], names=["scorer", "bodyparts", "coords"])
+    df = pd.DataFrame([[1.0, 2.0, 0.5], [3.0, 4.0, 0.25]], columns=cols)
+    df.to_hdf(tmp_path / "fixed.h5", key="poses", format="fixed")
+    t = load_track2d(tmp_path / "fixed.h5")
+    np.testing.assert_array_equal(t.points[:, 0, 0], [[1, 2], [3, 4]])
+    np.testing.assert_array_equal(t.scores[:, 0, 0], [0.5, 0.25])
+    df.to_hdf(tmp_path / "fixed.h5", key="other", format="fixed")
+    with pytest.raises(PoseFileError, match="df_with_missing"):
+        load_track2d(tmp_path / "fixed.h5")
+
+
+def test_single_json_file_points_to_its_folder(tmp_path):
+    path = tmp_path / "cam01_json" / "cam01.0000.json"
+    path.parent.mkdir()
+    path.write_text('{"people": []}')
+    with pytest.raises(PoseFileError, match="pass the folder"):
+        load_track2d(path)
