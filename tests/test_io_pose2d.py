@@ -373,3 +373,12 @@ def test_single_json_file_points_to_its_folder(tmp_path):
     path.write_text('{"people": []}')
     with pytest.raises(PoseFileError, match="pass the folder"):
         load_track2d(path)
+
+
+def test_3d_result_given_as_2d_input(tmp_path):
+    from mocap3d.io.pose3d import save_h5
+    from mocap3d.poses import Poses3D
+
+    path = save_h5(Poses3D(keypoints=("a",), points=np.zeros((2, 1, 3))), tmp_path / "result_A.h5")
+    with pytest.raises(PoseFileError, match="3D result"):
+        load_track2d(path)

@@ -167,10 +167,16 @@ def _detect_format(path: Path) -> str:
         try:
             with h5py.File(path, "r") as f:
                 is_sleap = "tracks" in f or "track_occupancy" in f
+                is_3d = f.attrs.get("format") == "mocap3d.poses3d"
         except OSError as exc:
             raise PoseFileError(
                 f"{path}: cannot open this HDF5 file ({exc}); it is probably truncated or corrupt."
             ) from exc
+        if is_3d:
+            raise PoseFileError(
+                f"{path}: this is a mocap3d 3D result (triangulated points), not 2D keypoints; read it with "
+                "mocap3d.io.pose3d.load_poses3d, or pass the 2D files it was made from."
+            )
         return "sleap" if is_sleap else "dlc"
     if suffix == ".json":
         raise PoseFileError(
