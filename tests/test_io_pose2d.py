@@ -164,6 +164,12 @@ def test_sleap_without_scores_or_track_names(tmp_path):
     assert t.individuals == ("track_0",) and t.keypoints == ("a", "b")
     np.testing.assert_array_equal(t.scores[:, 0], [[1, 1], [1, 1], [1, 0]])
     np.testing.assert_array_equal(t.points[1, 0, 1], tracks_on_disk[0, :, 1, 1])
+    # a predictions export where frame 0 is a user-labelled instance: NaN point scores there
+    scores_on_disk = np.full((1, 2, 3), 0.4)
+    scores_on_disk[0, :, 0] = np.nan
+    with h5py.File(path, "a") as f:
+        f["point_scores"] = scores_on_disk
+    np.testing.assert_array_equal(load_track2d(path).scores[:, 0], [[1, 1], [0.4, 0.4], [0.4, 0]])
 
 
 def test_dlc_labels_csv_with_three_index_columns(tmp_path):

@@ -380,7 +380,8 @@ def _decode(names) -> list[str]:
 def load_sleap_analysis(path: str | Path) -> Track2D:
     """Read a SLEAP analysis HDF5 file (see module docstring for its layout).
 
-    Missing point scores (user-labelled instances) become 1 where a point
+    Missing point scores (no ``point_scores`` dataset, or NaN scores of
+    user-labelled instances in a predictions export) become 1 where a point
     exists. Tracks without names are called ``track_0, track_1...`` as SLEAP does.
     """
     path = Path(path)
@@ -406,12 +407,15 @@ def load_sleap_analysis(path: str | Path) -> Track2D:
         )
     n_tracks, _, n_nodes, n_frames = tracks.shape
     points = tracks.transpose(3, 0, 2, 1)  # (frames, tracks, nodes, 2)
+    seen = np.isfinite(points).all(-1)
     if point_scores is None:
-        scores = np.where(np.isfinite(points).all(-1), 1.0, 0.0)
+        scores = np.where(seen, 1.0, 0.0)
     else:
         if point_scores.shape != (n_tracks, n_nodes, n_frames):
             raise PoseFileError(f"{path}: 'point_scores' {point_scores.shape} does not match 'tracks' {tracks.shape}.")
         scores = point_scores.transpose(2, 0, 1)
+        # SLEAP leaves point_scores NaN for user-labelled instances, whose points are as good as it gets.
+        scores = np.where(seen & np.isnan(scores), 1.0, scores)
     if node_names is None or len(node_names) != n_nodes:
         node_names = [f"node{i}" for i in range(n_nodes)]
     if len(track_names) != n_tracks:
