@@ -1,0 +1,235 @@
+"""What a calibration reports about itself, as numbers and pictures.
+
+:class:`CalibrationReport` holds per-camera reprojection errors (median, 90th
+percentile), views used and outliers, plus every observation's camera, pixel
+position and error so that the pictures can be drawn. :func:`write_report`
+writes, next to the calibration file:
+
+* ``<stem>_report.json``: the numbers;
+* ``<stem>_coverage.png``: per camera, where the detections fell in the image,
+  coloured by reprojection error (outliers as crosses);
+* ``<stem>_errors.png``: histogram of reprojection errors per camera;
+* ``<stem>_rig.png``: the recovered cameras and board placements in 3D.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..camera import CameraRig
+from ..io.atomic import atomic_path, atomic_write_text
+
+__all__ = ["CameraReport", "CalibrationReport", "write_report"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CameraReport:
+    """Numbers for one camera (errors in px, after bundle adjustment)."""
+
+    name: str
+    median_px: float
+    p90_px: float
+    n_views: int  # board placements this camera saw that were used in bundle adjustment
+    n_intrinsic_views: int  # views given to the intrinsic calibration (0 when intrinsics were fixed)
+    n_observations: int  # corners used
+    n_outliers: int  # corners dropped by the last outlier threshold
+    intrinsic_rms_px: float  # OpenCV's RMS of the intrinsic calibration (NaN when fixed)
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """Summary of a calibration.
+
+    Attributes
+    ----------
+    cameras : tuple of CameraReport, (C,)
+    median_px, p90_px : float
+        Over every kept observation.
+    converged : bool
+    nfev : int
+        Bundle-adjustment function evaluations.
+    seconds : dict
+        Wall time per stage (intrinsics, extrinsics, bundle).
+    intrinsics : str
+        "estimated" or the file they were read from.
+    pairs : list of (str, str, int)
+        Camera pairs of the spanning tree that placed the cameras, with their shared views.
+    units : str
+        The board's units (the world's units).
+    world : str
+        What defines the world frame.
+    obs_camera, obs_xy, obs_error, obs_inlier : arrays (M,), (M, 2), (M,), (M,)
+        Every observation, for the pictures.
+    image_sizes : int array (C, 2)
+    board_centres : array (B, 3)
+        Board placements in the world, for the rig picture.
+    """
+
+    cameras: tuple[CameraReport, ...]
+    median_px: float
+    p90_px: float
+    converged: bool
+    nfev: int
+    seconds: dict[str, float]
+    intrinsics: str
+    pairs: list[tuple[str, str, int]]
+    units: str
+    world: str
+    obs_camera: np.ndarray = field(repr=False)
+    obs_xy: np.ndarray = field(repr=False)
+    obs_error: np.ndarray = field(repr=False)
+    obs_inlier: np.ndarray = field(repr=False)
+    image_sizes: np.ndarray = field(repr=False)
+    board_centres: np.ndarray = field(repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """The numbers (no per-observation arrays), JSON-ready."""
+        return {
+            "median_px": self.median_px,
+            "p90_px": self.p90_px,
+            "converged": self.converged,
+            "nfev": self.nfev,
+            "seconds": self.seconds,
+            "intrinsics": self.intrinsics,
+            "units": self.units,
+            "world": self.world,
+            "pairs": [list(p) for p in self.pairs],
+            "cameras": [asdict(c) for c in self.cameras],
+        }
+
+    def table(self) -> str:
+        """A plain-text table, one line per camera."""
+        lines = [f"{'camera':>10} {'median px':>10} {'p90 px':>8} {'views':>6} {'corners':>8} {'outliers':>8}"]
+        for c in self.cameras:
+            lines.append(
+                f"{c.name:>10} {c.median_px:10.3f} {c.p90_px:8.3f} {c.n_views:6d} {c.n_observations:8d} "
+                f"{c.n_outliers:8d}"
+            )
+        return "\n".join(lines)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _plot_coverage(report: CalibrationReport, names: tuple[str, ...], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    c = len(names)
+    cols = min(c, 3)
+    rows = int(np.ceil(c / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4 * rows), squeeze=False)
+    vmax = max(float(np.percentile(report.obs_error[report.obs_inlier], 99)) if report.obs_inlier.any() else 1.0, 1e-3)
+    for i, ax in enumerate(axes.ravel()):
+        if i >= c:
+            ax.axis("off")
+            continue
+        sel = report.obs_camera == i
+        inl = sel & report.obs_inlier
+        out = sel & ~report.obs_inlier
+        sc = ax.scatter(report.obs_xy[inl, 0], report.obs_xy[inl, 1], c=report.obs_error[inl], s=2, cmap="viridis",
+                        vmin=0, vmax=vmax)
+        ax.scatter(report.obs_xy[out, 0], report.obs_xy[out, 1], marker="x", s=12, c="red", label="outlier")
+        w, h = report.image_sizes[i]
+        ax.set_xlim(0, w)
+        ax.set_ylim(h, 0)
+        ax.set_aspect("equal")
+        cam = report.cameras[i]
+        ax.set_title(f"{names[i]}: median {cam.median_px:.2f} px, {cam.n_views} views")
+        fig.colorbar(sc, ax=ax, label="reprojection error (px)", shrink=0.8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+
+
+def _plot_errors(report: CalibrationReport, names: tuple[str, ...], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    kept = report.obs_error[report.obs_inlier]
+    top = max(float(np.percentile(kept, 99.5)) if kept.size else 1.0, 1e-3)
+    bins = np.linspace(0, top, 50)
+    for i, name in enumerate(names):
+        sel = (report.obs_camera == i) & report.obs_inlier
+        ax.hist(np.minimum(report.obs_error[sel], top), bins=bins, histtype="step", label=name)
+    ax.set_xlabel("reprojection error (px)")
+    ax.set_ylabel("corners")
+    ax.set_title(f"median {report.median_px:.3f} px, p90 {report.p90_px:.3f} px")
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+
+
+def _plot_rig(report: CalibrationReport, rig: CameraRig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(7, 6))
+    ax = fig.add_subplot(projection="3d")
+    centres = rig.centers()
+    span = np.ptp(np.concatenate([centres, report.board_centres]), axis=0).max() if len(centres) else 1.0
+    axis_len = 0.1 * max(span, 1e-9)
+    for i, name in enumerate(rig.names):
+        r = rig.R[i]
+        for k, colour in enumerate("rgb"):  # camera x, y, z axes in the world
+            tip = centres[i] + axis_len * r[k]
+            ax.plot(*np.stack([centres[i], tip]).T, c=colour)
+        ax.text(*centres[i], f" {name}")
+    if len(report.board_centres):
+        ax.scatter(*report.board_centres.T, s=3, c="grey", label="board placements")
+    ax.set_xlabel(f"x ({report.units})")
+    ax.set_ylabel(f"y ({report.units})")
+    ax.set_zlabel(f"z ({report.units})")
+    ax.set_title(f"recovered rig (world: {report.world})")
+    lo = np.concatenate([centres, report.board_centres]).min(0)
+    hi = np.concatenate([centres, report.board_centres]).max(0)
+    mid, half = (lo + hi) / 2, (hi - lo).max() / 2 + 1e-9
+    ax.set_xlim(mid[0] - half, mid[0] + half)
+    ax.set_ylim(mid[1] - half, mid[1] + half)
+    ax.set_zlim(mid[2] - half, mid[2] + half)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+
+
+def write_report(report: CalibrationReport, rig: CameraRig, calibration_path: str | Path,
+                 pictures: bool = True) -> list[Path]:
+    """Write the report's JSON and PNG pictures next to ``calibration_path``.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    calibration_path = Path(calibration_path)
+    stem = calibration_path.with_suffix("")
+    json_path = Path(f"{stem}_report.json")
+    summary = report.summary()
+    for cam in summary["cameras"]:
+        cam["intrinsic_rms_px"] = _finite(cam["intrinsic_rms_px"])
+    atomic_write_text(json_path, json.dumps(summary, indent=2) + "\n")
+    written = [json_path]
+    if pictures:
+        coverage = Path(f"{stem}_coverage.png")
+        errors = Path(f"{stem}_errors.png")
+        rig_png = Path(f"{stem}_rig.png")
+        _plot_coverage(report, rig.names, coverage)
+        _plot_errors(report, rig.names, errors)
+        _plot_rig(report, rig, rig_png)
+        written += [coverage, errors, rig_png]
+    log.info("calibration report: %s", ", ".join(str(p) for p in written))
+    return written
