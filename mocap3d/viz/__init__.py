@@ -1,0 +1,1 @@
+"""2D pictures of a reconstruction: reprojection overlays and error summaries."""
