@@ -11,7 +11,7 @@ what Pose2Sim (``weighted_triangulation``) and aniposelib compute with an SVD
 per point. Here ``M`` is a linear combination of four fixed matrices per
 camera (:func:`camera_basis`), so building it for all points, or for any
 subset of cameras, is one small matrix product; its smallest eigenvector is
-found by Rayleigh-quotient iteration (four batched 4x4 solves), several times
+found by Rayleigh-quotient iteration (three batched 4x4 solves), several times
 faster than a batched SVD or ``eigh`` and equal to the SVD's answer to ~1e-12
 relative.
 """
@@ -86,19 +86,53 @@ def normal_matrices(coeffs: np.ndarray, basis: np.ndarray, mask: np.ndarray | No
     return flat.reshape(n, 4, 4)
 
 
-def solve_homogeneous(M: np.ndarray, iterations: int = 4) -> np.ndarray:
+def _ldl_solve4(a: np.ndarray, diag: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve ``(A with diagonal replaced by diag) y = b`` for many symmetric 4x4 systems.
+
+    ``a`` (4, 4, N) holds the matrices' entries with the batch last so each
+    entry is a contiguous vector; ``diag`` (4, N) the diagonal; ``b`` (4, N).
+    An unpivoted LDL^T factorisation written out entry by entry: the leading
+    3x3 block of a DLT matrix is well conditioned (it spans the three
+    directions of space whenever two cameras see the point), so pivoting is
+    unnecessary, and ~60 vector operations beat LAPACK's per-matrix calls
+    (``np.linalg.solve``) by an order of magnitude for 4x4 systems.
+    """
+    d1 = diag[0]
+    l21, l31, l41 = a[1, 0] / d1, a[2, 0] / d1, a[3, 0] / d1
+    d2 = diag[1] - l21 * l21 * d1
+    l32 = (a[2, 1] - l31 * l21 * d1) / d2
+    l42 = (a[3, 1] - l41 * l21 * d1) / d2
+    d3 = diag[2] - l31 * l31 * d1 - l32 * l32 * d2
+    l43 = (a[3, 2] - l41 * l31 * d1 - l42 * l32 * d2) / d3
+    d4 = diag[3] - l41 * l41 * d1 - l42 * l42 * d2 - l43 * l43 * d3
+    d4 = np.where(d4 == 0, 1e-300, d4)  # exactly singular (noise-free data): the null direction, scaled up
+    z1 = b[0]
+    z2 = b[1] - l21 * z1
+    z3 = b[2] - l31 * z1 - l32 * z2
+    z4 = b[3] - l41 * z1 - l42 * z2 - l43 * z3
+    y4 = z4 / d4
+    y3 = z3 / d3 - l43 * y4
+    y2 = z2 / d2 - l32 * y3 - l42 * y4
+    y1 = z1 / d1 - l21 * y2 - l31 * y3 - l41 * y4
+    return np.stack([y1, y2, y3, y4])
+
+
+def solve_homogeneous(M: np.ndarray, iterations: int = 3) -> np.ndarray:
     """World points from DLT normal matrices.
 
     Parameters
     ----------
     M : array (..., 4, 4)
         Symmetric positive semi-definite normal matrices.
+    iterations : int
+        Inverse/Rayleigh-quotient iterations (3 reach ~1e-10 relative).
 
     Returns
     -------
     array (..., 3)
-        The smallest eigenvector, dehomogenised; NaN where ``M`` is rank
-        deficient (fewer than two cameras) or the point lies at infinity.
+        The smallest eigenvector, dehomogenised; NaN where ``M`` is zero or
+        the point lies at infinity. Callers mask points seen by fewer than two
+        cameras (a rank-2 ``M`` has no unique answer).
     """
     shape = M.shape[:-2]
     flat = M.reshape(-1, 4, 4)
@@ -108,28 +142,22 @@ def solve_homogeneous(M: np.ndarray, iterations: int = 4) -> np.ndarray:
         return out.reshape(shape + (3,))
     scale = np.trace(flat, axis1=1, axis2=2)
     ok = np.isfinite(scale) & (scale > 0)
-    m = flat[ok] / scale[ok, None, None]  # unit trace: the shift below is relative
-    # One inverse-iteration step from (0, 0, 0, 1) gives the inhomogeneous
+    # unit trace, batch last: the shift below is relative and entries are contiguous vectors
+    a = np.ascontiguousarray((flat[ok] / scale[ok, None, None]).transpose(1, 2, 0))
+    base = np.stack([a[i, i] for i in range(4)])
+    # The first step (shift 0, from (0, 0, 0, 1)) is the inhomogeneous
     # solution's direction; Rayleigh-quotient steps then converge cubically.
     # The 1e-13 ridge keeps noise-free systems (exactly singular M) regular.
-    eye = np.eye(4)
-    x = np.zeros((m.shape[0], 4, 1))
-    x[:, 3] = 1.0
-    mu = np.zeros((m.shape[0], 1, 1))
-    for _ in range(iterations):
-        shifted = m - (mu * (1 - 1e-9) - 1e-13) * eye
-        try:
-            x = np.linalg.solve(shifted, x)
-        except np.linalg.LinAlgError:  # an exactly singular shift: fall back to the eigensolver
-            x = np.linalg.eigh(m)[1][:, :, :1]
-        x /= np.linalg.norm(x, axis=1, keepdims=True)
-        mu = np.einsum("nia,nij,nja->na", x, m, x)[:, :, None]
-    x = x[..., 0]
-    # Callers mask points seen by fewer than two cameras (a rank-2 M has a
-    # two-dimensional null space and no unique answer).
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pts = x[:, :3] / x[:, 3:4]
-    bad = ~np.isfinite(pts).all(1) | (np.abs(x[:, 3]) < 1e-12)
+    x = np.zeros((4, a.shape[2]))
+    x[3] = 1.0
+    mu = np.zeros(a.shape[2])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for _ in range(iterations):
+            x = _ldl_solve4(a, base - (mu * (1 - 1e-9) - 1e-13), x)
+            x /= np.sqrt((x * x).sum(0))
+            mu = np.einsum("in,ijn,jn->n", x, a, x)
+        pts = (x[:3] / x[3]).T
+    bad = ~np.isfinite(pts).all(1) | (np.abs(x[3]) < 1e-12)
     pts[bad] = np.nan
     out[ok] = pts
     return out.reshape(shape + (3,))
