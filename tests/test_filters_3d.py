@@ -353,3 +353,14 @@ def test_butterworth_reproduces_pose2sim(dataset):
     out = apply_filters_3d(Poses3D(tuple(f"m{i}" for i in range(21)), raw, fps=fps), [ButterworthFilter(6.0, 4)])
     assert np.abs(out.points - ref).max() < 1e-6  # metres; measured 1.6e-15
     assert np.abs(raw - ref).max() > 1e-3  # the filter did something
+
+
+def test_kalman_smoothing_does_not_depend_on_units(noisy_sine):
+    """Same parameters, data in metres instead of millimetres: the same trajectory, 1000 times smaller."""
+    _, noisy = noisy_sine
+    x = noisy.copy()
+    x[50:55] = np.nan
+    pos_mm, vel_mm = kalman_smooth(x, FPS)
+    pos_m, vel_m = kalman_smooth(x / 1000.0, FPS)
+    np.testing.assert_allclose(pos_m * 1000.0, pos_mm, rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(vel_m * 1000.0, vel_mm, rtol=1e-7, atol=1e-6)

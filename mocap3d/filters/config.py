@@ -242,16 +242,19 @@ class KalmanFilter(_Step):
 
     ``model`` is ``"velocity"`` (constant velocity, white acceleration) or
     ``"acceleration"`` (constant acceleration, white jerk). ``process_noise`` is
-    the spectral density's square root of that white noise (units/s^1.5 for
-    velocity, units/s^2.5 for acceleration), ``measurement_noise`` the standard
-    deviation of a measured position (units). Only their ratio shapes the smoothed
-    positions. Missing points are skipped by the update; gaps of at most
-    ``max_gap`` frames keep the smoother's prediction, longer ones stay NaN.
+    the square root of that white noise's spectral density, ``measurement_noise``
+    the standard deviation of a measured position. The smoothed positions
+    depend only on their ratio (a bandwidth, in s^-1.5 or s^-2.5), not on the
+    data's units: the Kalman gains never see the data. The defaults (ratio 6000
+    s^-2.5) suit human motion at 30-120 fps: on the sample walker at 60 fps they
+    halve the DLT's median error, like a 6 Hz Butterworth. Missing points are
+    skipped by the update; gaps of at most ``max_gap`` frames keep the
+    smoother's prediction, longer ones stay NaN.
     """
 
     name: ClassVar[str] = "kalman"
     model: Literal["velocity", "acceleration"] = "acceleration"
-    process_noise: float = 1000.0
+    process_noise: float = 30000.0
     measurement_noise: float = 5.0
     max_gap: int = 10
 

@@ -215,7 +215,7 @@ def kalman_smooth(
     x: np.ndarray,
     fps: float,
     model: str = "acceleration",
-    process_noise: float = 1000.0,
+    process_noise: float = 30000.0,
     measurement_noise: float = 5.0,
     max_gap: int = 10,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -231,6 +231,9 @@ def kalman_smooth(
     process_noise : square root of the spectral density of the white noise
         driving the highest derivative (units/s^1.5 or units/s^2.5).
     measurement_noise : standard deviation of a measured position (units).
+        Only ``process_noise / measurement_noise`` shapes the result: the
+        output is linear in ``x`` with weights that depend on that ratio and
+        ``fps`` alone.
     max_gap : smoothed values inside gaps of at most this many frames are kept,
         longer gaps stay NaN. Samples before the first or after the last
         measurement of a coordinate are NaN (no extrapolation).
@@ -251,15 +254,12 @@ def kalman_smooth(
     r = measurement_noise**2
     valid = np.isfinite(cols)
 
-    # Diffuse prior on the derivatives: ten times a velocity (acceleration) that crosses the column's whole
-    # range (or the measurement noise, whichever is larger) in one frame.
-    lo = np.where(valid, cols, np.inf).min(axis=0)
-    hi = np.where(valid, cols, -np.inf).max(axis=0)
-    span = np.where(valid.any(axis=0), hi - lo, 0.0) + measurement_noise
+    # Diffuse prior on the derivatives, scaled by the measurement noise rather than the data so that the gains,
+    # hence the smoothing, depend on the parameters alone: 1000 noise standard deviations per frame (per frame^2).
     prior_var = np.empty((n_cols, d))
     prior_var[:, 0] = r
     for k in range(1, d):
-        prior_var[:, k] = (10.0 * span * fps**k) ** 2
+        prior_var[:, k] = (1000.0 * measurement_noise * fps**k) ** 2
     prior = prior_var[:, :, None] * np.eye(d)
 
     state = np.zeros((n_cols, d))
