@@ -388,3 +388,16 @@ def test_3d_result_given_as_2d_input(tmp_path):
     path = save_h5(Poses3D(keypoints=("a",), points=np.zeros((2, 1, 3))), tmp_path / "result_A.h5")
     with pytest.raises(PoseFileError, match="3D result"):
         load_track2d(path)
+
+
+def test_dlc_h5_has_every_attribute_deeplabcut_files_have(dataset, tmp_path):
+    """pandas 3 drops ``pandas_version``; without it pandas 2 (DeepLabCut's) cannot read the file."""
+    ref = dataset("deeplabcut") / DLC_LABELS / "CollectedData_Pranav.h5"
+    track = Track2D(np.ones((2, 1, 1, 2)), np.ones((2, 1, 1)), ["snout"])
+    ours = save_dlc(track, tmp_path / "cam-A.h5")
+    with h5py.File(ref, "r") as r, h5py.File(ours, "r") as o:
+        for node in ("df_with_missing", "df_with_missing/table"):
+            missing = set(r[node].attrs) - set(o[node].attrs)
+            assert not missing, f"{node}: {missing}"
+        assert o["df_with_missing"].attrs["pandas_version"] == r["df_with_missing"].attrs["pandas_version"]
+        assert o["df_with_missing"].attrs["nan_rep"] == b"nan"

@@ -367,7 +367,29 @@ def save_dlc(track: Track2D, path: str | Path, scorer: str = "mocap3d") -> Path:
             df.to_csv(tmp)
         else:
             df.to_hdf(tmp, key="df_with_missing", format="table", mode="w")
+            _mark_for_older_pandas(tmp)
     return path
+
+
+def _mark_for_older_pandas(path: Path) -> None:
+    """Add the attributes pandas < 3 (what DeepLabCut installs) needs to read a pandas 3 table.
+
+    pandas 3 no longer writes ``pandas_version``; pandas 2 then takes the file
+    for a pre-0.10 one, looks for the wrong column names and fails
+    (``'NoneType' object has no attribute 'startswith'``). ``0.15.2`` and
+    ``nan_rep = "nan"``, ``metadata = []`` are what pandas 2 itself writes
+    (checked: pandas 2.2 reads the result).
+    """
+    import tables
+
+    with tables.open_file(str(path), mode="a") as f:
+        attrs = f.get_node("/df_with_missing")._v_attrs
+        if "pandas_version" not in attrs._v_attrnames:
+            attrs.pandas_version = "0.15.2"
+        if getattr(attrs, "nan_rep", None) is None:
+            attrs.nan_rep = "nan"
+        if "metadata" not in attrs._v_attrnames:
+            attrs.metadata = []
 
 
 # --------------------------------------------------------------------------- SLEAP
