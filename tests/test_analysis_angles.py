@@ -132,3 +132,28 @@ def test_parse_errors():
     poses = Poses3D(keypoints=("a", "b", "c"), points=np.zeros((2, 3, 3)))
     with pytest.raises(MocapError, match="not in the poses"):
         compute_angles(poses, {"x": ["a", "b", "nose"]})
+
+
+def test_cli_angles(tmp_path):
+    from click.testing import CliRunner
+
+    from mocap3d.cli import cli
+    from mocap3d.io.pose3d import save_h5
+
+    deg = np.linspace(10, 120, 6)
+    hip, knee, ankle, toe = _planar_leg(deg)
+    poses = Poses3D(keypoints=("hip", "knee", "ankle", "toe"), points=np.stack([hip, knee, ankle, toe], 1))
+    path = save_h5(poses, tmp_path / "leg.h5")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[angles]\nleg = ["chain", "hip", "knee", "ankle", "toe"]\n')
+    out = tmp_path / "angles.csv"
+    res = CliRunner().invoke(cli, ["angles", str(path), "--config", str(cfg), "--angle", "knee=hip,knee,ankle",
+                                   "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(out)
+    np.testing.assert_allclose(df["knee"], 180.0 - deg, atol=1e-6)
+    assert "hip_flex" in df.columns
+    res = CliRunner().invoke(cli, ["angles", str(path), "-o", str(out)])
+    assert res.exit_code == 1 and "no angles declared" in res.output
+    res = CliRunner().invoke(cli, ["angles", str(path), "--angle", "knee", "-o", str(out)])
+    assert res.exit_code == 1 and "NAME=PART" in res.output

@@ -159,3 +159,18 @@ def test_save_gait_tables_and_plot(walk, tmp_path):
     summ = pd.read_csv(tmp_path / "walk_summary.csv", index_col=0)
     assert summ.loc["stride_time", "left"] == pytest.approx(1.1, abs=1 / 60)
     assert (tmp_path / "walk.png").stat().st_size > 5000
+
+
+def test_cli_gait(walk, tmp_path):
+    from click.testing import CliRunner
+
+    from mocap3d.cli import cli
+    from mocap3d.io.pose3d import save_h5
+
+    path = save_h5(walk.truth, tmp_path / "walk.h5")
+    res = CliRunner().invoke(cli, ["gait", str(path), "--out", str(tmp_path / "gait")])
+    assert res.exit_code == 0, res.output
+    assert "18 foot strikes, 18 toe offs" in res.output
+    assert (tmp_path / "gait" / "walk_summary.csv").exists() and (tmp_path / "gait" / "walk.png").exists()
+    res = CliRunner().invoke(cli, ["gait", str(path), "--out", str(tmp_path), "--left", "l_foot"])
+    assert res.exit_code == 1 and "not in the poses" in res.output

@@ -125,3 +125,51 @@ def test_bad_files(tmp_path):
         load_netcdf(tmp_path / "bad.nc")
     with pytest.raises(PoseFileError, match="does not exist"):
         load_netcdf(tmp_path / "missing.nc")
+
+
+# --------------------------------------------------------------------------- CLI
+@pytest.fixture(scope="module")
+def sample_files(tmp_path_factory):
+    sample = pytest.importorskip("mocap3d.sample")
+    out = tmp_path_factory.mktemp("sample")
+    s = sample.make_sample(n_frames=12, seed=0)
+    return s, sample.write_sample(s, out)
+
+
+@pytest.mark.parametrize("suffix", [".c3d", ".nc", ".trc", ".csv"])
+def test_cli_export_formats(sample_files, tmp_path, suffix):
+    from click.testing import CliRunner
+
+    from mocap3d.cli import cli
+    from mocap3d.io.exports import load_any_poses3d
+
+    s, files = sample_files
+    out = tmp_path / f"walk{suffix}"
+    res = CliRunner().invoke(cli, ["export", str(files["truth"]), "--out", str(out), "--fps", "60", "--zup"])
+    assert res.exit_code == 0, res.output
+    back = load_any_poses3d(out)
+    assert back.keypoints == s.truth.keypoints
+    tol = {".c3d": 1e-3, ".nc": 0.0, ".trc": 1e-4, ".csv": 1e-6}[suffix]  # float32 / printed digits
+    np.testing.assert_allclose(back.points, s.truth.points, atol=tol, rtol=0)
+
+
+def test_cli_export_with_alignment(sample_files, tmp_path):
+    from click.testing import CliRunner
+
+    from mocap3d.cli import cli
+    from mocap3d.io.exports import load_any_poses3d
+
+    s, files = sample_files
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[triangulation]\naxes = [["y", "r_hip", "l_hip"], ["z", "pelvis", "neck"]]\n'
+                   'reference_point = "pelvis"\n')
+    out = tmp_path / "aligned.nc"
+    res = CliRunner().invoke(cli, ["export", str(files["truth"]), "--align", str(cfg), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    back = load_any_poses3d(out)
+    kp = back.keypoints
+    # the pelvis is the origin on median; the walker walks along +x, its left hip on +y
+    assert np.abs(np.median(back.points[:, kp.index("pelvis")], axis=0)).max() < 1e-6
+    assert np.median(back.points[:, kp.index("l_hip"), 1]) > 50
+    res = CliRunner().invoke(cli, ["export", str(files["truth"]), "--out", str(tmp_path / "x.xyz")])
+    assert res.exit_code == 1 and "unknown 3D output format" in res.output

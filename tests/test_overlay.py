@@ -137,3 +137,26 @@ def test_mismatched_inputs(scene):
         camera_overlay(p2d, s.truth, s.rig.select(["cam1", "cam2", "cam3", "cam4"]), "cam9", 0)
     with pytest.raises(MocapError, match="outside"):
         camera_overlay(p2d, s.truth, s.rig, "cam1", 99)
+
+
+def test_cli_overlay(tmp_path):
+    import cv2
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from mocap3d.cli import cli
+
+    s = sample.make_sample(n_frames=6, seed=0)
+    files = sample.write_sample(s, tmp_path / "sample")
+    png, summary = tmp_path / "cam2.png", tmp_path / "errors.png"
+    args = ["overlay", "-c", str(files["calibration"]), "-p", str(files["truth"]), "--camera", "cam2",
+            "--frame", "2", "--out", str(png), "--summary", str(summary), *map(str, files["pose2d"])]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert cv2.imread(str(png)).shape[:2] == (s.rig.sizes[1, 1], s.rig.sizes[1, 0])
+    table = pd.read_csv(summary.with_suffix(".csv"), index_col=0)
+    # the sample's 2D noise is 1.5 px (plus 10% outliers): the median error against the truth is ~1.5 * 1.18 px
+    assert 1.0 < table.loc["cam1", "all"] < 3.0
+    res = CliRunner().invoke(cli, ["overlay", "-c", str(files["calibration"]), "-p", str(files["truth"]),
+                                   *map(str, files["pose2d"])])
+    assert res.exit_code == 1 and "nothing to do" in res.output

@@ -195,3 +195,33 @@ def test_default_edges_and_bad_edges():
     assert default_edges(("a", "b")) == ()
     with pytest.raises(MocapError, match="not in the poses"):
         SkeletonScene(_skeleton(), edges=[("head", "tail")], off_screen=True)
+
+
+# --------------------------------------------------------------------------- CLI
+@pytest.fixture(scope="module")
+def sample_files(tmp_path_factory):
+    sample = pytest.importorskip("mocap3d.sample")
+    out = tmp_path_factory.mktemp("sample")
+    return sample.write_sample(sample.make_sample(n_frames=8, seed=0), out)
+
+
+def test_cli_view_renders_png_and_movie(sample_files, tmp_path):
+    import cv2
+    from click.testing import CliRunner
+
+    from mocap3d.cli import cli
+
+    runner = CliRunner()
+    png = tmp_path / "frame.png"
+    res = runner.invoke(cli, ["view", str(sample_files["truth"]), "-c", str(sample_files["calibration"]),
+                              "--out", str(png), "--frame", "3", "--size", "320x240"])
+    assert res.exit_code == 0, res.output
+    assert cv2.imread(str(png)).shape == (240, 320, 3)
+    mp4 = tmp_path / "walk.mp4"
+    res = runner.invoke(cli, ["view", str(sample_files["truth"]), "--out", str(mp4), "--size", "160x120"])
+    assert res.exit_code == 0, res.output
+    assert "8 frames" in res.output and mp4.stat().st_size > 1000
+    res = runner.invoke(cli, ["view", str(sample_files["truth"]), "--out", str(tmp_path / "x.txt")])
+    assert res.exit_code == 1 and "use a .png" in res.output
+    res = runner.invoke(cli, ["view", "--help"])
+    assert res.exit_code == 0 and "Example" in res.output

@@ -35,7 +35,10 @@ from ..errors import PoseFileError
 from ..poses import Poses3D
 from .atomic import atomic_path
 
-__all__ = ["save_c3d", "load_c3d", "save_netcdf", "load_netcdf", "poses_to_movement_dataset"]
+__all__ = [
+    "save_c3d", "load_c3d", "save_netcdf", "load_netcdf", "poses_to_movement_dataset", "load_any_poses3d",
+    "save_any_poses3d",
+]
 
 log = logging.getLogger(__name__)
 
@@ -229,3 +232,51 @@ def load_netcdf(path: str | Path, individual: str | int = 0) -> Poses3D:
         fps=float(fps) if fps is not None else None,
         metadata=meta,
     )
+
+
+# ------------------------------------------------------------- any 3D file
+_ALL_3D = ".csv (anipose), .h5 (mocap3d), .trc (OpenSim), .c3d, .nc (movement netCDF)"
+
+
+def load_any_poses3d(path: str | Path) -> Poses3D:
+    """Read 3D poses from any format mocap3d writes, chosen by the suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".c3d":
+        return load_c3d(path)
+    if suffix in (".nc", ".netcdf"):
+        return load_netcdf(path)
+    from .pose3d import load_poses3d
+
+    return load_poses3d(path)
+
+
+def save_any_poses3d(
+    poses: Poses3D, path: str | Path, fps: float | None = None, units: str | None = None, yup: bool = True,
+    calibration=None,
+) -> Path:
+    """Write 3D poses in the format given by the suffix (``.trc``, ``.c3d``, ``.nc``, ``.csv``, ``.h5``).
+
+    ``units`` is the points' length unit (default ``poses.metadata["units"]`` or mm);
+    ``yup`` applies to TRC (OpenSim's Y-up axes, as Pose2Sim writes them).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    unit = units or str(poses.metadata.get("units") or "mm")
+    if suffix == ".c3d":
+        return save_c3d(poses, path, fps=fps, units=unit)
+    if suffix in (".nc", ".netcdf"):
+        if fps is not None:
+            poses = Poses3D(keypoints=poses.keypoints, points=poses.points, error=poses.error, ncams=poses.ncams,
+                            cameras_used=poses.cameras_used, score=poses.score, views=poses.views, fps=fps,
+                            metadata=poses.metadata)
+        return save_netcdf(poses, path, units=unit)
+    from .pose3d import save_poses3d
+
+    if suffix == ".trc":
+        return save_poses3d(poses, path, fps=fps, units=unit, yup=yup)
+    if suffix in (".h5", ".hdf5"):
+        return save_poses3d(poses, path, calibration=calibration, units=units)
+    if suffix == ".csv":
+        return save_poses3d(poses, path)
+    raise PoseFileError(f"{path}: unknown 3D output format '{suffix}'; use one of {_ALL_3D}.")

@@ -1,0 +1,52 @@
+"""``mocap3d angles``: joint angles declared as in anipose's ``[angles]`` config, to CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("angles")
+@click.argument("poses3d", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="TOML with an [angles] table (an anipose config.toml works).")
+@click.option("--angle", "angle_defs", multiple=True,
+              help="NAME=PARTS, parts comma-separated: knee=hip,knee,ankle or rot=axis,hip,knee,ankle "
+                   "or leg=chain,hip,knee,ankle,toe. Repeatable; added to --config's.")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output .csv.")
+def command(poses3d, config_path, angle_defs, out) -> None:
+    """Compute joint angles (degrees) for every frame: flexion, axis, cross-axis and Euler chains.
+
+    \b
+    Examples:
+      mocap3d angles pose-3d/walk.csv --config config.toml --out angles/walk.csv
+      mocap3d angles walk.trc --angle l_knee=l_hip,l_knee,l_ankle --angle r_knee=r_hip,r_knee,r_ankle -o knees.csv
+    """
+    import toml
+
+    from ..analysis.angles import compute_angles, parse_angles, save_angles_csv
+    from ..errors import MocapError
+    from ..io.exports import load_any_poses3d
+
+    table: dict[str, list[str]] = {}
+    if config_path is not None:
+        try:
+            table.update(toml.loads(config_path.read_text(encoding="utf-8")).get("angles", {}))
+        except toml.TomlDecodeError as exc:
+            raise MocapError(f"{config_path} is not valid TOML ({exc}).") from None
+    for item in angle_defs:
+        name, sep, parts = item.partition("=")
+        if not sep or not name.strip() or not parts.strip():
+            raise MocapError(f"--angle '{item}': write NAME=PART,PART,PART (e.g. knee=hip,knee,ankle).")
+        table[name.strip()] = [p.strip() for p in parts.split(",")]
+    if not table:
+        raise MocapError("no angles declared: pass --config with an [angles] table or one or more --angle.")
+    poses = load_any_poses3d(poses3d)
+    angles = compute_angles(poses, parse_angles(table))
+    save_angles_csv(angles, out)
+    cols = [c for c in angles.columns if c != "fnum"]
+    click.echo(f"wrote {out}: {len(cols)} angle columns x {len(angles)} frames")
+    for c in cols[:12]:
+        col = angles[c]
+        click.echo(f"  {c:<20} median {col.median():8.1f} deg, range {col.min():.1f}..{col.max():.1f}")

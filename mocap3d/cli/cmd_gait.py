@@ -1,0 +1,47 @@
+"""``mocap3d gait``: gait events and spatiotemporal parameters, to CSV tables and a PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("gait")
+@click.argument("poses3d", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder for <name>_events.csv, _strides.csv, _summary.csv and <name>.png.")
+@click.option("--up", default="z", show_default=True, help="World axis pointing up (x, y, z, -y...).")
+@click.option("--left", default=None, help="Left foot keypoints, comma-separated (default: found by name).")
+@click.option("--right", default=None, help="Right foot keypoints, comma-separated (default: found by name).")
+@click.option("--fps", type=float, default=None, help="Frame rate when the file has none.")
+@click.option("--units", default="mm", show_default=True, help="Length unit of the points (for labels).")
+def command(poses3d, out, up, left, right, fps, units) -> None:
+    """Detect foot strikes and toe offs and compute strides, steps, cadence, speed, stance/swing and symmetry.
+
+    Needs heel/toe (or ankle) keypoints of both feet and a known up axis (Z-up by default; OpenSim/TRC files
+    are Y-up: --up y).
+
+    \b
+    Examples:
+      mocap3d gait pose-3d/walk.csv --out gait/
+      mocap3d gait walk.trc --up y --left LHeel,LBigToe --right RHeel,RBigToe --out gait/
+    """
+    from ..analysis.gait import GaitConfig, analyze_gait, save_gait
+    from ..io.exports import load_any_poses3d
+
+    poses = load_any_poses3d(poses3d)
+    if fps is not None:
+        poses.fps = fps
+    split = (lambda s: tuple(p.strip() for p in s.split(",")) if s else None)  # noqa: E731
+    config = GaitConfig(up=up, left=split(left), right=split(right))
+    result = analyze_gait(poses, config)
+    paths = save_gait(result, out, stem=poses3d.stem, units=units)
+    n = result.events.groupby("event").size().to_dict()
+    click.echo(f"{n.get('strike', 0)} foot strikes, {n.get('off', 0)} toe offs, {len(result.strides)} strides")
+    s = result.summary["all"]
+    click.echo(f"speed {s['speed']:.0f} {units}/s, cadence {s['cadence']:.1f} steps/min, stride "
+               f"{s['stride_length']:.0f} {units} in {s['stride_time']:.3f} s, "
+               f"stance {100 * s['stance_fraction']:.1f}%")
+    for p in paths:
+        click.echo(f"wrote {p}")
