@@ -401,3 +401,21 @@ def test_dlc_h5_has_every_attribute_deeplabcut_files_have(dataset, tmp_path):
             assert not missing, f"{node}: {missing}"
         assert o["df_with_missing"].attrs["pandas_version"] == r["df_with_missing"].attrs["pandas_version"]
         assert o["df_with_missing"].attrs["nan_rep"] == b"nan"
+
+
+def test_dlc_csv_text_is_what_pandas_writes(tmp_path):
+    """DeepLabCut writes its CSV with pandas' ``to_csv``; ours must be the same text, NaN and odd names included."""
+    rng = np.random.default_rng(5)
+    pts = rng.uniform(-5, 700, (30, 2, 2, 2))
+    pts[3, 1] = np.nan
+    scores = rng.random((30, 2, 2))
+    track = Track2D(pts, scores, ["nose", 'ear "left", inner'], ["mouse1", "mouse2"])
+    data = np.concatenate([pts, np.where(np.isnan(pts[..., :1]), np.nan, scores[..., None])], axis=-1)
+    cols = pd.MultiIndex.from_product(
+        [["DLC_x"], ["mouse1", "mouse2"], ["nose", 'ear "left", inner'], ["x", "y", "likelihood"]],
+        names=["scorer", "individuals", "bodyparts", "coords"],
+    )
+    expected = pd.DataFrame(data.reshape(30, -1), columns=cols).to_csv(lineterminator="\n")
+    path = save_dlc(track, tmp_path / "a.csv", scorer="DLC_x")
+    assert path.read_text() == expected
+    assert_same_track(track, load_track2d(path))

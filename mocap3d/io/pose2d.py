@@ -35,6 +35,7 @@ OpenPose / RTMPose JSON folder
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import logging
@@ -261,7 +262,7 @@ def _read_dlc_csv(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     n_header = 0
     while n_header < min(4, len(lines)) and lines[n_header].split(",", 1)[0] in _DLC_LEVELS:
         n_header += 1
-    header = [line.split(",") for line in lines[:n_header]]
+    header = list(csv.reader(lines[:n_header]))  # names may be quoted (commas, quotes inside)
     first_cells = [h[0] for h in header]
     if first_cells not in (["scorer", "bodyparts", "coords"], list(_DLC_LEVELS)):
         raise PoseFileError(
