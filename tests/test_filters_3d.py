@@ -11,6 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from mocap3d.errors import FilterError
 from mocap3d.filters import (
@@ -364,3 +367,25 @@ def test_kalman_smoothing_does_not_depend_on_units(noisy_sine):
     pos_m, vel_m = kalman_smooth(x / 1000.0, FPS)
     np.testing.assert_allclose(pos_m * 1000.0, pos_mm, rtol=1e-7, atol=1e-7)
     np.testing.assert_allclose(vel_m * 1000.0, vel_mm, rtol=1e-7, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- gap helpers (property)
+@settings(max_examples=60, deadline=None)
+@given(
+    mask=hnp.arrays(bool, st.tuples(st.integers(1, 40), st.integers(1, 3))),
+    max_gap=st.integers(0, 6),
+)
+def test_fill_gaps_fills_exactly_the_short_interior_gaps(mask, max_gap):
+    line = np.broadcast_to(np.arange(mask.shape[0], dtype=float)[:, None] * 2.0 + 1.0, mask.shape)
+    x = np.where(mask, line, np.nan)
+    out, filled = fill_gaps(x, max_gap, "linear")
+    for c in range(mask.shape[1]):  # brute force: walk each column's gaps
+        seen = np.flatnonzero(mask[:, c])
+        expect = np.zeros(mask.shape[0], bool)
+        for a, b in zip(seen[:-1], seen[1:], strict=True):
+            if 0 < b - a - 1 <= max_gap:
+                expect[a + 1 : b] = True
+        np.testing.assert_array_equal(filled[:, c], expect)
+    np.testing.assert_array_equal(out[mask], x[mask])
+    np.testing.assert_allclose(out[filled], line[filled])  # linear interpolation of a line is exact
+    assert np.isnan(out[~mask & ~filled]).all()
