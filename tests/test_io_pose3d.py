@@ -251,3 +251,12 @@ def test_failed_write_leaves_previous_file(tmp_path, poses):
         save_h5(bad, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.h5"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".h5", ".trc"])
+def test_one_call_for_every_suffix(tmp_path, poses, suffix):
+    """Options a format cannot store are dropped, so a CLI can pass the same keywords for any --out."""
+    path = save_poses3d(poses, tmp_path / f"x{suffix}", fps=30.0, units="mm", yup=False, calibration=None)
+    np.testing.assert_array_equal(load_poses3d(path).points, poses.points)
+    with pytest.raises(TypeError, match="colour"):
+        save_poses3d(poses, tmp_path / f"y{suffix}", colour="red")

@@ -42,6 +42,7 @@ OpenSim TRC
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import logging
@@ -73,22 +74,31 @@ log = logging.getLogger(__name__)
 _SUFFIXES = ".csv (anipose), .h5 (mocap3d HDF5), .trc (OpenSim)"
 _H5_FORMAT = "mocap3d.poses3d"
 _UNIT_SCALE = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}
+_WRITER_OPTIONS = {"calibration", "units", "fps", "yup"}
 
 
 def save_poses3d(poses: Poses3D, path: str | Path, **kw) -> Path:
     """Write ``poses`` in the format given by the suffix: ``.csv``, ``.h5``/``.hdf5`` or ``.trc``.
 
-    Keyword arguments go to the format's writer (:func:`save_h5`'s
-    ``calibration``, :func:`save_trc`'s ``fps``, ``units``, ``yup``).
+    Keyword arguments go to the format's writer: :func:`save_h5`'s
+    ``calibration``, ``units``; :func:`save_trc`'s ``fps``, ``units``, ``yup``.
+    Those a format cannot store are dropped (an anipose CSV has no place for
+    ``fps`` or ``units``), so one call serves every output suffix; any other
+    keyword is an error.
     """
     suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
-        return save_anipose_csv(poses, path, **kw)
-    if suffix in (".h5", ".hdf5"):
-        return save_h5(poses, path, **kw)
-    if suffix == ".trc":
-        return save_trc(poses, path, **kw)
-    raise PoseFileError(f"{path}: unknown 3D output format '{suffix}'; use one of {_SUFFIXES}.")
+    writers = {".csv": save_anipose_csv, ".h5": save_h5, ".hdf5": save_h5, ".trc": save_trc}
+    if suffix not in writers:
+        raise PoseFileError(f"{path}: unknown 3D output format '{suffix}'; use one of {_SUFFIXES}.")
+    unknown = set(kw) - _WRITER_OPTIONS
+    if unknown:
+        raise TypeError(f"save_poses3d() got unexpected keyword arguments {sorted(unknown)}")
+    writer = writers[suffix]
+    accepted = _WRITER_OPTIONS & set(inspect.signature(writer).parameters)
+    dropped = sorted(k for k in kw if k not in accepted and kw[k] is not None)
+    if dropped:
+        log.debug("%s: %s not stored in this format", Path(path).name, ", ".join(dropped))
+    return writer(poses, path, **{k: v for k, v in kw.items() if k in accepted})
 
 
 def load_poses3d(path: str | Path) -> Poses3D:
