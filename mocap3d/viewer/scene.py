@@ -88,7 +88,7 @@ class ViewerConfig:
     floor_spacing: float | None = None  # grid spacing; None: a round number ~1/10 of the scene
     up: str = "z"  # world axis pointing up ("x", "y", "z", optionally "-z")
     show_cameras: bool = True
-    frustum_scale: float = 0.12  # frustum depth as a fraction of the scene's size
+    frustum_scale: float = 0.05  # frustum depth as a fraction of the scene's size
     background: str = "white"
     frame_label: bool = True  # "frame i/n" in the upper left corner
     cmap: str = "tab20"
@@ -167,7 +167,9 @@ class SkeletonScene:
         pts = pts[np.isfinite(pts).all(-1)]
         if len(pts) == 0:
             raise MocapError("viewer: every 3D point is missing (NaN); nothing to show.")
-        lo, hi = pts.min(0), pts.max(0)
+        # percentiles, not min/max: one wild triangulation must not shrink the skeleton to a dot
+        lo, hi = np.percentile(pts, 1, axis=0), np.percentile(pts, 99, axis=0)
+        self.body_lo, self.body_hi = lo, hi
         if self.rig is not None and self.config.show_cameras:
             centers = self.rig.centers()
             lo, hi = np.minimum(lo, centers.min(0)), np.maximum(hi, centers.max(0))
@@ -184,9 +186,10 @@ class SkeletonScene:
             style="points", name="keypoints",
         )
         e = len(self.edges)
-        self._edge_mesh = pv.PolyData(np.zeros((2 * e, 3)))
         if e:
-            self._edge_mesh.lines = np.column_stack([np.full(e, 2), np.arange(0, 2 * e, 2), np.arange(1, 2 * e, 2)])
+            # lines given to the constructor: no vertex cells, which VTK would draw as square dots
+            segs = np.column_stack([np.full(e, 2), np.arange(0, 2 * e, 2), np.arange(1, 2 * e, 2)]).ravel()
+            self._edge_mesh = pv.PolyData(np.zeros((2 * e, 3)), lines=segs)
             edge_rgb = np.repeat(self.colors[self.edges[:, 1]], 2, axis=0)
             self._edge_mesh.point_data["rgb"] = (edge_rgb * 255).astype(np.uint8)
             self._edge_actor = self.plotter.add_mesh(
@@ -195,9 +198,8 @@ class SkeletonScene:
         n = cfg.trail_frames
         if n > 0:
             # one polyline per keypoint through its last n+1 positions
-            self._trail_mesh = pv.PolyData(np.zeros((k * (n + 1), 3)))
             cells = np.column_stack([np.full(k, n + 1), np.arange(k * (n + 1)).reshape(k, n + 1)])
-            self._trail_mesh.lines = cells.ravel()
+            self._trail_mesh = pv.PolyData(np.zeros((k * (n + 1), 3)), lines=cells.ravel())
             age = np.linspace(1.0, 0.0, n + 1)[None, :, None]  # oldest first, faded fully
             rgb = self.colors[:, None, :] * (1 - age) + self._bg * age
             self._trail_mesh.point_data["rgb"] = (rgb.reshape(-1, 3) * 255).astype(np.uint8)
@@ -232,8 +234,9 @@ class SkeletonScene:
         pts = np.zeros((len(seg2), 3))
         pts[:, plane] = seg2
         n = len(seg2) // 2
-        mesh = self.pv.PolyData(pts)
-        mesh.lines = np.column_stack([np.full(n, 2), np.arange(0, 2 * n, 2), np.arange(1, 2 * n, 2)]).ravel()
+        mesh = self.pv.PolyData(
+            pts, lines=np.column_stack([np.full(n, 2), np.arange(0, 2 * n, 2), np.arange(1, 2 * n, 2)]).ravel()
+        )
         self.plotter.add_mesh(mesh, color=(0.78, 0.78, 0.78), line_width=1, name="floor")
 
     def _add_cameras(self) -> None:
@@ -253,8 +256,7 @@ class SkeletonScene:
         base = (np.arange(len(rig)) * 5)[:, None]
         pairs = np.array([(0, 1), (0, 2), (0, 3), (0, 4), (1, 2), (2, 3), (3, 4), (4, 1)])
         lines = (base[:, None, :] + pairs[None]).reshape(-1, 2)
-        mesh = self.pv.PolyData(pts)
-        mesh.lines = np.column_stack([np.full(len(lines), 2), lines]).ravel()
+        mesh = self.pv.PolyData(pts, lines=np.column_stack([np.full(len(lines), 2), lines]).ravel())
         self.plotter.add_mesh(mesh, color=(0.2, 0.2, 0.2), line_width=2, name="cameras")
         self.plotter.add_point_labels(
             centers, list(rig.names), font_size=12, point_size=1, shape_opacity=0.0, text_color="black",
@@ -300,11 +302,11 @@ class SkeletonScene:
         self.plotter.render()
 
     def reset_view(self) -> None:
-        """An oblique view of the whole scene, the up axis up."""
+        """An oblique view of the recorded motion (cameras may fall outside), the up axis up."""
         up = _up_vector(self.config.up)
-        center = (self.lo + self.hi) / 2
-        # look from the side of the walkway's long axis, slightly above
-        span = self.hi - self.lo
+        center = (self.body_lo + self.body_hi) / 2
+        # look from the side of the motion's long axis, slightly above
+        span = self.body_hi - self.body_lo
         span_h = np.where(np.abs(up) > 0, 0.0, span)
         side = np.zeros(3)
         side[int(np.argmin(np.where(np.abs(up) > 0, np.inf, span_h)))] = -1.0
@@ -312,7 +314,7 @@ class SkeletonScene:
         direction /= np.linalg.norm(direction)
         cam = self.plotter.camera
         cam.focal_point = tuple(center)
-        cam.position = tuple(center + direction * 1.3 * self.size)
+        cam.position = tuple(center + direction * 1.6 * max(float(np.linalg.norm(span)), 1e-9))
         cam.up = tuple(up)
         cam.view_angle = 30.0
         self.plotter.reset_camera_clipping_range()

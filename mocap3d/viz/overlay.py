@@ -60,6 +60,7 @@ class OverlayConfig:
     score_threshold: float = 0.0  # detections with a lower score are not drawn
     blank_gray: int = 40  # background level when there is no video frame
     label: bool = True  # camera name and frame number in the corner
+    crop_margin: int | None = None  # crop to the drawn points plus this margin (px); None: the whole frame
     cmap: str = "tab20"
 
 
@@ -136,7 +137,8 @@ def draw_overlay(
 
     Returns
     -------
-    BGR uint8 image: (H, W, 3), or (H, 2W, 3) for ``layout="side_by_side"``.
+    BGR uint8 image: (H, W, 3), or (H, 2W, 3) for ``layout="side_by_side"``
+    (smaller when ``crop_margin`` is set).
     The input image is not modified.
     """
     import cv2
@@ -170,12 +172,22 @@ def draw_overlay(
         _draw_detections(left, det, det_ok, edge_idx, colors, cfg)
         _draw_reprojections(right, rep, rep_ok, edge_idx, cfg)
         panels = [left, right]
+    if cfg.crop_margin is not None:
+        pts = np.concatenate([det[det_ok], rep[rep_ok]])
+        h, w = base.shape[:2]
+        pts = pts[(pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)]
+        if len(pts):
+            m = cfg.crop_margin
+            x0, y0 = (np.floor(pts.min(0)) - m).astype(int).clip(0)
+            x1, y1 = (np.ceil(pts.max(0)) + m + 1).astype(int)
+            panels = [p[y0: min(y1, h), x0: min(x1, w)].copy() for p in panels]
     if cfg.label:
         texts = [f"{label} detections + reprojections"] if len(panels) == 1 else [f"{label} 2D detections",
                                                                                  f"{label} reprojected 3D"]
         for img, text in zip(panels, texts, strict=True):
-            cv2.putText(img, text.strip(), (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
-            cv2.putText(img, text.strip(), (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+            (tw, th), base_line = cv2.getTextSize(text.strip(), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+            cv2.rectangle(img, (4, 4), (12 + tw, 12 + th + base_line), (0, 0, 0), -1)
+            cv2.putText(img, text.strip(), (8, 8 + th), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     return np.concatenate(panels, axis=1)
 
 
@@ -297,6 +309,7 @@ def plot_reprojection_summary(
     """PNG: median error per camera and body part (heat map), and each camera's error over time.
 
     errors : (views, frames, keypoints) pixels, as from :func:`reprojection_errors`.
+    max_error : top of the colour scale (px); default five times the median error.
     """
     import warnings
 
@@ -314,7 +327,8 @@ def plot_reprojection_summary(
     if max_error is not None:
         vmax = float(max_error)
     else:
-        vmax = float(np.nanpercentile(errors, 95)) if np.isfinite(errors).any() else 1.0
+        # a few times the typical error: differences between cameras show, outliers saturate
+        vmax = max(5.0 * float(np.nanmedian(errors)), 1.0) if np.isfinite(errors).any() else 1.0
     t = np.arange(f) / fps if fps else np.arange(f)
     fig, axes = plt.subplots(3, 1, figsize=(10, 9), gridspec_kw={"height_ratios": [max(v, 2), 2.2, max(k, 4) / 2]})
     ax = axes[0]
