@@ -188,6 +188,9 @@ def calibrate_camera(
     size = (int(image_size[0]), int(image_size[1]))
     flags = opencv_flags(distortion_mask, fisheye)
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
+    # OpenCV's multi-threaded sums change the last digits from run to run; one thread makes it reproducible
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
     try:
         if fisheye:
             rms, k, d, _, _ = cv2.fisheye.calibrate(
@@ -209,6 +212,8 @@ def calibrate_camera(
             f"({str(exc).strip().splitlines()[-1]}). Record more views of the board, tilted and in every part of "
             "the image, or give known intrinsics with --intrinsics."
         ) from None
+    finally:
+        cv2.setNumThreads(threads)
     k = np.asarray(k, dtype=np.float64)
     if not (np.isfinite(k).all() and np.isfinite(dist).all()) or k[0, 0] <= 0 or k[1, 1] <= 0:
         raise CalibrationError(
