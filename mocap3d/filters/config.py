@@ -148,7 +148,7 @@ class ViterbiFilter(_Step):
     missing_score: float = 1e-3
 
     def __post_init__(self) -> None:
-        _check(self.n_back >= 0, self.name, f"`n_back` must be >= 0 frames, got {self.n_back}.")
+        _check(0 <= self.n_back <= 100, self.name, f"`n_back` must be 0 to 100 frames, got {self.n_back}.")
         _check(self.sigma >= 0, self.name, f"`sigma` must be >= 0 px (0 = estimate), got {self.sigma}.")
         _check(0 < self.age_decay <= 1, self.name, f"`age_decay` must be in (0, 1], got {self.age_decay}.")
         _check(0 < self.missing_score < 1, self.name, f"`missing_score` must be in (0, 1), got {self.missing_score}.")

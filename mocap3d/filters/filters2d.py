@@ -152,10 +152,12 @@ def viterbi(
     ``log(score) + a*log(age_decay)`` for a detection ``a`` frames old scored at
     least ``score_threshold``, ``log(missing_score)`` for "not seen".
     Transition: ``-0.5*(d/sigma)^2`` for a move of ``d`` pixels between frames,
-    ``log(missing_score)`` for losing the track, 0 for finding it again. A wrong high-confidence detection (a swap
-    with another body part, a jump to a look-alike) would cost a large move
-    twice, so the path keeps the previous frames' detection instead; a
-    trajectory truly lost for more than ``n_back`` frames becomes "not seen".
+    ``log(missing_score)`` for losing the track, 0 for finding it again. A
+    wrong high-confidence detection (a swap with another body part, a jump to
+    a look-alike) would cost a large move twice, so the path keeps the
+    previous frames' detection instead; a trajectory truly lost for more than
+    ``n_back`` frames becomes "not seen". Only back-pointers are stored
+    (``(n_back + 2)`` bytes per frame and trajectory).
 
     Parameters
     ----------
@@ -184,30 +186,39 @@ def viterbi(
     n_cand = n_back + 1
     miss = n_cand  # index of the "not seen" state
     ages = np.arange(n_cand)
-    # cand[t, :, a] = detection of frame t - a (time-shifted copies; (frames, trajectories, n_back + 1, 2)).
-    cand = np.full((n_frames, n_traj, n_cand, 2), np.nan)
-    emit = np.full((n_frames, n_traj, n_cand + 1), _IMPOSSIBLE)
+    age_penalty = ages * np.log(age_decay)
+    pts_usable = np.where(usable[..., None], pts, np.nan)
     with np.errstate(divide="ignore"):
         log_score = np.where(usable, np.log(np.where(usable, sc, 1.0)), _IMPOSSIBLE)
-    for a in ages:  # n_back + 1 shifts, not a loop over frames
-        cand[a:, :, a] = np.where(usable[: n_frames - a, :, None], pts[: n_frames - a], np.nan)
-        emit[a:, :, a] = log_score[: n_frames - a] + a * np.log(age_decay)
-    emit[:, :, miss] = np.log(missing_score)
-    emit = np.maximum(emit, _IMPOSSIBLE)
 
-    back = np.zeros((n_frames, n_traj, n_cand + 1), np.int16)
-    delta = emit[0].copy()
+    def candidates(t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frame t's candidates (trajectories, n_back + 1, 2) and emissions (trajectories, n_back + 2)."""
+        src = t - ages
+        before_start = src < 0
+        src = np.maximum(src, 0)
+        cand = np.where(before_start[None, :, None], np.nan, pts_usable[src].transpose(1, 0, 2))
+        emit = np.empty((n_traj, n_cand + 1))
+        emit[:, :n_cand] = np.where(before_start, _IMPOSSIBLE, np.maximum(log_score[src].T + age_penalty, _IMPOSSIBLE))
+        emit[:, miss] = np.log(missing_score)
+        return cand, emit
+
+    # Back-pointers only, (frames, trajectories, states) int8: candidates are rebuilt per frame, so memory
+    # stays at a few bytes per frame and trajectory however long the recording.
+    back = np.zeros((n_frames, n_traj, n_cand + 1), np.int8)
+    prev_cand, delta = candidates(0)
     trans = np.zeros((n_traj, n_cand + 1, n_cand + 1))
     # Losing the track costs as much as a frame unseen: otherwise "not seen" is a free teleport, and a
     # confident outlier right after a gap (or at the start) would be taken, with "not seen" as the way out.
     trans[:, :n_cand, miss] = np.log(missing_score)
     for t in tqdm(range(1, n_frames), desc="viterbi", unit="frame", disable=n_frames < 5000, leave=False):
-        d2 = ((cand[t - 1][:, :, None, :] - cand[t][:, None, :, :]) ** 2).sum(-1)
+        cand, emit = candidates(t)
+        d2 = ((prev_cand[:, :, None, :] - cand[:, None, :, :]) ** 2).sum(-1)
         trans[:, :n_cand, :n_cand] = np.where(np.isfinite(d2), -d2 * inv_two_var[:, None, None], _IMPOSSIBLE)
         total = delta[:, :, None] + trans
         back[t] = np.argmax(total, axis=1)
-        delta = np.take_along_axis(total, back[t][:, None, :], axis=1)[:, 0] + emit[t]
+        delta = np.take_along_axis(total, back[t][:, None, :].astype(np.intp), axis=1)[:, 0] + emit
         delta -= delta.max(axis=1, keepdims=True)  # keep the numbers small over long recordings
+        prev_cand = cand
 
     state = np.empty((n_frames, n_traj), np.int64)
     state[-1] = np.argmax(delta, axis=1)
