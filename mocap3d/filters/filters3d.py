@@ -256,44 +256,50 @@ def kalman_smooth(
 
     # Diffuse prior on the derivatives, scaled by the measurement noise rather than the data so that the gains,
     # hence the smoothing, depend on the parameters alone: 1000 noise standard deviations per frame (per frame^2).
-    prior_var = np.empty((n_cols, d))
-    prior_var[:, 0] = r
-    for k in range(1, d):
-        prior_var[:, k] = (1000.0 * measurement_noise * fps**k) ** 2
-    prior = prior_var[:, :, None] * np.eye(d)
+    prior = np.diag([r] + [(1000.0 * measurement_noise * fps**k) ** 2 for k in range(1, d)])
+
+    # Covariances and gains depend on which frames are measured, not on the values: columns sharing a
+    # missing-data pattern (x, y, z of one keypoint) share them, so they are computed once per pattern.
+    patterns, group = np.unique(valid.T, axis=0, return_inverse=True)
+    group = group.ravel()
+    seen_g = patterns.T  # (frames, groups)
+    n_groups = seen_g.shape[1]
 
     state = np.zeros((n_cols, d))
-    cov = prior.copy()
-    started = np.zeros(n_cols, bool)
-    pred_x = np.empty((n_frames, n_cols, d))
-    pred_p = np.empty((n_frames, n_cols, d, d))
+    cov = np.broadcast_to(prior, (n_groups, d, d)).copy()
+    started = np.zeros(n_groups, bool)
     filt_x = np.empty((n_frames, n_cols, d))
-    filt_p = np.empty((n_frames, n_cols, d, d))
+    # RTS gains C_t = P_f(t) F^T P_pred(t+1)^-1, per pattern; with the filtered states, all the backward pass needs.
+    rts_gain = np.zeros((n_frames, n_groups, d, d))
+    prev_filt_cov = cov
     for t in range(n_frames):
         if t > 0:
             state = state @ transition.T
             cov = transition @ cov @ transition.T + q_cov
-        z = cols[t]
-        seen = valid[t]
-        start = seen & ~started
+        start = seen_g[t] & ~started
         if start.any():
-            state[start] = 0.0
-            state[start, 0] = z[start]
-            cov[start] = prior[start]
+            cols_start = start[group]
+            state[cols_start] = 0.0
+            state[cols_start, 0] = cols[t, cols_start]
+            cov[start] = prior
             started |= start
-        pred_x[t], pred_p[t] = state, cov
-        gain = cov[:, :, 0] / (cov[:, 0, 0] + r)[:, None]
-        innovation = np.where(seen, z - state[:, 0], 0.0)
-        upd = seen[:, None]
-        state = np.where(upd, state + gain * innovation[:, None], state)
-        cov = np.where(upd[:, :, None], cov - gain[:, :, None] * cov[:, None, 0, :], cov)
-        filt_x[t], filt_p[t] = state, cov
+        if t > 0:
+            # Solved rather than inverted (P_pred is symmetric): C^T = P_pred^-1 F P_f.
+            rts_gain[t - 1] = np.linalg.solve(cov, transition @ prev_filt_cov).transpose(0, 2, 1)
+        seen = valid[t]
+        gain_g = cov[:, :, 0] / (cov[:, 0, 0] + r)[:, None]
+        innovation = np.where(seen, cols[t] - state[:, 0], 0.0)
+        state = state + gain_g[group] * innovation[:, None]  # zero innovation where unseen: no update
+        cov = np.where(seen_g[t][:, None, None], cov - gain_g[:, :, None] * cov[:, None, 0, :], cov)
+        filt_x[t] = state
+        prev_filt_cov = cov
 
     smooth = filt_x.copy()
     for t in range(n_frames - 2, -1, -1):
-        # C = P_f F^T P_pred^-1, solved rather than inverted (P_pred is symmetric).
-        gain = np.linalg.solve(pred_p[t + 1], transition @ filt_p[t]).transpose(0, 2, 1)
-        smooth[t] = filt_x[t] + np.einsum("nij,nj->ni", gain, smooth[t + 1] - pred_x[t + 1])
+        # The prediction of frame t+1 is F x_f(t) for every sample the output keeps (a column's first
+        # measurement resets its state, but the samples before it are NaN in the output anyway).
+        residual = smooth[t + 1] - filt_x[t] @ transition.T
+        smooth[t] = filt_x[t] + np.einsum("nij,nj->ni", rts_gain[t][group], residual)
 
     keep = valid | _gaps.fillable(valid, max_gap)
     position = np.where(keep, smooth[..., 0], np.nan)
