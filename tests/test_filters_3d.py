@@ -415,3 +415,18 @@ def test_sample_gaps_filled_within_twice_the_median_error():
     assert np.isfinite(err[cut]).all()
     assert np.median(err[cut]) < 2 * base  # measured 1.2x (about 4 mm against 3.4 mm)
     assert filled.metadata["filters"][-1]["filled"] == cut.sum()
+
+
+def test_running_median_blocks_agree_with_one_pass():
+    """Long recordings are processed in blocks of frames; block edges must not show."""
+    from mocap3d.filters import _gaps
+
+    x = np.random.default_rng(4).normal(size=(100, 3, 2))
+    x[5:9] = np.nan
+    x[31:34, 1] = np.nan
+    whole = _gaps.running_median(x, 7, with_mad=True)
+    blocks = _gaps.running_median(x, 7, with_mad=True, chunk=8)
+    for a, b in zip(whole, blocks, strict=True):
+        np.testing.assert_array_equal(a, b)
+    brute = np.array([np.nanmedian(x[max(t - 3, 0) : t + 4], axis=0) for t in range(100)])
+    np.testing.assert_array_equal(whole[0], brute)

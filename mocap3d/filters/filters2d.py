@@ -115,7 +115,7 @@ def median_offset(
     filled : bool array (frames, ...), samples filled by interpolation
     """
     points, scores = _check(points, scores)
-    median, _ = _gaps.running_median(points, window)
+    median = _gaps.running_median(points, window)
     offset = np.abs(points - median).sum(-1)
     with np.errstate(invalid="ignore"):
         dropped = (offset >= offset_threshold) | (scores < score_threshold)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -92,10 +91,8 @@ def hampel(
     x = np.asarray(x, dtype=np.float64)
     if x.ndim < 2:
         raise FilterError(f"hampel needs (frames, ..., dims) trajectories, got shape {x.shape}.")
-    median, windows = _gaps.running_median(x, window)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: NaN MAD, never an outlier
-        mad = np.nanmedian(np.abs(windows - median[..., None]), axis=-1)
+    median, mad = _gaps.running_median(x, window, with_mad=True)
+    with np.errstate(invalid="ignore"):  # all-NaN windows: NaN MAD, never an outlier
         outlier_coord = np.abs(x - median) > n_sigmas * _MAD_TO_SIGMA * mad
     outliers = np.any(outlier_coord & np.isfinite(x), axis=-1)
     out = x.copy()
@@ -110,7 +107,7 @@ def median_filter(x: np.ndarray, window: int = 5) -> np.ndarray:
     shortened window (no zero padding).
     """
     x = np.asarray(x, dtype=np.float64)
-    median, _ = _gaps.running_median(x, window)
+    median = _gaps.running_median(x, window)
     return np.where(np.isfinite(x), median, np.nan)
 
 
