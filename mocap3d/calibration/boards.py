@@ -33,6 +33,7 @@ import numpy as np
 import toml
 
 from ..errors import CalibrationError
+from ..io.atomic import atomic_path, atomic_write_text
 
 __all__ = [
     "CharucoBoard",
@@ -42,6 +43,9 @@ __all__ = [
     "save_board",
     "board_to_toml",
     "aruco_dictionary_names",
+    "PrintConfig",
+    "PrintedBoard",
+    "write_printable_board",
 ]
 
 log = logging.getLogger(__name__)
@@ -396,8 +400,6 @@ def board_to_toml(board: Board) -> dict:
 
 def save_board(board: Board, path: str | Path) -> Path:
     """Write mocap3d's board TOML (atomic)."""
-    from ..io.atomic import atomic_write_text
-
     return atomic_write_text(path, toml.dumps(board_to_toml(board)))
 
 
@@ -505,3 +507,104 @@ def load_board(path: str | Path) -> Board:
         "...), sleap-anipose's board.toml (board_x, board_y, square_length, marker_length, marker_bits, dict_size) "
         "or caliscope's charuco.toml (columns, rows, ...)."
     )
+
+
+# --------------------------------------------------------------------------- printing
+_MM_PER_INCH = 25.4
+
+
+@dataclass(frozen=True)
+class PrintConfig:
+    """Physical layout of a printed board.
+
+    Attributes
+    ----------
+    width_mm : float or None
+        Printed width of the pattern (mm); None prints it at its true size
+        (the board's units taken as mm).
+    dpi : int
+        Resolution of the board image.
+    margin_mm : float
+        White paper around the pattern (ChArUco detection needs a light border).
+    """
+
+    width_mm: float | None = None
+    dpi: int = 300
+    margin_mm: float = 10.0
+
+
+@dataclass(frozen=True)
+class PrintedBoard:
+    path: Path
+    page_mm: tuple[float, float]
+    square_mm: float
+    bar_mm: float
+
+
+def _bar_length(width_mm: float) -> float:
+    """The longest round length (10, 20, 50, 100, 200 mm) that fits under the pattern."""
+    options = [10.0, 20.0, 50.0, 100.0, 200.0]
+    return max([b for b in options if b <= width_mm] or [options[0]])
+
+
+def write_printable_board(board: Board, path: str | Path, config: PrintConfig | None = None) -> PrintedBoard:
+    """Write ``board`` as a PNG or PDF page at its physical size (atomic).
+
+    The page holds the pattern, a scale bar with 10 mm ticks and a caption with
+    the board's definition. PNG files carry their DPI, PDF pages their size, so
+    printing at 100% reproduces the sizes.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    cfg = config or PrintConfig()
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".pdf"):
+        raise CalibrationError(f"printable board: '{path}' must end in .png or .pdf.")
+    if cfg.dpi < 72 or cfg.dpi > 2400:
+        raise CalibrationError(f"printable board: dpi = {cfg.dpi} is outside 72..2400.")
+    true_w, true_h = board.size
+    width_mm = float(cfg.width_mm) if cfg.width_mm is not None else float(true_w)
+    if not np.isfinite(width_mm) or width_mm <= 0:
+        raise CalibrationError(f"printable board: width {cfg.width_mm} mm must be positive.")
+    scale = width_mm / true_w
+    height_mm = true_h * scale
+    square_mm = board.square_length * scale
+    bar_mm = _bar_length(width_mm)
+    m = cfg.margin_mm
+    footer = 22.0
+    page_w, page_h = width_mm + 2 * m, height_mm + 2 * m + footer
+
+    px_w = int(round(width_mm / _MM_PER_INCH * cfg.dpi))
+    px_h = int(round(height_mm / _MM_PER_INCH * cfg.dpi))
+    image = board.render(px_w, px_h, 0)
+
+    fig = plt.figure(figsize=(page_w / _MM_PER_INCH, page_h / _MM_PER_INCH), dpi=cfg.dpi)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, page_w)
+    ax.set_ylim(page_h, 0)
+    ax.set_axis_off()
+    ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest",
+              extent=(m, m + width_mm, m + height_mm, m))
+    # scale bar: alternating 10 mm blocks, so that a ruler checks both the length and the ticks
+    y0 = m + height_mm + 5.0
+    for i in range(int(bar_mm // 10)):
+        ax.add_patch(Rectangle((m + 10 * i, y0), 10, 3, facecolor="black" if i % 2 == 0 else "white",
+                               edgecolor="black", linewidth=0.3))
+    ax.text(m, y0 + 8.5, f"this bar must measure {bar_mm:.0f} mm (print at 100%, no scaling)", fontsize=7,
+            va="baseline")
+    if board.kind == "charuco":
+        desc = (f"ChArUco {board.squares_x}x{board.squares_y} squares, {board.dictionary}, square {square_mm:.2f} mm, "
+                f"marker {board.marker_length * scale:.2f} mm" + (", legacy" if board.legacy else "")
+                + (", inverted" if board.inverted else ""))
+    else:
+        desc = f"checkerboard {board.corners_x}x{board.corners_y} inner corners, square {square_mm:.2f} mm"
+    ax.text(m, y0 + 13.5, desc + "  (mocap3d board)", fontsize=6, va="baseline")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=cfg.dpi, format=suffix[1:])
+    plt.close(fig)
+    return PrintedBoard(path=path, page_mm=(page_w, page_h), square_mm=square_mm, bar_mm=bar_mm)
