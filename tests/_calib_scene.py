@@ -9,25 +9,12 @@ board faces the camera (a ChArUco board is only read from its front).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from mocap3d.calibration.boards import Checkerboard
+from mocap3d.calibration.detect import Detections
 from mocap3d.camera import CameraRig
-
-try:  # BOARDS' detection container, when it exists
-    from mocap3d.calibration.detect import Detections
-except ImportError:  # pragma: no cover - stand-in with the same fields
-
-    @dataclass
-    class Detections:  # type: ignore[no-redef]
-        cameras: tuple
-        image_sizes: np.ndarray
-        frames: np.ndarray
-        corners: np.ndarray
-        board: object
 
 
 def look_at(center: np.ndarray, target: np.ndarray, up=(0.0, 0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:

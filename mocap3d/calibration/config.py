@@ -74,6 +74,9 @@ class CalibrationConfig:
     max_median_error_px : float
         A final median reprojection error above this means the solution did not
         converge (an error is raised).
+    max_outlier_fraction : float
+        A camera whose share of corners rejected as outliers exceeds this does
+        not agree with the others (unsynchronised video, wrong board): an error.
     origin_frame : int or None
         Video frame index whose board placement defines the world (origin at
         its first corner, x/y along the board, z out of it). None: the first
@@ -95,6 +98,7 @@ class CalibrationConfig:
     max_nfev: int = 100
     ftol: float = 1e-10
     max_median_error_px: float = 5.0
+    max_outlier_fraction: float = 0.25
     origin_frame: int | None = None
 
     def __post_init__(self) -> None:

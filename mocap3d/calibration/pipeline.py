@@ -185,6 +185,16 @@ def calibrate(detections, config: CalibrationConfig | None = None) -> tuple[Came
             f"(limit {config.max_median_error_px} px). Check that the videos are synchronised, that the board "
             "file matches the print (square and marker lengths), and try a simpler lens model (--distortion k1k2)."
         )
+    n_obs = np.bincount(obs.camera, minlength=c)
+    n_out = np.bincount(obs.camera[~result.inliers], minlength=c)
+    share = n_out / np.maximum(n_obs, 1)
+    bad = [f"{names[i]} ({100 * share[i]:.0f}%)" for i in range(c) if share[i] > config.max_outlier_fraction]
+    if bad:
+        raise CalibrationError(
+            f"the calibration did not converge to one consistent rig: too many corners of camera(s) {', '.join(bad)} "
+            f"disagree with the other cameras (limit {100 * config.max_outlier_fraction:.0f}%). Check that the videos "
+            "are synchronised (frame k of every video must be the same instant) and belong to the same session."
+        )
     if not result.converged:
         log.warning("bundle adjustment stopped on its evaluation cap; the result may improve with a larger max_nfev")
 
@@ -253,6 +263,8 @@ def calibrate_videos(
     config: CalibrationConfig | None = None,
     cameras: list[str] | None = None,
     cache: Path | None = None,
+    sample=None,
+    workers: int = 2,
     pictures: bool = True,
     progress: bool = True,
 ) -> tuple[CameraRig, CalibrationReport, list[Path]]:
@@ -266,6 +278,9 @@ def calibrate_videos(
     config : CalibrationConfig
     cameras : camera names in the order of ``videos`` (default: from the file names)
     cache : detections cache file (default: ``<out stem>_detections.npz`` beside ``out``)
+    sample : :class:`~mocap3d.calibration.detect.SamplingConfig` (frame sampling of the detection)
+    workers : cameras detected at once
+    pictures : also draw the report's PNG pictures
 
     Returns
     -------
@@ -291,7 +306,9 @@ def calibrate_videos(
         )
     board = load_board(board_path)
     cache = cache or out.with_name(out.stem + "_detections.npz")
-    detections = detect_videos(board, dict(zip(names, videos, strict=True)), cache=cache, progress=progress)
+    detections = detect_videos(
+        board, dict(zip(names, videos, strict=True)), sample=sample, workers=workers, cache=cache, progress=progress
+    )
     rig, report = calibrate(detections, config)
     save_calibration(rig, out, {"adjusted": True, "error": report.median_px})
     written = [out] + write_report(report, rig, out, pictures=pictures)
