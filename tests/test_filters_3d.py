@@ -19,6 +19,7 @@ from hypothesis.extra import numpy as hnp
 from mocap3d.errors import FilterError
 from mocap3d.filters import (
     ButterworthFilter,
+    ErrorFilter,
     FilterPipeline,
     GapFill,
     HampelFilter,
@@ -291,7 +292,7 @@ def test_apply_filters_3d_fps_override_and_missing_fps():
     [
         ({"type": "butterworth", "order": 3}, "even number"),
         ({"type": "butterworth", "cutof": 6}, "unknown parameter.*cutoff"),
-        ({"type": "lowess"}, "unknown 3d filter 'lowess'; use one of: hampel"),
+        ({"type": "lowess"}, "unknown 3d filter 'lowess'; use one of: error, hampel"),
         ({"type": "median", "window": 4}, "odd number"),
         ({"type": "savgol", "window": 5, "polyorder": 5}, "polyorder"),
         ({"type": "fill", "method": "quadratic"}, "linear, cubic, pchip"),
@@ -327,6 +328,27 @@ def test_load_filter_config(tmp_path: Path):
         load_filter_config(tmp_path / "empty.toml")
     with pytest.raises(FilterError, match="does not exist"):
         load_filter_config(tmp_path / "nope.toml")
+
+
+def test_anipose_filter3d_section_and_error_filter():
+    pipe = FilterPipeline.from_dict(
+        {"filter": {"enabled": False}, "filter3d": {"enabled": True, "medfilt": 7, "offset_threshold": 5}}
+    )
+    assert pipe.filter2d == ()
+    assert [s.name for s in pipe.filter3d] == ["error", "fill", "median"]
+    assert pipe.filter3d[0] == ErrorFilter(threshold=5.0) and pipe.filter3d[2] == MedianFilter(window=7)
+    x = np.random.default_rng(3).normal(size=(40, 2, 3))
+    poses = _poses(x)
+    poses.error[10, 0] = 9.0  # above 5 px: dropped, then refilled by interpolation
+    poses.error[20, 1] = np.nan  # unknown: kept
+    out = apply_filters_3d(poses, pipe.filter3d)
+    assert out.metadata["filters"][1]["removed"] == 1 and out.metadata["filters"][2]["filled"] == 1
+    refilled = x.copy()
+    refilled[10, 0] = (x[9, 0] + x[11, 0]) / 2  # linear interpolation
+    np.testing.assert_allclose(out.points[10, 0], np.median(refilled[7:14, 0], axis=0))  # 7-frame median
+    only_error = apply_filters_3d(poses, [ErrorFilter(5.0)])
+    assert np.isnan(only_error.points[10, 0]).all() and np.isfinite(only_error.points[20, 1]).all()
+    assert FilterPipeline.from_dict({"filter3d": {"enabled": False}}).filter3d == ()
 
 
 def test_median_filter_config_default_matches_function():

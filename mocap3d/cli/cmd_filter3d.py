@@ -16,6 +16,7 @@ from ..filters.config import FILTERS_3D
               help="TOML with [[filter3d]] steps, run in order.")
 @click.option("--filter", "name", type=click.Choice(sorted(FILTERS_3D)), default=None,
               help="Run one filter with the options below instead of a config file.")
+@click.option("--threshold", type=float, default=None, help="error: drop points above this reprojection error (px).")
 @click.option("--cutoff", type=float, default=None, help="butterworth: cut-off frequency (Hz).")
 @click.option("--order", type=int, default=None, help="butterworth: zero-phase order (even; Pose2Sim's order).")
 @click.option("--window", type=int, default=None, help="hampel/median/savgol: window (odd, frames).")
@@ -32,14 +33,15 @@ from ..filters.config import FILTERS_3D
 @click.option("--overwrite", is_flag=True, default=False, help="Replace the output if it exists.")
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def command(
-    out, config_path, name, cutoff, order, window, n_sigmas, replace, polyorder, model, process_noise,
+    out, config_path, name, threshold, cutoff, order, window, n_sigmas, replace, polyorder, model, process_noise,
     measurement_noise, max_gap, method, fps, overwrite, input_path,
 ) -> None:  # fmt: skip
     """Filter a 3D pose file (.csv, .h5, .trc) and write the result (format from --out's suffix).
 
-    Filters: hampel (outlier removal), median, butterworth (zero-phase low-pass, Pose2Sim's convention), savgol
-    (Savitzky-Golay), kalman (Kalman + RTS smoother), fill (gap filling). Missing points stay missing except in
-    gaps up to --max-gap frames. The steps and their parameters are recorded in the output's metadata (.h5).
+    Filters: error (reprojection-error cut-off), hampel (outlier removal), median, butterworth (zero-phase
+    low-pass, Pose2Sim's convention), savgol (Savitzky-Golay), kalman (Kalman + RTS smoother), fill (gap
+    filling). Missing points stay missing except in gaps up to --max-gap frames. The steps and their parameters
+    are recorded in the output's metadata (.h5).
 
     \b
     Examples:
@@ -50,8 +52,8 @@ def command(
     from ..filters.run import filter_3d_file, resolve_steps
 
     params = {
-        "cutoff": cutoff, "order": order, "window": window, "n_sigmas": n_sigmas, "replace": replace,
-        "polyorder": polyorder, "model": model, "process_noise": process_noise,
+        "threshold": threshold, "cutoff": cutoff, "order": order, "window": window, "n_sigmas": n_sigmas,
+        "replace": replace, "polyorder": polyorder, "model": model, "process_noise": process_noise,
         "measurement_noise": measurement_noise, "max_gap": max_gap, "method": method,
     }  # fmt: skip
     steps = resolve_steps("3d", config_path, name, params)

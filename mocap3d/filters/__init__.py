@@ -8,6 +8,7 @@ on :class:`~mocap3d.poses.Poses2D`/:class:`~mocap3d.poses.Track2D` and by
 
 from .config import (
     ButterworthFilter,
+    ErrorFilter,
     FilterPipeline,
     FilterStep,
     GapFill,
@@ -27,6 +28,7 @@ from .filters3d import apply_filters_3d, butterworth, fill_gaps, hampel, kalman_
 
 __all__ = [
     "ButterworthFilter",
+    "ErrorFilter",
     "FilterPipeline",
     "FilterStep",
     "GapFill",

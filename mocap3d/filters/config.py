@@ -51,6 +51,7 @@ __all__ = [
     "ButterworthFilter",
     "SavgolFilter",
     "KalmanFilter",
+    "ErrorFilter",
     "GapFill",
     "FilterStep",
     "FilterPipeline",
@@ -270,6 +271,18 @@ class KalmanFilter(_Step):
 
 
 @dataclass(frozen=True)
+class ErrorFilter(_Step):
+    """Drop 3D points whose mean reprojection error exceeds ``threshold`` pixels (anipose's
+    ``[filter3d] offset_threshold``). Points without a recorded error (TRC input) are kept."""
+
+    name: ClassVar[str] = "error"
+    threshold: float = 10.0
+
+    def __post_init__(self) -> None:
+        _check(self.threshold > 0, self.name, f"`threshold` must be > 0 px, got {self.threshold}.")
+
+
+@dataclass(frozen=True)
 class GapFill(_Step):
     """Fill interior gaps of at most ``max_gap`` frames by ``method`` interpolation; longer gaps
     and missing values at either end stay NaN."""
@@ -291,12 +304,14 @@ FilterStep = (
     | ButterworthFilter
     | SavgolFilter
     | KalmanFilter
+    | ErrorFilter
     | GapFill
 )
 
 FILTERS_2D: dict[str, type] = {c.name: c for c in (LikelihoodFilter, MedianOffsetFilter, ViterbiFilter, GapFill)}
 FILTERS_3D: dict[str, type] = {
-    c.name: c for c in (HampelFilter, MedianFilter, ButterworthFilter, SavgolFilter, KalmanFilter, GapFill)
+    c.name: c
+    for c in (ErrorFilter, HampelFilter, MedianFilter, ButterworthFilter, SavgolFilter, KalmanFilter, GapFill)
 }
 _ALIASES = {"medfilt": "median", "butter": "butterworth", "savitzky_golay": "savgol", "interpolate": "fill"}
 
@@ -356,6 +371,8 @@ def steps_from_list(specs: Sequence[Mapping[str, Any]], stage: Literal["2d", "3d
 
 def _anipose_filter(section: Mapping[str, Any]) -> list[FilterStep]:
     """anipose's ``[filter]`` section as steps (its own defaults where a key is absent)."""
+    if not section.get("enabled", True):
+        return []
     kind = str(section.get("type", "medfilt")).lower()
     threshold = float(section.get("score_threshold", 0.2))
     if kind == "medfilt":
@@ -375,6 +392,24 @@ def _anipose_filter(section: Mapping[str, Any]) -> list[FilterStep]:
     )
 
 
+def _anipose_filter3d(section: Mapping[str, Any]) -> list[FilterStep]:
+    """anipose's ``[filter3d]`` table: drop points above a reprojection error, interpolate, median filter.
+
+    anipose interpolates every interior gap (linearly) before its median filter; here that is a
+    :class:`GapFill` without a length limit.
+    """
+    if not section.get("enabled", True):
+        return []
+    return [
+        ErrorFilter(threshold=float(section.get("offset_threshold", 10))),
+        GapFill(max_gap=_UNLIMITED_GAP, method="linear"),
+        MedianFilter(window=int(section.get("medfilt", 15))),
+    ]
+
+
+_UNLIMITED_GAP = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class FilterPipeline:
     """The 2D steps (before triangulation) and 3D steps (after), in order."""
@@ -384,20 +419,25 @@ class FilterPipeline:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FilterPipeline:
-        """From parsed TOML: ``[[filter2d]]``/``[[filter3d]]`` arrays, or anipose's ``[filter]`` table."""
+        """From parsed TOML: ``[[filter2d]]``/``[[filter3d]]`` arrays of steps, or an anipose
+        ``config.toml``'s ``[filter]`` and ``[filter3d]`` tables."""
         f2 = data.get("filter2d", [])
         f3 = data.get("filter3d", [])
-        if isinstance(f3, Mapping):  # anipose's [filter3d] table is a different thing: say so
-            raise FilterError(
-                "`[filter3d]` must be an array of tables (`[[filter3d]]`, one per step), e.g.\n"
-                '[[filter3d]]\ntype = "butterworth"\ncutoff = 6.0'
-            )
         if isinstance(f2, Mapping):
             raise FilterError("`[filter2d]` must be an array of tables (`[[filter2d]]`, one per step).")
+        if isinstance(f3, Mapping):
+            if "type" in f3:  # one step written as a table: [[filter3d]] was meant
+                raise FilterError(
+                    "`[filter3d]` must be an array of tables (`[[filter3d]]`, one per step), e.g.\n"
+                    '[[filter3d]]\ntype = "butterworth"\ncutoff = 6.0'
+                )
+            steps3 = _anipose_filter3d(f3)
+        else:
+            steps3 = steps_from_list(f3, "3d")
         steps2 = steps_from_list(f2, "2d")
         if not steps2 and isinstance(data.get("filter"), Mapping):
             steps2 = _anipose_filter(data["filter"])
-        return cls(tuple(steps2), tuple(steps_from_list(f3, "3d")))
+        return cls(tuple(steps2), tuple(steps3))
 
 
 def load_filter_config(path: str | Path) -> FilterPipeline:

@@ -33,6 +33,7 @@ from ..poses import Poses3D
 from . import _gaps
 from .config import (
     ButterworthFilter,
+    ErrorFilter,
     FilterStep,
     GapFill,
     HampelFilter,
@@ -304,8 +305,11 @@ def kalman_smooth(
     return position.reshape(shape), velocity.reshape(shape)
 
 
-def _run_step(points: np.ndarray, step: FilterStep, fps: float | None) -> tuple[np.ndarray, dict]:
-    """One step on ``(frames, keypoints, 3)``; returns the new points and counts for the log/metadata."""
+def _run_step(
+    points: np.ndarray, error: np.ndarray, step: FilterStep, fps: float | None
+) -> tuple[np.ndarray, dict]:
+    """One step on ``(frames, keypoints, 3)`` (``error`` (frames, keypoints), px); returns the new points
+    and counts for the log/metadata."""
 
     def need_fps() -> float:
         if not fps or fps <= 0:
@@ -314,6 +318,10 @@ def _run_step(points: np.ndarray, step: FilterStep, fps: float | None) -> tuple[
             )
         return float(fps)
 
+    if isinstance(step, ErrorFilter):
+        with np.errstate(invalid="ignore"):
+            bad = error > step.threshold  # NaN error (unknown) is not above the threshold
+        return np.where(bad[..., None], np.nan, points), {}
     if isinstance(step, HampelFilter):
         out, outliers = hampel(points, step.window, step.n_sigmas, step.replace)
         return out, {"outliers": int(outliers.sum())}
@@ -357,7 +365,7 @@ def apply_filters_3d(poses: Poses3D, steps: Sequence[FilterStep], fps: float | N
     records = list(poses.metadata.get("filters", []))
     for step in steps:
         before = np.isfinite(points).all(-1)
-        points, counts = _run_step(points, step, fps)
+        points, counts = _run_step(points, np.asarray(poses.error, dtype=np.float64), step, fps)
         after = np.isfinite(points).all(-1)
         points[~after] = np.nan
         counts.update(removed=int((before & ~after).sum()), filled=int((~before & after).sum()))
