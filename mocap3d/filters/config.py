@@ -21,9 +21,11 @@ Pipelines are read from TOML, one array of tables per stage::
     cutoff = 6.0              # Hz
     order = 4                 # Pose2Sim's convention: the zero-phase order
 
-anipose's ``[filter]`` section (``type = "medfilt" | "viterbi"``,
+anipose's ``[filter]`` table (``enabled``, ``type = "medfilt" | "viterbi"``,
 ``medfilt``, ``offset_threshold``, ``score_threshold``, ``spline``, ``n_back``)
-is also understood, so an existing anipose ``config.toml`` can be passed as is.
+and ``[filter3d]`` table (``enabled``, ``offset_threshold`` in px of
+reprojection error, ``medfilt``) are also understood, so an existing anipose
+``config.toml`` can be passed as is.
 
 Units: windows and gap lengths are in frames, frequencies in Hz, 2D distances
 in pixels, 3D noise levels in the data's own units (mm or m).
