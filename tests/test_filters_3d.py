@@ -36,6 +36,7 @@ from mocap3d.filters import (
     savgol,
     step_from_dict,
 )
+from mocap3d.io.pose3d import load_trc
 from mocap3d.poses import Poses3D
 
 FPS = 60.0
@@ -358,27 +359,15 @@ def test_median_filter_config_default_matches_function():
 
 
 # --------------------------------------------------------------------------- Pose2Sim reference
-def _read_trc(path: Path) -> tuple[np.ndarray, float]:
-    """TRC markers (frames, markers, 3) and the frame rate; the project's reader once it exists."""
-    try:
-        from mocap3d.io.pose3d import load_trc
-    except ImportError:
-        rows = np.loadtxt(path, skiprows=5, delimiter="\t", ndmin=2)
-        rate = float(path.read_text().splitlines()[2].split("\t")[0])
-        return rows[:, 2:].reshape(len(rows), -1, 3), rate
-    poses = load_trc(path, yup=False)
-    return poses.points, poses.fps
-
-
 def test_butterworth_reproduces_pose2sim(dataset):
     trial = dataset("pose2sim-demo") / "Pose2Sim/S00_Demo_Session/S00_P00_SingleParticipant/S00_P00_T01_BalancingTrial"
-    raw, fps = _read_trc(trial / "pose-3d/S00_P00_T01_BalancingTrial_0-100.trc")
-    ref, _ = _read_trc(trial / "pose-3d/S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc")
-    assert fps == 60.0 and raw.shape == ref.shape == (100, 21, 3)
+    raw = load_trc(trial / "pose-3d/S00_P00_T01_BalancingTrial_0-100.trc")
+    ref = load_trc(trial / "pose-3d/S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc").points
+    assert raw.fps == 60.0 and raw.points.shape == ref.shape == (100, 21, 3)
     # Pose2Sim's Config.toml: [filtering.butterworth] order = 4, cut_off_frequency = 6.
-    out = apply_filters_3d(Poses3D(tuple(f"m{i}" for i in range(21)), raw, fps=fps), [ButterworthFilter(6.0, 4)])
+    out = apply_filters_3d(raw, [ButterworthFilter(6.0, 4)])
     assert np.abs(out.points - ref).max() < 1e-6  # metres; measured 1.6e-15
-    assert np.abs(raw - ref).max() > 1e-3  # the filter did something
+    assert np.abs(raw.points - ref).max() > 1e-3  # the filter did something
 
 
 def test_kalman_smoothing_does_not_depend_on_units(noisy_sine):
