@@ -162,3 +162,25 @@ def test_demo_end_to_end(tmp_path):
     robust = [line for line in res.output.splitlines() if line.strip().startswith("robust")][0]
     median = float(robust.split("median ")[1].split(" mm")[0])
     assert median < 12.0
+
+
+def test_filter_steps_in_the_config_run_around_triangulation(recording, tmp_path):
+    sample, files = recording
+    cfg = tmp_path / "pipeline.toml"
+    cfg.write_text(
+        '[triangulation]\nmethod = "robust"\n\n'
+        '[[filter2d]]\ntype = "median"\nwindow = 7\noffset_threshold = 20.0\n\n'
+        '[[filter3d]]\ntype = "butterworth"\ncutoff = 6.0\norder = 4\n'
+    )
+    plain = tmp_path / "plain.h5"
+    filtered = tmp_path / "filtered.h5"
+    assert run(["triangulate", "-c", files["calibration"], "-o", plain, "--fps", 60, *files["pose2d"]]).exit_code == 0
+    res = run(["triangulate", "-c", files["calibration"], "--config", cfg, "--fps", 60, "-o", filtered,
+               *files["pose2d"]])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    a, b = load_h5(plain), load_h5(filtered)
+    assert [s["name"] if "name" in s else s.get("type") for s in b.metadata["filters_2d"]]
+    assert b.metadata.get("filters")  # 3D steps record themselves
+    err_a = np.linalg.norm(a.points - sample.truth.points, axis=-1)
+    err_b = np.linalg.norm(b.points - sample.truth.points, axis=-1)
+    assert np.nanpercentile(err_b, 90) < np.nanpercentile(err_a, 90)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import toml
 
 from ..triangulation.config import METHODS, PRESETS, TriangulationConfig
 
@@ -17,7 +18,7 @@ from ..triangulation.config import METHODS, PRESETS, TriangulationConfig
 @click.option("--method", "-m", type=click.Choice(METHODS), default=None,
               help="dlt: weighted DLT; robust (alias ransac): best camera subset per point.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="TOML file with a [triangulation] table (options below override it).")
+              help="TOML file with a [triangulation] table and optional [[filter2d]]/[[filter3d]] steps.")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None, help="Named parameter set.")
 @click.option("--score-threshold", type=float, default=None, help="Ignore 2D points scored below this.")
 @click.option("--min-cameras", type=int, default=None, help="Fewest cameras per point (>= 2).")
@@ -47,9 +48,11 @@ def command(
       mocap3d triangulate -c Calib.toml --preset pose2sim --keypoint-preset BODY_25B \\
           --fps 60 -o trial.trc pose-associated/cam*_json
     """
+    from ..filters import FilterPipeline
     from ..triangulation.run import triangulate_files
 
     base = TriangulationConfig.from_toml(config_path).to_dict() if config_path else {}
+    filters = FilterPipeline.from_dict(toml.load(config_path)) if config_path else None
     overrides = {
         "preset": preset, "method": method, "score_threshold": score_threshold, "min_cameras": min_cameras,
         "reproj_threshold": reproj_threshold, "cam_regex": cam_regex,
@@ -62,7 +65,7 @@ def command(
     config = TriangulationConfig.from_dict(base, "command line")
     _, summary = triangulate_files(
         calibration, pose2d, out, config, keypoint_preset=keypoint_preset, fps=fps, units=units,
-        keypoints=keypoints.split(",") if keypoints else None, trc_yup=not trc_zup,
+        keypoints=keypoints.split(",") if keypoints else None, trc_yup=not trc_zup, filters=filters,
     )
     for line in summary.lines():
         click.echo(line)

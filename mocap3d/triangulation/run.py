@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MocapError
+from ..filters import FilterPipeline, apply_filters_2d, apply_filters_3d
 from ..io.calibration import load_calibration
 from ..io.matching import load_views
 from ..io.pose3d import save_h5, save_poses3d
@@ -71,6 +72,7 @@ def triangulate_files(
     units: str | None = None,
     keypoints: Sequence[str] | None = None,
     trc_yup: bool = True,
+    filters: FilterPipeline | None = None,
 ) -> tuple[Poses3D, TriangulationSummary]:
     """Triangulate one recording's 2D files with a calibration and write the result.
 
@@ -86,6 +88,9 @@ def triangulate_files(
     keypoints : body parts to keep (default: those common to all files).
     trc_yup : TRC output turned into OpenSim's Y-up frame from a Z-up world
         (as Pose2Sim writes it).
+    filters : 2D steps run on each camera's detections before triangulation,
+        3D steps on the result (see :mod:`mocap3d.filters`); recorded in the
+        output's metadata.
 
     The output is written atomically; inputs are only read.
     """
@@ -107,7 +112,13 @@ def triangulate_files(
             f"only {len(poses2d.views)} of the given files matched a calibration camera ({', '.join(poses2d.views)}); "
             "triangulation needs two or more cameras."
         )
+    if filters and filters.filter2d:
+        poses2d = apply_filters_2d(poses2d, filters.filter2d)
     poses3d = triangulate(poses2d, rig, config)
+    if filters and filters.filter2d:
+        poses3d.metadata["filters_2d"] = [step.describe() for step in filters.filter2d]
+    if filters and filters.filter3d:
+        poses3d = apply_filters_3d(poses3d, filters.filter3d, fps=fps)
     poses3d.metadata.update(
         {
             "calibration": str(Path(calibration).resolve()),
