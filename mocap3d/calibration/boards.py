@@ -100,6 +100,9 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return img
 
 
+_SUBPIX_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-4)
+
+
 def _grid_pairs(nx: int, ny: int) -> np.ndarray:
     """Id pairs of horizontally and vertically adjacent corners of an ``nx`` x ``ny`` grid (P, 2)."""
     ids = np.arange(nx * ny).reshape(ny, nx)
@@ -318,13 +321,17 @@ class Checkerboard:
         """Corner id pairs one square apart (P, 2), for geometry checks."""
         return _grid_pairs(self.corners_x, self.corners_y)
 
-    def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def detect(self, image: np.ndarray, thorough: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Find every inner corner in one image, or none.
 
-        Uses ``findChessboardCornersSB`` (sub-pixel by construction), falling
-        back to ``findChessboardCorners`` + ``cornerSubPix``. The corner order is
-        made consistent between views: row-major with a right-handed grid in the
-        image, starting from the end whose outside diagonal square is dark.
+        ``findChessboardCorners`` (fast rejection of frames without the board)
+        refined by ``cornerSubPix``, then ``findChessboardCornersSB`` when that
+        fails; with ``thorough`` (used for image folders, where every image
+        counts) a last exhaustive ``findChessboardCornersSB`` on an image
+        reduced to about one megapixel, refined at full resolution. The corner
+        order is made consistent between views: row-major with a right-handed
+        grid in the image, starting from the end whose outside diagonal square
+        is dark.
 
         Returns
         -------
@@ -332,17 +339,23 @@ class Checkerboard:
         """
         grey = _grey(image)
         size = (self.corners_x, self.corners_y)
-        found, corners = cv2.findChessboardCornersSB(grey, size, flags=cv2.CALIB_CB_EXHAUSTIVE | cv2.CALIB_CB_ACCURACY)
+        flags = cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE | cv2.CALIB_CB_FAST_CHECK
+        found, corners = cv2.findChessboardCorners(grey, size, flags=flags)
         if not found:
-            flags = cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE
-            found, corners = cv2.findChessboardCorners(grey, size, flags=flags)
-            if not found:
-                return np.zeros(0, np.int64), np.zeros((0, 2))
-            win = max(3, min(11, int(self._spacing(corners.reshape(-1, 2)) / 4)))
-            corners = cv2.cornerSubPix(
-                grey, corners, (win, win), (-1, -1), (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
-            )
-        pts = self._canonical_order(grey, corners.reshape(-1, 2).astype(np.float64))
+            found, corners = cv2.findChessboardCornersSB(grey, size, flags=0)
+        if not found and thorough:
+            factor = max(1.0, float(np.sqrt(grey.size / 1.0e6)))
+            small = cv2.resize(grey, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
+            found, corners = cv2.findChessboardCornersSB(small, size, flags=cv2.CALIB_CB_EXHAUSTIVE)
+            if found:
+                corners = (corners + 0.5) * factor - 0.5  # pixel centres of the reduced image
+        if not found:
+            return np.zeros(0, np.int64), np.zeros((0, 2))
+        pts = corners.reshape(-1, 2).astype(np.float32)
+        # no markers near checkerboard corners, so a window of about a quarter square is safe
+        win = int(max(3, min(11, self._spacing(pts) / 4)))
+        pts = cv2.cornerSubPix(grey, pts.reshape(-1, 1, 2), (win, win), (-1, -1), _SUBPIX_CRITERIA)
+        pts = self._canonical_order(grey, pts.reshape(-1, 2).astype(np.float64))
         return np.arange(self.n_corners, dtype=np.int64), pts
 
     def _spacing(self, pts: np.ndarray) -> float:

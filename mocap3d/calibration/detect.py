@@ -188,13 +188,13 @@ class _Source:
     def __init__(self, name: str, path: Path):
         self.name = name
         self.path = Path(path)
-        if self.path.is_dir():
-            self.images = sorted(
-                (p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key
-            )
+        pattern = not self.path.exists() and any(ch in str(path) for ch in "*?[")
+        if self.path.is_dir() or pattern:
+            candidates = self.path.parent.glob(self.path.name) if pattern else self.path.iterdir()
+            self.images = sorted((p for p in candidates if p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key)
             if not self.images:
                 raise CalibrationError(
-                    f"camera '{name}': folder '{self.path}' holds no images ({', '.join(IMAGE_EXTENSIONS)})."
+                    f"camera '{name}': '{self.path}' matches no images ({', '.join(IMAGE_EXTENSIONS)})."
                 )
             first = cv2.imread(str(self.images[0]), cv2.IMREAD_GRAYSCALE)
             if first is None:
@@ -257,8 +257,10 @@ class _Source:
 
 def _detect_source(source: _Source, board: Board, wanted: np.ndarray, min_corners: int, bar, lock) -> dict:
     found = {}
+    # image folders hold few, chosen images: a slower, more thorough checkerboard search pays off there
+    thorough = source.images is not None and board.kind == "checkerboard"
     for idx, grey in source.frames(wanted):
-        ids, corners = board.detect(grey)
+        ids, corners = board.detect(grey, thorough=True) if thorough else board.detect(grey)
         if ids.size >= min_corners:
             found[idx] = (ids, corners)
         with lock:
@@ -323,8 +325,9 @@ def detect_videos(
     ----------
     board : CharucoBoard | Checkerboard
     videos : dict camera name -> path
-        A video file or a folder of images (one camera per entry; the dict's
-        order is the cameras' order). Frame ``k`` of every input is taken to be
+        A video file, a folder of images, or a glob pattern of images such as
+        ``stereo/left*.jpg`` (one camera per entry; the dict's order is the
+        cameras' order; images are taken in natural sort order). Frame ``k`` of every input is taken to be
         the same instant.
     sample : SamplingConfig
         Frame sampling (defaults: every 5th frame, then every frame near a
