@@ -17,7 +17,7 @@ plays/pauses, and the keys step through time: Right/Left one frame,
 Up/Down ten frames, ``space`` play/pause, Home/End first/last frame.
 Offscreen (``off_screen=True``; set ``VTK_DEFAULT_OPENGL_WINDOW=
 vtkEGLRenderWindow`` on headless machines) the same scene renders to PNG
-(:func:`render_png`) and MP4 (:func:`render_movie`, through imageio-ffmpeg).
+(:func:`render_png`) and MP4 (:func:`render_movie`, H.264 through imageio-ffmpeg).
 
 :meth:`SkeletonScene.view_from_camera` places the virtual camera exactly where a
 rig camera is (pinhole part of its model: focal length, principal point,
@@ -212,7 +212,11 @@ class SkeletonScene:
             self._add_cameras()
         self._label = None
         if cfg.frame_label:
-            self._label = self.plotter.add_text("", position="upper_left", font_size=10, color="black", name="label")
+            # a plain text actor at a pixel position: cheaper to update every frame than a corner annotation
+            h = self.config.window_size[1]
+            self._label = self.plotter.add_text(
+                "frame", position=(8, h - 24), font_size=10, color="black", name="label", viewport=False
+            )
 
     def _add_floor(self) -> None:
         up = _up_vector(self.config.up)
@@ -295,7 +299,7 @@ class SkeletonScene:
             fill = np.where(np.isfinite(hist).all(-1, keepdims=True), hist, shown[:, None, :])
             self._trail_mesh.points = fill.reshape(-1, 3)
         if self._label is not None:
-            self._label.SetText(2, f"frame {frame + 1}/{self.n_frames}")
+            self._label.SetInput(f"frame {frame + 1}/{self.n_frames}")
 
     def step(self, n: int = 1) -> None:
         self.set_frame(self.frame + n)
@@ -331,6 +335,8 @@ class SkeletonScene:
         r = rig.R[i]
         center = rig.centers()[i]
         self.plotter.window_size = [w, h]
+        if self._label is not None:
+            self._label.SetPosition(8, h - 24)
         cam = self.plotter.camera
         cam.position = tuple(center)
         cam.focal_point = tuple(center + r[2])  # optical axis: third row of R (camera z in world)
@@ -360,24 +366,51 @@ class SkeletonScene:
         return path
 
     def save_movie(self, path: str | Path, frames: Sequence[int] | None = None, fps: float | None = None) -> Path:
-        """Render ``frames`` (default: all) to a movie (MP4 through imageio-ffmpeg)."""
+        """Render ``frames`` (default: all) to a movie, atomically.
+
+        H.264 through imageio-ffmpeg (small files every player reads); without
+        it, OpenCV's MPEG-4 writer. (PyVista's own movie writer re-encodes at a
+        high quality setting and is ~8x slower.)
+        """
         from tqdm import tqdm
 
         path = Path(path)
         frames = range(self.n_frames) if frames is None else frames
         rate = float(fps or self.poses.fps or 30.0)
         with atomic_path(path) as tmp:
+            write, close = self._movie_writer(tmp, rate)
             try:
-                self.plotter.open_movie(str(tmp), framerate=rate, quality=7)
-            except Exception as exc:  # imageio raises assorted errors when ffmpeg is missing
-                raise MocapError(
-                    f"cannot write movies ({exc}); install imageio-ffmpeg: pip install imageio-ffmpeg"
-                ) from None
-            for f in tqdm(frames, desc="rendering", unit="frame", disable=None):
-                self.set_frame(f)
-                self.plotter.write_frame()
-            self.plotter.mwriter.close()
+                for f in tqdm(frames, desc="rendering", unit="frame", disable=None):
+                    self.set_frame(f)
+                    write(self.screenshot())
+            finally:
+                close()
         return path
+
+    def _movie_writer(self, path: Path, rate: float):
+        try:
+            import imageio.v2 as iio
+            import imageio_ffmpeg  # noqa: F401  (the ffmpeg binary)
+
+            writer = iio.get_writer(
+                str(path), fps=rate, codec="libx264", quality=7, macro_block_size=8, pixelformat="yuv420p",
+                ffmpeg_params=["-preset", "veryfast"], format="FFMPEG",
+            )
+            return writer.append_data, writer.close
+        except ImportError:
+            import cv2
+
+            w, h = self.plotter.window_size
+            vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), rate, (int(w), int(h)))
+            if not vw.isOpened():
+                raise MocapError(
+                    f"cannot write the movie '{path}'; install imageio-ffmpeg (pip install imageio-ffmpeg)."
+                ) from None
+
+            def write(img: np.ndarray) -> None:
+                vw.write(np.ascontiguousarray(img[..., ::-1]))
+
+            return write, vw.release
 
     def close(self) -> None:
         self.plotter.close()
