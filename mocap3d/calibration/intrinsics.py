@@ -147,6 +147,32 @@ def opencv_flags(distortion_mask: tuple[bool, ...], fisheye: bool) -> int:
     return flags
 
 
+def _opencv_calibrate(obj, img, size, flags, fisheye, criteria):
+    """One OpenCV calibration; returns rms, K, dist (5,), per-view RMS errors (V,)."""
+    if fisheye:
+        rms, k, d, rvecs, tvecs = cv2.fisheye.calibrate(
+            [o.reshape(-1, 1, 3) for o in obj], [i.reshape(-1, 1, 2) for i in img], size,
+            np.eye(3), np.zeros(4), flags=flags, criteria=criteria,
+        )
+        dist = np.zeros(5)
+        dist[:4] = np.ravel(d)[:4]
+    else:
+        rms, k, d, rvecs, tvecs = cv2.calibrateCamera(
+            [o.astype(np.float32) for o in obj], [i.astype(np.float32) for i in img], size,
+            None, None, flags=flags, criteria=criteria,
+        )
+        dist = np.zeros(5)
+        dist[: min(5, d.size)] = np.ravel(d)[:5]
+    errors = np.empty(len(obj))
+    for v, (o, i) in enumerate(zip(obj, img, strict=True)):  # one call per view, vectorized over its corners
+        if fisheye:
+            proj = cv2.fisheye.projectPoints(o.reshape(-1, 1, 3), rvecs[v], tvecs[v], k, dist[:4])[0]
+        else:
+            proj = cv2.projectPoints(o, rvecs[v], tvecs[v], k, dist)[0]
+        errors[v] = np.sqrt(np.mean(np.sum((proj.reshape(-1, 2) - i) ** 2, 1)))
+    return float(rms), np.asarray(k, dtype=np.float64), dist, errors
+
+
 def calibrate_camera(
     corners: np.ndarray,
     object_points: np.ndarray,
@@ -155,8 +181,16 @@ def calibrate_camera(
     distortion_mask: tuple[bool, ...],
     fisheye: bool = False,
     camera: str = "camera",
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Intrinsics of one camera from the chosen views.
+    max_view_rms_px: float = 3.0,
+    min_views: int = 3,
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """Intrinsics of one camera from the chosen views, dropping views that disagree.
+
+    A view whose corners were numbered wrongly (a checkerboard read rotated by
+    half a turn, a mis-identified marker) ruins the whole fit. So while the
+    worst view's RMS error exceeds ``max(3 x the median view's, 1 px)``, or the
+    overall RMS exceeds ``max_view_rms_px``, the worst view is dropped and the
+    camera calibrated again (never below ``min_views`` views).
 
     Parameters
     ----------
@@ -170,7 +204,8 @@ def calibrate_camera(
         Estimated distortion slots (pinhole k1, k2, p1, p2, k3).
     fisheye : bool
     camera : str
-        Name used in error messages.
+        Name used in messages.
+    max_view_rms_px, min_views : see above.
 
     Returns
     -------
@@ -178,7 +213,9 @@ def calibrate_camera(
     dist : array (5,)
         OpenCV order; fisheye: (k1, k2, k3, k4, 0).
     rms : float
-        OpenCV's RMS reprojection error on the chosen views (px).
+        OpenCV's RMS reprojection error on the kept views (px).
+    kept : int array (V',)
+        The views used in the end.
     """
     obj, img = [], []
     for f in views:  # OpenCV takes a list of per-view arrays
@@ -188,24 +225,24 @@ def calibrate_camera(
     size = (int(image_size[0]), int(image_size[1]))
     flags = opencv_flags(distortion_mask, fisheye)
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
+    keep = list(range(len(views)))
     # OpenCV's multi-threaded sums change the last digits from run to run; one thread makes it reproducible
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        if fisheye:
-            rms, k, d, _, _ = cv2.fisheye.calibrate(
-                [o.reshape(-1, 1, 3) for o in obj], [i.reshape(-1, 1, 2) for i in img], size,
-                np.eye(3), np.zeros(4), flags=flags, criteria=criteria,
+        while True:
+            rms, k, dist, errors = _opencv_calibrate(
+                [obj[v] for v in keep], [img[v] for v in keep], size, flags, fisheye, criteria
             )
-            dist = np.zeros(5)
-            dist[:4] = np.ravel(d)[:4]
-        else:
-            rms, k, d, _, _ = cv2.calibrateCamera(
-                [o.astype(np.float32) for o in obj], [i.astype(np.float32) for i in img], size,
-                None, None, flags=flags, criteria=criteria,
+            worst = int(np.argmax(errors))
+            bad = errors[worst] > max(3 * float(np.median(errors)), 1.0) or rms > max_view_rms_px
+            if not bad or len(keep) <= min_views:
+                break
+            log.warning(
+                "camera %s: dropping view of frame %d from the intrinsic calibration (RMS %.2f px vs median %.2f px)",
+                camera, int(views[keep[worst]]), errors[worst], float(np.median(errors)),
             )
-            dist = np.zeros(5)
-            dist[: min(5, d.size)] = np.ravel(d)[:5]
+            keep.pop(worst)
     except cv2.error as exc:
         raise CalibrationError(
             f"camera '{camera}': OpenCV could not estimate its intrinsics from {len(views)} views "
@@ -214,12 +251,11 @@ def calibrate_camera(
         ) from None
     finally:
         cv2.setNumThreads(threads)
-    k = np.asarray(k, dtype=np.float64)
     if not (np.isfinite(k).all() and np.isfinite(dist).all()) or k[0, 0] <= 0 or k[1, 1] <= 0:
         raise CalibrationError(
             f"camera '{camera}': intrinsic calibration gave impossible values (K={k.tolist()}). Record more views "
             "of the board at varied tilts, or use a simpler lens model (--distortion k1k2)."
         )
     k[0, 1] = 0.0  # mocap3d's model has no skew
-    log.info("camera %s: intrinsics from %d views, RMS %.3f px", camera, len(views), rms)
-    return k, dist, float(rms)
+    log.info("camera %s: intrinsics from %d views, RMS %.3f px", camera, len(keep), rms)
+    return k, dist, rms, np.asarray(views)[keep]

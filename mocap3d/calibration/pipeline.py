@@ -84,8 +84,8 @@ def _intrinsics(detections, corners, object_points, usable, config) -> tuple[Cam
     for i, name in enumerate(names):  # one OpenCV calibration per camera
         views = select_views(corners[i], object_points, tuple(sizes[i]), usable[i], config.max_intrinsic_views,
                              config.coverage_grid)
-        k, d, r = calibrate_camera(corners[i], object_points, tuple(sizes[i]), views, config.distortion_mask,
-                                   config.fisheye, name)
+        k, d, r, views = calibrate_camera(corners[i], object_points, tuple(sizes[i]), views,
+                                          config.distortion_mask, config.fisheye, name)
         ks.append(k)
         dists.append(d)
         n_views.append(len(views))
