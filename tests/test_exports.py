@@ -173,3 +173,35 @@ def test_cli_export_with_alignment(sample_files, tmp_path):
     assert np.median(back.points[:, kp.index("l_hip"), 1]) > 50
     res = CliRunner().invoke(cli, ["export", str(files["truth"]), "--out", str(tmp_path / "x.xyz")])
     assert res.exit_code == 1 and "unknown 3D output format" in res.output
+
+
+# ------------------------------------------------------------ Pose2Sim reference TRC
+_P2S_TRC = ("Pose2Sim/S00_Demo_Session/S00_P00_SingleParticipant/S00_P00_T01_BalancingTrial/pose-3d/"
+            "S00_P00_T01_BalancingTrial_0-100.trc")
+
+
+@pytest.mark.parametrize("via", ["", ".nc", ".c3d", ".csv", ".h5"])
+def test_pose2sim_trc_through_every_format(dataset, tmp_path, via):
+    """Pose2Sim's own TRC, converted through a format and back to TRC, keeps its header, axes and numbers."""
+    from click.testing import CliRunner
+
+    from mocap3d.cli import cli
+
+    ref = dataset("pose2sim-demo") / _P2S_TRC
+    src = ref
+    if via:
+        src = tmp_path / f"mid{via}"
+        res = CliRunner().invoke(cli, ["export", str(ref), "--out", str(src), "--units", "m"])
+        assert res.exit_code == 0, res.output
+    out = tmp_path / ref.name  # the same file name: Pose2Sim writes it on line 1
+    res = CliRunner().invoke(cli, ["export", str(src), "--out", str(out), "--fps", "60", "--units", "m"])
+    assert res.exit_code == 0, res.output
+    ref_lines = ref.read_text().splitlines()
+    out_lines = out.read_text().splitlines()
+    assert out_lines[:5] == ref_lines[:5]  # PathFileType, keys, values (60 Hz, 21 markers, m), names, X1 Y1 Z1...
+    ref_vals = np.genfromtxt(ref_lines[5:], delimiter="\t")
+    out_vals = np.genfromtxt(out_lines[5:], delimiter="\t")
+    if via in ("", ".nc", ".h5"):
+        assert out_lines == ref_lines  # float64 all the way: the very same text
+    else:  # C3D stores float32, the CSV prints fewer digits
+        np.testing.assert_allclose(out_vals, ref_vals, rtol=0, atol=1e-6, equal_nan=True)

@@ -19,8 +19,9 @@ import click
 def command(poses3d, out, fps, units, zup, align_config) -> None:
     """Write 3D poses in a format biomechanics and analysis tools read.
 
-    TRC is laid out as Pose2Sim writes it (Y-up unless --zup), C3D through ezc3d, .nc as the `movement`
-    package loads poses, .csv as anipose's pose-3d files (with the alignment's M_ and center_ columns).
+    TRC is laid out as Pose2Sim writes it (Y-up unless --zup; TRC inputs are read as Y-up), C3D through ezc3d,
+    .nc as the `movement` package loads poses, .csv as anipose's pose-3d files (with the alignment's M_ and
+    center_ columns).
 
     \b
     Examples:

@@ -19,13 +19,13 @@ import click
 def command(poses3d, out, up, left, right, fps, units) -> None:
     """Detect foot strikes and toe offs and compute strides, steps, cadence, speed, stance/swing and symmetry.
 
-    Needs heel/toe (or ankle) keypoints of both feet and a known up axis (Z-up by default; OpenSim/TRC files
-    are Y-up: --up y).
+    Needs heel/toe (or ankle) keypoints of both feet and a known up axis (Z-up by default; TRC files, Y-up
+    as OpenSim wants them, are turned back into the Z-up world when read).
 
     \b
     Examples:
       mocap3d gait pose-3d/walk.csv --out gait/
-      mocap3d gait walk.trc --up y --left LHeel,LBigToe --right RHeel,RBigToe --out gait/
+      mocap3d gait walk.trc --left LHeel,LBigToe,LAnkle --right RHeel,RBigToe,RAnkle --out gait/
     """
     from ..analysis.gait import GaitConfig, analyze_gait, save_gait
     from ..io.exports import load_any_poses3d

@@ -238,16 +238,24 @@ def load_netcdf(path: str | Path, individual: str | int = 0) -> Poses3D:
 _ALL_3D = ".csv (anipose), .h5 (mocap3d), .trc (OpenSim), .c3d, .nc (movement netCDF)"
 
 
-def load_any_poses3d(path: str | Path) -> Poses3D:
-    """Read 3D poses from any format mocap3d writes, chosen by the suffix."""
+def load_any_poses3d(path: str | Path, trc_yup: bool = True) -> Poses3D:
+    """Read 3D poses from any format mocap3d writes, chosen by the suffix.
+
+    TRC files are taken as OpenSim's Y-up (as Pose2Sim and mocap3d write
+    them) and turned back into the Z-up world, world (X, Y, Z) = TRC (Z, X, Y),
+    so that every format loads in the same frame and a TRC written again with
+    ``yup=True`` is the same file; ``trc_yup=False`` keeps a TRC's axes.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".c3d":
         return load_c3d(path)
     if suffix in (".nc", ".netcdf"):
         return load_netcdf(path)
-    from .pose3d import load_poses3d
+    from .pose3d import load_poses3d, load_trc
 
+    if suffix == ".trc":
+        return load_trc(path, yup=trc_yup)
     return load_poses3d(path)
 
 
