@@ -123,8 +123,10 @@ class TrajectoryConfig:
     roll_deg : float
         Amplitude of the board's rotation in its plane (deg).
     reach : float
-        Amplitude of the sideways/vertical motion as a fraction of the
-        narrowest camera's half field of view at the volume's centre.
+        Amplitude of the board centre's sideways/vertical motion as a fraction
+        of the narrowest camera's half field of view at the volume's centre
+        (near 1, the board reaches the image edges and is seen partly there,
+        which ChArUco handles and which lens models need).
     depth_reach : float
         Amplitude of the motion along the viewing direction, same units.
     sweeps : int
@@ -133,7 +135,7 @@ class TrajectoryConfig:
 
     tilt_deg: float = 40.0
     roll_deg: float = 25.0
-    reach: float = 0.75
+    reach: float = 0.85
     depth_reach: float = 0.3
     sweeps: int = 2
 
@@ -248,7 +250,7 @@ def board_trajectory(
     dist = np.linalg.norm(cams - center, axis=1)
     half_fov = np.min(rig.sizes / np.stack([rig.K[:, 0, 0], rig.K[:, 1, 1]], 1), axis=1) / 2
     reach = float(np.min(dist * half_fov))
-    amp = cfg.reach * max(reach - 0.5 * max(board.size), 0.2 * reach)
+    amp = cfg.reach * reach
 
     viewer_dir = cams.mean(0) - center
     viewer_dir = viewer_dir / np.linalg.norm(viewer_dir) if np.linalg.norm(viewer_dir) > 1e-9 else -down
@@ -260,9 +262,9 @@ def board_trajectory(
     ph = rng.uniform(0, 2 * np.pi, 6)
     pos = (
         center
-        + amp * np.sin(2 * np.pi * 2 * t + ph[0])[:, None] * e1
-        + amp * np.sin(2 * np.pi * 3 * t + ph[1])[:, None] * e2
-        + cfg.depth_reach * reach * np.sin(2 * np.pi * 1.5 * t + ph[2])[:, None] * viewer_dir
+        + amp * np.sin(2 * np.pi * 1.5 * t + ph[0])[:, None] * e1
+        + amp * np.sin(2 * np.pi * 2.5 * t + ph[1])[:, None] * e2
+        + cfg.depth_reach * reach * np.sin(2 * np.pi * 1.0 * t + ph[2])[:, None] * viewer_dir
     )
 
     # the printed side faces a viewer moving along the cameras (in azimuth order) and back
@@ -281,15 +283,13 @@ def board_trajectory(
     x = np.cross(y, z)
     rot = np.stack([x, y, z], axis=2)  # columns: board axes in world
 
-    tilt = np.deg2rad(cfg.tilt_deg)
-    ax = tilt * np.sin(2 * np.pi * 5 * t + ph[3])
-    ay = tilt * np.sin(2 * np.pi * 4 * t + ph[4])
-    az = np.deg2rad(cfg.roll_deg) * np.sin(2 * np.pi * 1 * t + ph[5])
-    ones = np.ones(n_frames)
-    local = (
-        _axis_angle(np.stack([0 * ones, 0 * ones, ones], 1), az)
-        @ _axis_angle(np.stack([ones, 0 * ones, 0 * ones], 1), ax)
-        @ _axis_angle(np.stack([0 * ones, ones, 0 * ones], 1), ay)
+    # tilt about an axis in the board's plane that turns round, by 10-100% of tilt_deg, then roll
+    tilt = np.deg2rad(cfg.tilt_deg) * (0.55 + 0.45 * np.sin(2 * np.pi * 2.5 * t + ph[3]))
+    heading = 2 * np.pi * 1.7 * t + ph[4]
+    roll = np.deg2rad(cfg.roll_deg) * np.sin(2 * np.pi * 1.0 * t + ph[5])
+    ones, zeros = np.ones(n_frames), np.zeros(n_frames)
+    local = _axis_angle(np.stack([zeros, zeros, ones], 1), roll) @ _axis_angle(
+        np.stack([np.cos(heading), np.sin(heading), zeros], 1), tilt
     )
     rot = rot @ local
 
