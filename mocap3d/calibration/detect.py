@@ -206,6 +206,10 @@ class _Source:
             cap = cv2.VideoCapture(str(self.path))
             ok, frame = cap.read() if cap.isOpened() else (False, None)
             n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if ok else 0
+            if ok and n <= 0:  # some containers do not store a frame count: count by decoding
+                n = 1
+                while cap.grab():
+                    n += 1
             cap.release()
             if not ok:
                 raise CalibrationError(

@@ -81,8 +81,11 @@ class RenderConfig:
     noise_sigma : float
         Gaussian sensor noise (grey levels).
     codec : str
-        ``"mp4v"`` (``.mp4``) or ``"FFV1"`` (lossless, ``.mkv``); see the
-        README's measurement of what mp4v's compression does to corners.
+        ``"mp4v"`` (``.mp4``, the default), ``"FFV1"`` (lossless, ``.mkv``) or
+        ``"MJPG"`` (``.avi``). Measured on a 4-camera 1280x1024 rig: ChArUco
+        corners detected in mp4v frames are 0.066 px (median) from the truth,
+        0.057 px in lossless FFV1 frames, so mp4v's compression costs little
+        and its files are far smaller.
     max_texture_px : int
         Longest side of the board texture.
     seed : int
