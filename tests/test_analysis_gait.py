@@ -174,3 +174,9 @@ def test_cli_gait(walk, tmp_path):
     assert (tmp_path / "gait" / "walk_summary.csv").exists() and (tmp_path / "gait" / "walk.png").exists()
     res = CliRunner().invoke(cli, ["gait", str(path), "--out", str(tmp_path), "--left", "l_foot"])
     assert res.exit_code == 1 and "not in the poses" in res.output
+
+
+def test_gait_needs_a_frame_rate(walk):
+    no_fps = Poses3D(keypoints=walk.truth.keypoints, points=walk.truth.points)
+    with pytest.raises(MocapError, match="frame rate"):
+        analyze_gait(no_fps)

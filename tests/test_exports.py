@@ -145,7 +145,7 @@ def test_cli_export_formats(sample_files, tmp_path, suffix):
 
     s, files = sample_files
     out = tmp_path / f"walk{suffix}"
-    res = CliRunner().invoke(cli, ["export", str(files["truth"]), "--out", str(out), "--fps", "60", "--zup"])
+    res = CliRunner().invoke(cli, ["export", str(files["truth"]), "--out", str(out), "--fps", "60"])
     assert res.exit_code == 0, res.output
     back = load_any_poses3d(out)
     assert back.keypoints == s.truth.keypoints

@@ -225,3 +225,17 @@ def test_cli_view_renders_png_and_movie(sample_files, tmp_path):
     assert res.exit_code == 1 and "use a .png" in res.output
     res = runner.invoke(cli, ["view", "--help"])
     assert res.exit_code == 0 and "Example" in res.output
+
+
+def test_interactive_setup_offscreen():
+    """show() builds the slider, play box, keys and timer (offscreen it renders once and returns)."""
+    scene = SkeletonScene(_skeleton(n_frames=10), config=ViewerConfig(window_size=(160, 120)), off_screen=True)
+    try:
+        scene.show()
+        assert scene._slider is not None
+        scene._slider.GetRepresentation().SetValue(7.0)
+        scene._toggle_play(True)
+        scene._tick()
+        assert scene.frame == 1  # playing advances one frame per timer tick
+    finally:
+        scene.close()

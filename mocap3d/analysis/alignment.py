@@ -76,10 +76,10 @@ def _frame_from_directions(a_axis: int, a_dir: np.ndarray, b_axis: int, b_dir: n
     """Right-handed rotation with row ``a_axis`` along ``a_dir`` and row ``b_axis`` in the (a, b) plane."""
     if a_axis == b_axis:
         raise MocapError("alignment: the two axes must differ (e.g. x and z).")
-    na = np.linalg.norm(a_dir)
-    b_perp = b_dir - (b_dir @ a_dir) / max(na**2, 1e-300) * a_dir
-    nb = np.linalg.norm(b_perp)
-    if na < 1e-12 or nb < 1e-9 * max(np.linalg.norm(b_dir), 1e-300):
+    na = float(np.linalg.norm(a_dir))
+    b_perp = b_dir - float(b_dir @ a_dir) / max(na**2, 1e-300) * a_dir
+    nb = float(np.linalg.norm(b_perp))
+    if na < 1e-12 or nb < 1e-9 * max(float(np.linalg.norm(b_dir)), 1e-300):
         raise MocapError("alignment: the axis body parts coincide or the two axes are parallel; pick other parts.")
     c_axis = 3 - a_axis - b_axis
     m = np.zeros((3, 3))

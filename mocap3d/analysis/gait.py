@@ -105,7 +105,6 @@ class GaitConfig:
     refine_window_s: float = 0.12  # frames fitted on each side of the event
     refine_search_s: float = 0.08  # how far from the coarse event the refined one may be
     refine_min_explained: float = 0.5  # a keypoint's fit must explain this fraction of its motion
-    default_fps: float = 60.0  # used only when the poses carry no frame rate
 
 
 @dataclass
@@ -132,6 +131,12 @@ class GaitResult:
 
 
 # ------------------------------------------------------------------ helpers
+def _fps(poses: Poses3D) -> float:
+    if not poses.fps or not np.isfinite(poses.fps) or poses.fps <= 0:
+        raise MocapError("gait: the poses have no frame rate; gait timing needs it (pass --fps, e.g. --fps 60).")
+    return float(poses.fps)
+
+
 def _up_vector(up: str) -> np.ndarray:
     axes = {"x": 0, "y": 1, "z": 2}
     key = up.lstrip("+-").lower()
@@ -186,11 +191,11 @@ def _fill_gaps(x: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
     # runs longer than max_gap stay unknown; so do leading/trailing runs (extrapolated flat)
     run_id = np.cumsum(~nan, axis=0)  # frames of one NaN run share the count of valid frames before them
     unknown = np.zeros_like(nan)
-    for j in np.nonzero(nan.any(0))[0]:
-        ids, counts = np.unique(run_id[nan[:, j], j], return_counts=True)
+    for col in np.nonzero(nan.any(0))[0]:
+        ids, counts = np.unique(run_id[nan[:, col], col], return_counts=True)
         long_runs = ids[counts > max_gap]
-        unknown[:, j] = nan[:, j] & (np.isin(run_id[:, j], long_runs) | (run_id[:, j] == 0)
-                                     | (run_id[:, j] == (~nan[:, j]).sum()))
+        unknown[:, col] = nan[:, col] & (np.isin(run_id[:, col], long_runs) | (run_id[:, col] == 0)
+                                         | (run_id[:, col] == (~nan[:, col]).sum()))
     out[unknown] = np.nan
     return out, unknown
 
@@ -405,7 +410,7 @@ def detect_gait_events(
     contact, height, unknown : dicts side -> (frames,) arrays
     """
     config = config or GaitConfig()
-    fps = float(poses.fps or config.default_fps)
+    fps = _fps(poses)
     feet = foot_keypoints(poses.keypoints, config)
     up = _up_vector(config.up)
     f = poses.n_frames
@@ -514,7 +519,7 @@ def analyze_gait(poses: Poses3D, config: GaitConfig | None = None) -> GaitResult
     cadence in steps/min, fractions in [0, 1], symmetry index in percent.
     """
     config = config or GaitConfig()
-    fps = float(poses.fps or config.default_fps)
+    fps = _fps(poses)
     events, contact, height, _ = detect_gait_events(poses, config)
     feet = foot_keypoints(poses.keypoints, config)
     strides = _stride_table(poses, events, feet, _up_vector(config.up), fps)

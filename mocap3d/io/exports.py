@@ -140,17 +140,15 @@ def poses_to_movement_dataset(poses: Poses3D, individual: str = "individual_0", 
     xr = _xarray()
     f, k, _ = poses.points.shape
     valid = np.isfinite(poses.points).all(-1)
-    if poses.fps:
-        time, time_unit = np.arange(f) / float(poses.fps), "seconds"
-    else:
-        time, time_unit = np.arange(f), "frames"
+    time: np.ndarray = np.arange(f) / float(poses.fps) if poses.fps else np.arange(f)
+    time_unit = "seconds" if poses.fps else "frames"
     dims3 = ("time", "keypoints", "individuals")
     ds = xr.Dataset(
         data_vars={
             "position": (("time", "space", "keypoints", "individuals"), poses.points.transpose(0, 2, 1)[..., None]),
-            "confidence": (dims3, np.where(valid, poses.score, np.nan)[..., None]),
-            "reprojection_error": (dims3, poses.error[..., None]),
-            "ncams": (dims3, poses.ncams[..., None]),
+            "confidence": (dims3, np.where(valid, np.asarray(poses.score), np.nan)[..., None]),
+            "reprojection_error": (dims3, np.asarray(poses.error)[..., None]),
+            "ncams": (dims3, np.asarray(poses.ncams)[..., None]),
         },
         coords={
             "time": time,

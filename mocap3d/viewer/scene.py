@@ -31,6 +31,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -153,8 +154,9 @@ class SkeletonScene:
         self.colors = keypoint_colors(poses.keypoints, self.config.cmap)
         self.frame = 0
         self.playing = False
-        self.plotter = pv.Plotter(off_screen=off_screen, window_size=list(self.config.window_size))
-        self.plotter.set_background(self.config.background)
+        # typed Any: pyvista's decorated methods confuse type checkers
+        self.plotter: Any = pv.Plotter(off_screen=off_screen, window_size=list(self.config.window_size))
+        self.plotter.set_background(self.config.background)  # type: ignore[arg-type]  # pyvista stubs
         self._bg = np.asarray(pv.Color(self.config.background).float_rgb)
         self._extent()
         self._build()
@@ -401,7 +403,7 @@ class SkeletonScene:
             import cv2
 
             w, h = self.plotter.window_size
-            vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), rate, (int(w), int(h)))
+            vw = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), rate, (int(w), int(h)))
             if not vw.isOpened():
                 raise MocapError(
                     f"cannot write the movie '{path}'; install imageio-ffmpeg (pip install imageio-ffmpeg)."

@@ -250,7 +250,7 @@ def camera_overlay(
     rep = cam.project(poses3d.points[frame])[0]
     return draw_overlay(
         image, poses2d.points[v, frame, kidx], poses2d.scores[v, frame, kidx], rep, poses3d.keypoints, edges,
-        config, size=tuple(int(s) for s in cam.sizes[0]), label=f"{camera} frame {frame}",
+        config, size=(int(cam.sizes[0, 0]), int(cam.sizes[0, 1])), label=f"{camera} frame {frame}",
     )
 
 
@@ -287,7 +287,7 @@ def write_overlay_video(
                 img = camera_overlay(poses2d, poses3d, rig, camera, f, image=image, edges=edges, config=config)
                 if writer is None:
                     h, w = img.shape[:2]
-                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), rate, (w, h))
+                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), rate, (w, h))
                     if not writer.isOpened():
                         raise MocapError(f"overlay: cannot write the movie '{out}' (is the folder writable?).")
                 writer.write(img)
