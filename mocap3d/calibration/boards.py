@@ -219,12 +219,15 @@ class CharucoBoard:
             det = cache[self] = cv2.aruco.CharucoDetector(self.cv_board(), charuco_params, params)
         return det
 
-    def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def detect(self, image: np.ndarray, thorough: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Find the board's inner corners in one image.
 
         Parameters
         ----------
         image : array (H, W) uint8 grey or (H, W, 3) BGR
+        thorough : bool
+            Unused (ChArUco detection has no slower mode); accepted so that
+            every board is called alike.
 
         Returns
         -------
@@ -351,11 +354,11 @@ class Checkerboard:
                 corners = (corners + 0.5) * factor - 0.5  # pixel centres of the reduced image
         if not found:
             return np.zeros(0, np.int64), np.zeros((0, 2))
-        pts = corners.reshape(-1, 2).astype(np.float32)
+        start = np.asarray(corners, dtype=np.float32).reshape(-1, 1, 2)
         # no markers near checkerboard corners, so a window of about a quarter square is safe
-        win = int(max(3, min(11, self._spacing(pts) / 4)))
-        pts = cv2.cornerSubPix(grey, pts.reshape(-1, 1, 2), (win, win), (-1, -1), _SUBPIX_CRITERIA)
-        pts = self._canonical_order(grey, pts.reshape(-1, 2).astype(np.float64))
+        win = int(max(3, min(11, self._spacing(start.reshape(-1, 2)) / 4)))
+        refined = np.asarray(cv2.cornerSubPix(grey, start, (win, win), (-1, -1), _SUBPIX_CRITERIA))
+        pts = self._canonical_order(grey, refined.reshape(-1, 2).astype(np.float64))
         return np.arange(self.n_corners, dtype=np.int64), pts
 
     def _spacing(self, pts: np.ndarray) -> float:
@@ -610,7 +613,7 @@ def write_printable_board(board: Board, path: str | Path, config: PrintConfig | 
                                edgecolor="black", linewidth=0.3))
     ax.text(m, y0 + 8.5, f"this bar must measure {bar_mm:.0f} mm (print at 100%, no scaling)", fontsize=7,
             va="baseline")
-    if board.kind == "charuco":
+    if isinstance(board, CharucoBoard):
         desc = (f"ChArUco {board.squares_x}x{board.squares_y} squares, {board.dictionary}, square {square_mm:.2f} mm, "
                 f"marker {board.marker_length * scale:.2f} mm" + (", legacy" if board.legacy else "")
                 + (", inverted" if board.inverted else ""))

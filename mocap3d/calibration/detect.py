@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from ..errors import CalibrationError
 from ..io.atomic import atomic_path
-from .boards import Board, _board_from_table, board_to_toml
+from .boards import Board, CharucoBoard, _board_from_table, board_to_toml
 
 __all__ = ["Detections", "SamplingConfig", "detect_videos", "detect_images", "IMAGE_EXTENSIONS"]
 
@@ -185,6 +185,8 @@ def _natural_key(path: Path) -> list:
 class _Source:
     """One camera's frames: a video file or a folder of images."""
 
+    images: list[Path] | None
+
     def __init__(self, name: str, path: Path):
         self.name = name
         self.path = Path(path)
@@ -211,7 +213,7 @@ class _Source:
                 while cap.grab():
                     n += 1
             cap.release()
-            if not ok:
+            if not ok or frame is None:
                 raise CalibrationError(
                     f"camera '{name}': video '{self.path}' cannot be read (not a video, corrupt, or a codec OpenCV's "
                     "FFmpeg lacks). Re-encode it, e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`, or pass a folder of images."
@@ -264,7 +266,7 @@ def _detect_source(source: _Source, board: Board, wanted: np.ndarray, min_corner
     # image folders hold few, chosen images: a slower, more thorough checkerboard search pays off there
     thorough = source.images is not None and board.kind == "checkerboard"
     for idx, grey in source.frames(wanted):
-        ids, corners = board.detect(grey, thorough=True) if thorough else board.detect(grey)
+        ids, corners = board.detect(grey, thorough=thorough)
         if ids.size >= min_corners:
             found[idx] = (ids, corners)
         with lock:
@@ -285,7 +287,7 @@ def _run_pass(sources, board, wanted_per_cam, config, workers, progress, desc) -
 
 
 def _never_detected_message(name: str, path: Path, board: Board, n_examined: int) -> str:
-    if board.kind == "charuco":
+    if isinstance(board, CharucoBoard):
         causes = (
             f"the ArUco dictionary (board says {board.dictionary}), an inverted print (white markers on black: set "
             f"inverted = true, now {str(board.inverted).lower()}), the number of squares (board says "

@@ -400,7 +400,7 @@ def _render_camera(
     r_wc, t_wc = rig.R[cam], rig.tvec[cam]
     noise = np.empty((h, w), np.float32)
     back = np.full_like(texture, (cfg.back_side - cfg.black) / (cfg.white - cfg.black))
-    fourcc = cv2.VideoWriter_fourcc(*cfg.codec)
+    fourcc = cv2.VideoWriter.fourcc(*cfg.codec)
     with atomic_path(path) as tmp:
         writer = cv2.VideoWriter(str(tmp), fourcc, float(fps), (w, h), False)
         if not writer.isOpened():
@@ -437,7 +437,7 @@ def _render_camera(
                 if cfg.blur_sigma > 0:
                     img = cv2.GaussianBlur(img, (0, 0), cfg.blur_sigma)
                 if cfg.noise_sigma > 0:
-                    cv2.randn(noise, 0.0, cfg.noise_sigma)
+                    cv2.randn(noise, 0.0, cfg.noise_sigma)  # type: ignore[call-overload]  # stubs want arrays
                     img += noise
                 writer.write(np.clip(img + 0.5, 0, 255).astype(np.uint8))
                 with _bar_lock:
