@@ -108,6 +108,18 @@ def test_checkerboard_is_rendered_too(tmp_path):
     assert np.nanmedian(err) < 0.2
 
 
+def test_fisheye_lens_is_rendered_through_its_own_model(tmp_path):
+    rig = make_rig(1, focal=380.0)
+    rig = rig.replace(dist=np.array([[0.05, -0.02, 0.004, -0.001, 0.0]]), fisheye=np.array([True]))
+    poses = board_trajectory(rig, BOARD, 10, seed=2, config=TrajectoryConfig(reach=0.6))
+    paths = render_board_videos(rig, BOARD, poses, tmp_path, progress=False)
+    truth = load_ground_truth(tmp_path)
+    det = detect_videos(BOARD, paths, sample=SamplingConfig(step=1, min_views=1), progress=False)
+    err = np.linalg.norm(det.corners - truth["corners"][:, det.frames], axis=-1)
+    assert np.isfinite(err).sum() > 0.8 * truth["visible"].sum()
+    assert np.nanmedian(err) < 0.2
+
+
 # ----------------------------------------------------------------------------- the sweep
 def test_board_trajectory_is_a_useful_sweep():
     rig = make_rig(4, 1280, 1024, focal=1300.0, distance=2500.0, spread_deg=120.0)

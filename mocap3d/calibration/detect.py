@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from ..errors import CalibrationError
 from ..io.atomic import atomic_path
-from .boards import Board, CharucoBoard, _board_from_table, board_to_toml
+from .boards import Board, CharucoBoard, Checkerboard, _board_from_table, board_to_toml
 
 __all__ = ["Detections", "SamplingConfig", "detect_videos", "detect_images", "IMAGE_EXTENSIONS"]
 
@@ -361,6 +361,12 @@ def detect_videos(
     if not videos:
         raise CalibrationError("no calibration videos given; pass one video or image folder per camera.")
     sources = [_Source(name, Path(path)) for name, path in videos.items()]
+    if isinstance(board, Checkerboard) and board.symmetric and len(sources) > 1:
+        log.warning(
+            "a %dx%d checkerboard looks the same after a half turn, so its corner order can differ between cameras; "
+            "use a ChArUco board or a checkerboard with an odd corners_x + corners_y (e.g. 9x6) for several cameras",
+            board.corners_x, board.corners_y,
+        )
     key = _fingerprint_key(board, sources, config)
     if cache is not None and Path(cache).is_file():
         try:
