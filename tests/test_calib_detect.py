@@ -136,6 +136,15 @@ def test_too_few_frames(two_videos):
         detect_videos(BOARD, two_videos[0], sample=SamplingConfig(step=10, min_views=20), progress=False)
 
 
+def test_collinear_views_are_dropped():
+    from mocap3d.calibration.detect import _collinear
+
+    obj = BOARD.object_points()[:, :2]
+    assert _collinear(obj[[0, 1, 2, 3]])  # one row of a 5x4-square board
+    assert _collinear(obj[[0, 4, 8]])  # one column
+    assert not _collinear(obj[[0, 1, 4, 5]])
+
+
 def test_bad_sampling():
     with pytest.raises(CalibrationError, match="step"):
         SamplingConfig(step=0)

@@ -62,7 +62,8 @@ class SamplingConfig:
         ``refine_step``-th frame within ``step`` frames.
     min_corners : int
         A view with fewer detected corners is discarded (4 are needed for a
-        board pose; ChArUco detections of 1-3 corners are also the least reliable).
+        board pose; ChArUco detections of 1-3 corners are also the least
+        reliable). Views whose corners all lie on one line are discarded too.
     min_views : int
         Each camera must see the board in at least this many examined frames,
         else :func:`detect_videos` raises a CalibrationError ("too few frames").
@@ -261,13 +262,20 @@ class _Source:
             cap.release()
 
 
+def _collinear(points: np.ndarray) -> bool:
+    """Whether board points (n, 2) lie on one line: such a view fixes no board pose."""
+    spread = np.linalg.svd(points - points.mean(0), compute_uv=False)
+    return bool(spread[-1] <= 1e-9 * max(spread[0], 1e-300))
+
+
 def _detect_source(source: _Source, board: Board, wanted: np.ndarray, min_corners: int, bar, lock) -> dict:
     found = {}
     # image folders hold few, chosen images: a slower, more thorough checkerboard search pays off there
     thorough = source.images is not None and board.kind == "checkerboard"
+    obj = board.object_points()[:, :2]
     for idx, grey in source.frames(wanted):
         ids, corners = board.detect(grey, thorough=thorough)
-        if ids.size >= min_corners:
+        if ids.size >= min_corners and not _collinear(obj[ids]):
             found[idx] = (ids, corners)
         with lock:
             bar.update(1)
