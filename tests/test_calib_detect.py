@@ -60,6 +60,14 @@ def test_short_sweep_is_found_without_examining_every_frame(two_videos):
     np.testing.assert_allclose(a[1] - a[0], np.tile([1.0, 0.0], (BOARD.n_corners, 1)), atol=0.1)
 
 
+def test_parallel_cameras_give_the_same_result(two_videos):
+    videos, _ = two_videos
+    one = detect_videos(BOARD, videos, sample=SamplingConfig(step=10), workers=1, progress=False)
+    two = detect_videos(BOARD, videos, sample=SamplingConfig(step=10), workers=2, progress=False)
+    np.testing.assert_array_equal(one.frames, two.frames)
+    np.testing.assert_array_equal(one.corners, two.corners)
+
+
 def test_cache_is_reused_and_invalidated(two_videos, tmp_path, monkeypatch):
     videos, _ = two_videos
     cache = tmp_path / "detections.npz"

@@ -120,6 +120,18 @@ def test_fisheye_lens_is_rendered_through_its_own_model(tmp_path):
     assert np.nanmedian(err) < 0.2
 
 
+def test_inverted_board_is_filmed_inverted(tmp_path):
+    rig = make_rig(1)
+    board = CharucoBoard(4, 5, 90.0, 67.5, "DICT_4X4_1000", inverted=True)
+    poses = board_trajectory(rig, board, 4, seed=0, config=TrajectoryConfig(reach=0.2, tilt_deg=20.0))
+    paths = render_board_videos(rig, board, poses, tmp_path, progress=False)
+    truth = load_ground_truth(tmp_path)
+    det = detect_videos(board, paths, sample=SamplingConfig(step=1, min_views=1), progress=False)
+    err = np.linalg.norm(det.corners - truth["corners"][:, det.frames], axis=-1)
+    assert np.isfinite(err).sum() >= 0.8 * truth["visible"].sum()
+    assert np.nanmedian(err) < 0.2
+
+
 # ----------------------------------------------------------------------------- the sweep
 def test_board_trajectory_is_a_useful_sweep():
     rig = make_rig(4, 1280, 1024, focal=1300.0, distance=2500.0, spread_deg=120.0)
