@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import toml
 
-from ..triangulation.config import METHODS, PRESETS, TriangulationConfig
+from ..triangulation.config import LOSSES, METHODS, PRESETS, TriangulationConfig
 
 
 @click.command("triangulate")
@@ -16,7 +16,8 @@ from ..triangulation.config import METHODS, PRESETS, TriangulationConfig
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Output: .csv (anipose), .h5 (HDF5 with calibration) or .trc (OpenSim).")
 @click.option("--method", "-m", type=click.Choice(METHODS), default=None,
-              help="dlt: weighted DLT; robust (alias ransac): best camera subset per point.")
+              help="dlt: weighted DLT; robust (alias ransac): best camera subset per point; optim: all frames at "
+                   "once (reprojection + smoothness + limb lengths), started from robust.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="TOML file with a [triangulation] table and optional [[filter2d]]/[[filter3d]] steps.")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None, help="Named parameter set.")
@@ -32,10 +33,23 @@ from ..triangulation.config import METHODS, PRESETS, TriangulationConfig
 @click.option("--trc-zup", is_flag=True, default=False,
               help="Write TRC in the calibration's frame (default: OpenSim's Y-up turn of a Z-up world).")
 @click.option("--units", default=None, help="Length unit of the calibration, recorded in the output (mm, m).")
+@click.option("--constraints", default=None,
+              help="optim: rigid segments as comma-separated pairs, e.g. l_hip-l_knee,l_knee-l_ankle.")
+@click.option("--constraints-weak", default=None, help="optim: roughly rigid segments, same syntax.")
+@click.option("--scale-smooth", type=float, default=None, help="optim: weight of smoothness (unitless, default 4).")
+@click.option("--scale-length", type=float, default=None, help="optim: weight of rigid segments (default 2).")
+@click.option("--scale-length-weak", type=float, default=None, help="optim: weight of weak segments (default 0.5).")
+@click.option("--n-deriv-smooth", type=int, default=None, help="optim: derivative kept small (1-4, default 2).")
+@click.option("--reproj-loss", type=click.Choice(LOSSES), default=None, help="optim: robust loss (default soft_l1).")
+@click.option("--reproj-loss-scale", type=float, default=None, help="optim: robust loss threshold (px, default 3).")
+@click.option("--max-gap", type=int, default=None, help="optim: longest run of unseen frames bridged (default 30).")
+@click.option("--chunk-frames", type=int, default=None, help="optim: frames per chunk (default: all at once).")
 @click.argument("pose2d", nargs=-1, required=True, type=click.Path(exists=False, path_type=Path))
 def command(
     calibration, out, method, config_path, preset, score_threshold, min_cameras, reproj_threshold, no_undistort,
-    cam_regex, individual, keypoint_preset, fps, keypoints, trc_zup, units, pose2d,
+    cam_regex, individual, keypoint_preset, fps, keypoints, trc_zup, units, constraints, constraints_weak,
+    scale_smooth, scale_length, scale_length_weak, n_deriv_smooth, reproj_loss, reproj_loss_scale, max_gap,
+    chunk_frames, pose2d,
 ) -> None:  # fmt: skip
     """Triangulate one recording's 2D keypoints (one file per camera) into 3D.
 
@@ -47,6 +61,8 @@ def command(
       mocap3d triangulate -c calibration.toml -o pose3d.csv pose-2d/*.h5
       mocap3d triangulate -c Calib.toml --preset pose2sim --keypoint-preset BODY_25B \\
           --fps 60 -o trial.trc pose-associated/cam*_json
+      mocap3d triangulate -c calibration.toml -o pose3d.h5 --method optim \\
+          --constraints l_hip-l_knee,l_knee-l_ankle,r_hip-r_knee,r_knee-r_ankle pose-2d/*.h5
     """
     from ..filters import FilterPipeline
     from ..triangulation.run import triangulate_files
@@ -58,6 +74,10 @@ def command(
         "reproj_threshold": reproj_threshold, "cam_regex": cam_regex,
         "undistort": False if no_undistort else None,
         "individual": (int(individual) if individual is not None and individual.isdigit() else individual),
+        "constraints": _pairs(constraints), "constraints_weak": _pairs(constraints_weak),
+        "scale_smooth": scale_smooth, "scale_length": scale_length, "scale_length_weak": scale_length_weak,
+        "n_deriv_smooth": n_deriv_smooth, "reproj_loss": reproj_loss, "reproj_loss_scale": reproj_loss_scale,
+        "max_gap": max_gap, "chunk_frames": chunk_frames,
     }  # fmt: skip
     if preset:
         base = {}  # a preset on the command line replaces the file's values, then options refine it
@@ -69,3 +89,10 @@ def command(
     )
     for line in summary.lines():
         click.echo(line)
+
+
+def _pairs(text: str | None) -> list[str] | None:
+    """``"a-b,c-d"`` -> ``["a-b", "c-d"]`` (split into pairs and checked by the config)."""
+    if text is None:
+        return None
+    return [item.strip() for item in text.split(",") if item.strip()]

@@ -13,7 +13,8 @@ from ..errors import MocapError
 
 __all__ = ["TriangulationConfig", "PRESETS"]
 
-METHODS = ("dlt", "robust", "ransac")
+METHODS = ("dlt", "robust", "ransac", "optim")
+LOSSES = ("soft_l1", "huber", "linear")
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,13 @@ class TriangulationConfig:
 
     Attributes
     ----------
-    method : {"dlt", "robust", "ransac"}
+    method : {"dlt", "robust", "ransac", "optim"}
         ``dlt``: weighted DLT over every camera above the score threshold.
         ``robust`` (alias ``ransac``): per point, the camera subset with the
         lowest reprojection error, leaving cameras out until the error is below
         ``reproj_threshold`` (Pose2Sim's rule, evaluated in bulk).
+        ``optim``: all frames at once (:mod:`mocap3d.triangulation.optim`),
+        started from ``robust``; reprojection + smoothness + limb lengths.
     score_threshold : float
         2D observations with a lower score are ignored (DeepLabCut's pcutoff,
         Pose2Sim's likelihood_threshold_triangulation).
@@ -50,6 +53,36 @@ class TriangulationConfig:
         name (anipose's ``cam_regex``); default: match camera names as tokens.
     individual : str or int
         Which individual of multi-animal files to triangulate.
+    scale_smooth : float
+        Optim: weight of the smoothness term, unitless: the n-th difference of
+        each trajectory is divided by the mean frame-to-frame speed of the
+        (median-filtered) initial trajectories, as anipose's ``scale_smooth``.
+    scale_length, scale_length_weak : float
+        Optim: weights of the strong and weak limb-length terms, whose
+        residuals are the length error in percent of the estimated length.
+    n_deriv_smooth : int
+        Optim: order of the time derivative that is kept small (1 velocity,
+        2 acceleration, 3 jerk).
+    reproj_loss : {"soft_l1", "huber", "linear"}
+        Optim: robust loss on each observation's 2D reprojection distance.
+    reproj_loss_scale : float
+        Optim: where the robust loss leaves its quadratic zone (px).
+    constraints, constraints_weak : tuple of (str, str)
+        Optim: pairs of body parts joined by a rigid (strong) or roughly rigid
+        (weak) segment; their lengths are estimated with the 3D points.
+    outlier_threshold : float or None
+        Optim: once converged, observations farther than this (px) from their
+        reprojection are dropped and the optimisation continues (None: keep
+        every observation, under the robust loss only).
+    max_gap : int
+        Optim: runs of frames longer than this (frames) where a body part has
+        no camera observation are left NaN instead of being bridged.
+    chunk_frames : int or None
+        Optim: frames per chunk (None: the whole recording at once).
+    chunk_overlap : int
+        Optim: frames shared by consecutive chunks, cross-faded linearly.
+    max_iterations : int
+        Optim: most Levenberg-Marquardt iterations per chunk.
     """
 
     method: str = "robust"
@@ -62,6 +95,19 @@ class TriangulationConfig:
     check_depth: bool = True
     cam_regex: str | None = None
     individual: str | int = 0
+    scale_smooth: float = 4.0
+    scale_length: float = 2.0
+    scale_length_weak: float = 0.5
+    n_deriv_smooth: int = 2
+    reproj_loss: str = "soft_l1"
+    reproj_loss_scale: float = 3.0
+    constraints: tuple[tuple[str, str], ...] = ()
+    constraints_weak: tuple[tuple[str, str], ...] = ()
+    outlier_threshold: float | None = 10.0
+    max_gap: int = 30
+    chunk_frames: int | None = None
+    chunk_overlap: int = 60
+    max_iterations: int = 30
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -73,6 +119,38 @@ class TriangulationConfig:
             raise MocapError(f"min_cameras must be at least 2 (a point needs two views), got {self.min_cameras}.")
         if not self.reproj_threshold > 0:
             raise MocapError(f"reproj_threshold must be positive (px), got {self.reproj_threshold}.")
+        self._check_optim()
+
+    def _check_optim(self) -> None:
+        for name in ("constraints", "constraints_weak"):
+            pairs = []
+            for item in getattr(self, name) or ():
+                pair = tuple(item.split("-")) if isinstance(item, str) else tuple(item)
+                if len(pair) != 2 or not all(isinstance(p, str) and p for p in pair) or pair[0] == pair[1]:
+                    raise MocapError(
+                        f"{name}: {item!r} is not a pair of two different body parts; write e.g. "
+                        f'[["l_hip", "l_knee"], ["l_knee", "l_ankle"]].'
+                    )
+                pairs.append(pair)
+            object.__setattr__(self, name, tuple(pairs))
+        for name in ("scale_smooth", "scale_length", "scale_length_weak"):
+            if not getattr(self, name) >= 0:
+                raise MocapError(f"{name} must be >= 0, got {getattr(self, name)}.")
+        if not 1 <= self.n_deriv_smooth <= 4:
+            raise MocapError(f"n_deriv_smooth must be 1, 2, 3 or 4, got {self.n_deriv_smooth}.")
+        if self.reproj_loss not in LOSSES:
+            raise MocapError(f"unknown reproj_loss '{self.reproj_loss}'; choose one of {', '.join(LOSSES)}.")
+        if not self.reproj_loss_scale > 0:
+            raise MocapError(f"reproj_loss_scale must be positive (px), got {self.reproj_loss_scale}.")
+        if self.outlier_threshold is not None and not self.outlier_threshold > 0:
+            raise MocapError(f"outlier_threshold must be positive (px) or unset, got {self.outlier_threshold}.")
+        if self.max_gap < 0 or self.chunk_overlap < 0 or self.max_iterations < 1:
+            raise MocapError("max_gap and chunk_overlap must be >= 0 and max_iterations >= 1.")
+        if self.chunk_frames is not None and self.chunk_frames < 2 * self.chunk_overlap + 10:
+            raise MocapError(
+                f"chunk_frames ({self.chunk_frames}) must be at least twice chunk_overlap ({self.chunk_overlap}) "
+                "plus 10 frames; raise chunk_frames or lower chunk_overlap."
+            )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> TriangulationConfig:

@@ -11,6 +11,7 @@ from ..errors import TriangulationError
 from ..poses import Poses2D, Poses3D
 from .config import TriangulationConfig
 from .dlt import triangulate_dlt
+from .optim import triangulate_optim
 from .robust import triangulate_robust
 
 __all__ = ["triangulate"]
@@ -44,6 +45,8 @@ def triangulate(poses2d: Poses2D, rig: CameraRig, config: TriangulationConfig | 
         above the score threshold.
     """
     config = config or TriangulationConfig()
+    if config.method == "optim":
+        return triangulate_optim(poses2d, rig, config)
     views = poses2d.views
     if len(views) < 2:
         raise TriangulationError(
