@@ -293,11 +293,17 @@ def _foot_contact(pts: np.ndarray, up: np.ndarray, fps: float, config: GaitConfi
     return contact, ~known, lowest, rel
 
 
-def _edges(contact: np.ndarray, unknown: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _edges(
+    contact: np.ndarray, unknown: np.ndarray, min_contact: int = 1, min_swing: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Strike frames (first contact frame) and off frames (first frame after contact).
 
-    Edges at the recording's ends or next to unknown frames are dropped.
+    Edges next to unknown frames are dropped, and so are edges whose phase on
+    the far side runs into the recording's start or end before reaching its
+    minimum length (``min_contact``/``min_swing`` frames): the filters are
+    least reliable there, and a truncated phase cannot confirm the event.
     """
+    f = len(contact)
     c = contact.astype(np.int8)
     d = np.diff(c)
     strikes = np.flatnonzero(d == 1) + 1
@@ -305,6 +311,15 @@ def _edges(contact: np.ndarray, unknown: np.ndarray) -> tuple[np.ndarray, np.nda
     bad = unknown | np.roll(unknown, 1) | np.roll(unknown, -1)
     strikes = strikes[~bad[strikes] & ~bad[strikes - 1]]
     offs = offs[~bad[offs] & ~bad[offs - 1]]
+    # strike: the swing before it must not be a stub at the start, the stance after it not a stub at the end
+    first_off = offs.min() if len(offs) else f
+    last_off = offs.max() if len(offs) else -1
+    strikes = strikes[~((strikes < min_swing) & (strikes <= first_off))]
+    strikes = strikes[~((f - strikes < min_contact) & (strikes > last_off))]
+    first_strike = strikes.min() if len(strikes) else f
+    last_strike = strikes.max() if len(strikes) else -1
+    offs = offs[~((f - offs < min_swing) & (offs > last_strike))]
+    offs = offs[~((offs < min_contact) & (offs <= first_strike))]
     return strikes, offs
 
 
@@ -428,7 +443,7 @@ def detect_gait_events(
         c = _remove_short_runs(c, False, int(round(config.min_swing_s * fps)))
         c = _remove_short_runs(c, True, int(round(config.min_contact_s * fps)))
         c &= ~unk
-        strikes, offs = _edges(c, unk)
+        strikes, offs = _edges(c, unk, int(round(config.min_contact_s * fps)), int(round(config.min_swing_s * fps)))
         if config.refine:
             light = _lowpass(despiked, fps, config.refine_cutoff_hz).reshape(f, len(idx), 3)
             floor = np.nanpercentile(light @ up, config.floor_percentile, axis=0)
