@@ -329,7 +329,9 @@ class SkeletonScene:
         """Render from a rig camera's pose and pinhole intrinsics (lens distortion is not simulated).
 
         The window is resized to the camera's image size, so pixel ``(u, v)``
-        of a screenshot matches ``rig.project(points, distort=False)``.
+        of a screenshot matches ``rig.project(points, distort=False)`` (measured:
+        keypoint blobs centred within about half a pixel, the rasteriser's
+        offset; tests allow 1.5 px).
         """
         i = rig.index(camera) if isinstance(camera, str) else int(camera)
         w, h = (int(s) for s in rig.sizes[i])
