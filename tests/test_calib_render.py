@@ -151,7 +151,7 @@ def test_board_trajectory_is_a_useful_sweep():
     # smooth: neighbouring frames are close compared with the whole motion
     centre = board_corners_world(BOARD, poses).mean(1)
     steps = np.linalg.norm(np.diff(centre, axis=0), axis=1)
-    assert steps.max() < 0.1 * np.ptp(centre, axis=0).max()
+    assert steps.max() < 0.15 * np.ptp(centre, axis=0).max()
 
     # tilted by up to ~40 degrees from the direction of the camera it faces best
     to_board = centre[None] - rig.centers()[:, None]
@@ -159,11 +159,13 @@ def test_board_trajectory_is_a_useful_sweep():
     best = np.degrees(np.arccos(np.clip(cos.max(0), -1, 1)))
     assert 30 < best.max() < 50
 
-    # the corners cover most of every image (4 x 4 cells)
+    # readable views (seen less than 65 degrees off face-on) put corners in most of every image's 8 x 8 cells
+    # (the previous, gentler sweep reached 44-67% of them on this rig)
+    readable = visible & (np.degrees(np.arccos(np.clip(cos, -1, 1))) < 65)[..., None]
     for c in range(4):
-        uv = corners[c][visible[c]] / rig.sizes[c] * 4
+        uv = np.clip(corners[c][readable[c]] / rig.sizes[c], 0, 0.999) * 8
         cells = np.unique(np.floor(uv).astype(int), axis=0)
-        assert len(cells) >= 10, c
+        assert len(cells) >= 0.6 * 64, (c, len(cells))
 
 
 def test_back_of_the_board_shows_no_pattern(tmp_path):

@@ -135,13 +135,18 @@ class TrajectoryConfig:
         Amplitude of the motion along the viewing direction, same units.
     sweeps : int
         How many times the board turns from the first camera to the last and back.
+    cycles : (float, float, float)
+        Oscillations of the board's centre over the whole sequence: sideways,
+        vertically and in depth. More cycles cover the images more densely
+        (a Lissajous net) at the cost of faster motion.
     """
 
     tilt_deg: float = 40.0
     roll_deg: float = 25.0
-    reach: float = 0.85
+    reach: float = 1.0
     depth_reach: float = 0.3
     sweeps: int = 2
+    cycles: tuple[float, float, float] = (4.0, 5.0, 1.5)
 
 
 # --------------------------------------------------------------------------- geometry
@@ -273,9 +278,9 @@ def board_trajectory(
     ph = rng.uniform(0, 2 * np.pi, 6)
     pos = (
         center
-        + amp * np.sin(2 * np.pi * 1.5 * t + ph[0])[:, None] * e1
-        + amp * np.sin(2 * np.pi * 2.5 * t + ph[1])[:, None] * e2
-        + cfg.depth_reach * reach * np.sin(2 * np.pi * 1.0 * t + ph[2])[:, None] * viewer_dir
+        + amp * np.sin(2 * np.pi * cfg.cycles[0] * t + ph[0])[:, None] * e1
+        + amp * np.sin(2 * np.pi * cfg.cycles[1] * t + ph[1])[:, None] * e2
+        + cfg.depth_reach * reach * np.sin(2 * np.pi * cfg.cycles[2] * t + ph[2])[:, None] * viewer_dir
     )
 
     # the printed side faces a viewer moving along the cameras (in azimuth order) and back
