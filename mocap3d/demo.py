@@ -78,14 +78,16 @@ def run_demo(out: str | Path, rig_file: str | Path | None = None, fmt: str = "dl
     for method in ("dlt", "robust"):
         config = TriangulationConfig(method=method)
         target = out / f"pose3d_{method}.csv"
-        poses, summary = triangulate_files(files["calibration"], files["pose2d"], target, config, units="mm")
+        poses, summary = triangulate_files(
+            files["calibration"], files["pose2d"], target, config, units="mm", fps=sample.fps
+        )
         err = np.linalg.norm(poses.points - sample.truth.points, axis=-1)
         errors[method] = err
         lines.append(
             f"{method:>6}: {summary.triangulated:.1%} triangulated, 3D error median {np.nanmedian(err):.2f} mm, "
             f"90th pct {np.nanpercentile(err, 90):.2f} mm, max {np.nanmax(err):.0f} mm -> {target.name}"
         )
-    poses, _ = triangulate_files(files["calibration"], files["pose2d"], out / "pose3d.h5", units="mm")
+    poses, _ = triangulate_files(files["calibration"], files["pose2d"], out / "pose3d.h5", units="mm", fps=sample.fps)
     triangulate_files(files["calibration"], files["pose2d"], out / "pose3d.trc", fps=sample.fps, units="mm")
     plot = _error_plot(out / "triangulation_error.png", sample.truth.keypoints, errors)
     lines.append(f"also wrote pose3d.h5 (with calibration), pose3d.trc (OpenSim, Y-up) and {plot.name}")

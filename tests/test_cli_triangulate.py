@@ -162,6 +162,7 @@ def test_demo_end_to_end(tmp_path):
     robust = [line for line in res.output.splitlines() if line.strip().startswith("robust")][0]
     median = float(robust.split("median ")[1].split(" mm")[0])
     assert median < 12.0
+    assert load_h5(tmp_path / "demo" / "pose3d.h5").fps == 60.0
 
 
 def test_filter_steps_in_the_config_run_around_triangulation(recording, tmp_path):
@@ -184,3 +185,15 @@ def test_filter_steps_in_the_config_run_around_triangulation(recording, tmp_path
     err_a = np.linalg.norm(a.points - sample.truth.points, axis=-1)
     err_b = np.linalg.norm(b.points - sample.truth.points, axis=-1)
     assert np.nanpercentile(err_b, 90) < np.nanpercentile(err_a, 90)
+
+
+def test_outputs_get_ordinary_permissions(recording, tmp_path):
+    import os
+    import stat
+
+    _, files = recording
+    out = tmp_path / "p.csv"
+    assert run(["triangulate", "-c", files["calibration"], "-o", out, *files["pose2d"]]).exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask

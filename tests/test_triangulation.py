@@ -203,7 +203,7 @@ def test_robust_beats_aniposelib_ransac_on_the_sample(tmp_path):
     cameras = pytest.importorskip("aniposelib.cameras")
     from mocap3d.io.calibration import save_calibration
 
-    s = make_sample(n_frames=40, seed=7)
+    s = make_sample(n_frames=20, seed=7)
     save_calibration(s.rig, tmp_path / "calibration.toml")
     group = cameras.CameraGroup.load(str(tmp_path / "calibration.toml"))
     ours = triangulate(s.poses2d, s.rig, TriangulationConfig(method="robust", score_threshold=0.0))
