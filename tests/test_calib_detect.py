@@ -60,6 +60,20 @@ def test_short_sweep_is_found_without_examining_every_frame(two_videos):
     np.testing.assert_allclose(a[1] - a[0], np.tile([1.0, 0.0], (BOARD.n_corners, 1)), atol=0.1)
 
 
+def test_edges_mode_examines_a_long_sweep_sparsely(tmp_path):
+    sweep = range(20, 80)
+    video = _video(tmp_path / "cam-A.avi", BOARD, 100, sweep)
+    det = detect_videos(BOARD, {"A": video}, sample=SamplingConfig(step=10, densify="edges"), progress=False)
+    seen = det.frames[det.detected[0].any(-1)]
+    assert seen.min() == 20 and seen.max() == 79  # the sweep's first and last frames are found
+    # the coarse frames, plus the 9 before the first hit and the 9 after the last one
+    assert det.frames.size == 10 + 9 + 9
+    full = detect_videos(BOARD, {"A": video}, sample=SamplingConfig(step=10), progress=False)
+    assert full.frames.size > 70  # "hits" examines every frame near the board
+    with pytest.raises(CalibrationError, match="densify"):
+        SamplingConfig(densify="some")
+
+
 def test_parallel_cameras_give_the_same_result(two_videos):
     videos, _ = two_videos
     one = detect_videos(BOARD, videos, sample=SamplingConfig(step=10), workers=1, progress=False)

@@ -60,6 +60,12 @@ class SamplingConfig:
     refine_step : int
         Second pass: around each frame where the board was seen, examine every
         ``refine_step``-th frame within ``step`` frames.
+    densify : {"hits", "edges", "none"}
+        Where the second pass looks: around every first-pass hit (``"hits"``,
+        every frame near the board is examined), only where a run of hits
+        starts or ends (``"edges"``: short sweeps are still caught whole, but
+        a board seen all along a long video costs only one frame in ``step``),
+        or nowhere.
     min_corners : int
         A view with fewer detected corners is discarded (4 are needed for a
         board pose; ChArUco detections of 1-3 corners are also the least
@@ -71,10 +77,15 @@ class SamplingConfig:
 
     step: int = 5
     refine_step: int = 1
+    densify: str = "hits"
     min_corners: int = 4
     min_views: int = 3
 
     def __post_init__(self) -> None:
+        if self.densify not in ("hits", "edges", "none"):
+            raise CalibrationError(
+                f"sampling: `densify` = {self.densify!r}; use \"hits\", \"edges\" or \"none\"."
+            )
         for name in ("step", "refine_step", "min_corners", "min_views"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -314,6 +325,24 @@ def _never_detected_message(name: str, path: Path, board: Board, n_examined: int
     )
 
 
+def _dense_frames(hits: np.ndarray, step: int, config: SamplingConfig, n_frames: int) -> np.ndarray:
+    """Frames to examine in the second pass, around first-pass hits (increasing, unique)."""
+    if hits.size == 0:
+        return np.zeros(0, np.int64)
+    before = np.arange(-step + 1, 0, config.refine_step)
+    after = np.arange(1, step, config.refine_step)
+    if config.densify == "edges":
+        # only where a run of hits starts or ends: the frames between two hits are not examined
+        hit_set = set(hits.tolist())
+        starts = np.array([h for h in hits if h - step not in hit_set], dtype=np.int64)
+        ends = np.array([h for h in hits if h + step not in hit_set], dtype=np.int64)
+        parts = [(starts[:, None] + before).ravel(), (ends[:, None] + after).ravel()]
+    else:
+        parts = [(hits[:, None] + before).ravel(), (hits[:, None] + after).ravel()]
+    dense = np.unique(np.concatenate(parts))
+    return dense[(dense >= 0) & (dense < n_frames)]
+
+
 def _fingerprint_key(board: Board, sources: list[_Source], config: SamplingConfig) -> str:
     payload = {
         "version": _CACHE_VERSION,
@@ -399,12 +428,9 @@ def detect_videos(
     coarse = np.arange(0, n_frames, step)
     results = _run_pass(sources, board, [coarse] * len(sources), config, workers, progress, "board detection")
 
-    if step > 1:
+    if step > 1 and config.densify != "none":
         hits = np.array(sorted(set().union(*[r.keys() for r in results])), dtype=np.int64)
-        offsets = np.arange(-step + 1, step, config.refine_step)
-        dense = np.unique((hits[:, None] + offsets[None, :]).ravel()) if hits.size else np.zeros(0, np.int64)
-        dense = dense[(dense >= 0) & (dense < n_frames)]
-        extra = np.setdiff1d(dense, coarse)
+        extra = np.setdiff1d(_dense_frames(hits, step, config, n_frames), coarse)
         more = _run_pass(
             sources, board, [extra] * len(sources), config, workers, progress, "board detection (near hits)"
         )
