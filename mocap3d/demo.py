@@ -61,6 +61,18 @@ def _error_plot(path: Path, keypoints, errors: dict[str, np.ndarray]) -> Path:
     return path
 
 
+def _skeleton_picture(path: Path, poses, sample) -> Path:
+    """The reconstruction at mid-recording, rendered offscreen with the cameras and trails."""
+    import os
+
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    from .viewer import ViewerConfig, render_png
+
+    render_png(poses, path, frame=poses.n_frames // 2, rig=sample.rig, edges=sample.edges,
+               config=ViewerConfig(window_size=(800, 450), trail_frames=40))  # fmt: skip
+    return path
+
+
 def run_demo(out: str | Path, rig_file: str | Path | None = None, fmt: str = "dlc") -> list[str]:
     """Write the sample rig to ``out``, triangulate it with DLT and the robust mode, report errors.
 
@@ -90,7 +102,11 @@ def run_demo(out: str | Path, rig_file: str | Path | None = None, fmt: str = "dl
     poses, _ = triangulate_files(files["calibration"], files["pose2d"], out / "pose3d.h5", units="mm", fps=sample.fps)
     triangulate_files(files["calibration"], files["pose2d"], out / "pose3d.trc", fps=sample.fps, units="mm")
     plot = _error_plot(out / "triangulation_error.png", sample.truth.keypoints, errors)
-    lines.append(f"also wrote pose3d.h5 (with calibration), pose3d.trc (OpenSim, Y-up) and {plot.name}")
+    picture = _skeleton_picture(out / "skeleton.png", poses, sample)
+    lines.append(
+        f"also wrote pose3d.h5 (with calibration), pose3d.trc (OpenSim, Y-up), {plot.name} and {picture.name}; "
+        f"look at it in 3D with: mocap3d view {out / 'pose3d.h5'} -c {files['calibration']}"
+    )
     with atomic_path(out / "report.txt") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return lines

@@ -157,6 +157,7 @@ def test_demo_end_to_end(tmp_path):
     res = run(["demo", "--out", tmp_path / "demo"])
     assert res.exit_code == 0, res.output
     for name in ("calibration.toml", "pose3d.h5", "pose3d.trc", "pose3d_robust.csv", "triangulation_error.png",
+                 "skeleton.png",
                  "report.txt"):  # fmt: skip
         assert (tmp_path / "demo" / name).is_file(), name
     robust = [line for line in res.output.splitlines() if line.strip().startswith("robust")][0]
