@@ -27,3 +27,7 @@ class TriangulationError(MocapError):
 
 class FilterError(MocapError):
     """A filter configuration with unknown names or impossible values."""
+
+
+class LabelFileError(MocapError):
+    """A DeepLabCut label file (CollectedData) that cannot be read, written or merged as asked."""
