@@ -14,6 +14,7 @@ from scipy.spatial.transform import Rotation
 
 from mocap3d.calibration.boards import Checkerboard
 from mocap3d.calibration.detect import Detections
+from mocap3d.calibration.report import lens_model_rms, rig_errors
 from mocap3d.camera import CameraRig
 
 
@@ -91,55 +92,17 @@ def make_scene(n_frames: int = 120, noise_px: float = 0.2, seed: int = 0, n_came
     return rig, board, poses, det
 
 
-def umeyama(src: np.ndarray, dst: np.ndarray, scale: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
-    """Similarity (s, R, t) with dst ~ s R src + t, least squares (Umeyama 1991)."""
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    a, b = src - mu_s, dst - mu_d
-    u, d, vt = np.linalg.svd(b.T @ a / len(src))
-    sign = np.eye(3)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[2, 2] = -1
-    r = u @ sign @ vt
-    s = np.trace(np.diag(d) @ sign) / (a**2).sum(1).mean() if scale else 1.0
-    return s, r, mu_d - s * r @ mu_s
-
-
 def compare_rigs(true: CameraRig, est: CameraRig) -> dict[str, float]:
-    """Errors of ``est`` against ``true`` after a similarity alignment of the camera centres."""
-    s, r, t = umeyama(est.centers(), true.centers())
-    centres = s * est.centers() @ r.T + t
-    rot_true = true.R
-    rot_est = est.R @ r.T  # est world -> aligned world
-    rel = Rotation.from_matrix(rot_true @ np.swapaxes(rot_est, 1, 2))
-    fx_err = np.abs(est.K[:, 0, 0] / true.K[:, 0, 0] - 1)
-    fy_err = np.abs(est.K[:, 1, 1] / true.K[:, 1, 1] - 1)
-    pp_err = np.linalg.norm(est.K[:, :2, 2] - true.K[:, :2, 2], axis=1)
+    """Worst-camera errors of ``est`` against ``true`` after a similarity alignment of the camera centres."""
+    err = rig_errors(true, est)
     return {
-        "focal_pct": 100 * float(max(fx_err.max(), fy_err.max())),
-        "pp_px": float(pp_err.max()),
-        "centre_mm": float(np.linalg.norm(centres - true.centers(), axis=1).max()),
-        "rot_deg": float(np.rad2deg(rel.magnitude()).max()),
-        "scale": float(s),
+        "focal_pct": float(err["focal_pct"].max()),
+        "pp_px": float(err["principal_px"].max()),
+        "centre_mm": float(err["centre"].max()),
+        "rot_deg": float(err["rotation_deg"].max()),
+        "scale": float(err["scale"]),
     }
 
 
 def lens_rms(true: CameraRig, est: CameraRig, step: int = 32) -> np.ndarray:
-    """Per-camera RMS (px) between the two lens models over a grid of the whole image.
-
-    Pixels of the true camera are turned into rays by the true model and
-    projected by the estimated intrinsics (same rotation), so only the
-    intrinsics are compared.
-    """
-    out = []
-    for i in range(true.n_cameras):
-        w, h = true.sizes[i]
-        gx, gy = np.meshgrid(np.arange(0, w, step), np.arange(0, h, step))
-        px = np.stack([gx.ravel(), gy.ravel()], -1).astype(float)
-        t = true.select([true.names[i]])
-        e = est.select([est.names[i]])
-        rays = t.undistort_points(px[None], output="normalized")[0]
-        zero = np.zeros((1, 3))
-        pts = np.concatenate([rays, np.ones((len(rays), 1))], 1)
-        back = e.replace(rvec=zero, tvec=zero).project(pts)[0]
-        out.append(np.sqrt(np.mean(np.sum((back - px) ** 2, -1))))
-    return np.array(out)
+    return lens_model_rms(true, est, step)

@@ -308,7 +308,7 @@ class _Problem:
 
 
 def _loss_weights(sq_err: np.ndarray, loss: str, f_scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Robust cost ``rho(s)`` and weight ``rho'(s)`` of squared errors scaled by ``f_scale`` (scipy's losses)."""
+    """Robust cost ``rho(s)`` and weight ``rho'(s)`` at ``s = sq_err / f_scale**2`` (scipy's losses)."""
     s = sq_err / f_scale**2
     if loss == "linear":
         return s, np.ones_like(s)
@@ -361,7 +361,7 @@ def _levenberg_marquardt(x_full, free, obs, object_points, fisheye, n_cam, loss,
     def cost_of(x):
         uv = project_observations(*split(x), obs, object_points, fisheye)
         sq = np.sum((uv - obs.xy) ** 2, 1)
-        rho, _ = _loss_weights(sq, loss, f_scale)
+        rho = _loss_weights(sq, loss, f_scale)[0]
         return 0.5 * f_scale**2 * float(np.sum(rho))
 
     def pack_step(dc, db):
@@ -373,22 +373,27 @@ def _levenberg_marquardt(x_full, free, obs, object_points, fisheye, n_cam, loss,
 
     x = x_full.copy()
     cost = cost_of(x)
-    lam = 1e-3
+    lam = 1e-6  # small: Marquardt's damping is scaled by the diagonal, and the problem is well posed
     nfev = 1
     converged = False
     for _ in range(max_iter):
         uv, d_ext, d_int, d_board = project_observations(*split(x), obs, object_points, fisheye, jacobian=True)
         r = uv - obs.xy
-        _, w = _loss_weights(np.sum(r * r, 1), loss, f_scale)
+        sq = np.sum(r * r, 1)
+        rho1 = _loss_weights(sq, loss, f_scale)[1]
         jc = np.concatenate([d_ext, d_int], 2) * cam_free[obs.camera][:, None, :]  # (M, 2, 15)
         jb = d_board
-        wjc = jc * w[:, None, None]
-        wjb = jb * w[:, None, None]
-        u = (to_cam @ np.einsum("mki,mkj->mij", wjc, jc).reshape(len(obs), -1)).reshape(c, n_cp, n_cp)
-        v = (to_board @ np.einsum("mki,mkj->mij", wjb, jb).reshape(len(obs), -1)).reshape(b, 6, 6)
-        wcb = (to_pair @ np.einsum("mki,mkj->mij", wjc, jb).reshape(len(obs), -1)).reshape(c, b, n_cp, 6)
-        gc = to_cam @ np.einsum("mki,mk->mi", wjc, r)
-        gb = to_board @ np.einsum("mki,mk->mi", wjb, r)
+        j_all = np.concatenate([jc, jb], 2)  # (M, 2, 15 + 6)
+        # robust loss as iteratively reweighted least squares: weight rho'(s) per observation
+        wj_t = (rho1[:, None, None] * j_all).transpose(0, 2, 1)
+        g = np.matmul(wj_t, r[:, :, None])[:, :, 0]  # per-observation J^T W r
+        h = np.matmul(wj_t, j_all).reshape(len(obs), -1, n_cp + 6)  # per-observation J^T W J (batched matmul)
+        m = len(obs)
+        u = (to_cam @ h[:, :n_cp, :n_cp].reshape(m, -1)).reshape(c, n_cp, n_cp)
+        v = (to_board @ h[:, n_cp:, n_cp:].reshape(m, -1)).reshape(b, 6, 6)
+        wcb = (to_pair @ h[:, :n_cp, n_cp:].reshape(m, -1)).reshape(c, b, n_cp, 6)
+        gc = to_cam @ g[:, :n_cp]
+        gb = to_board @ g[:, n_cp:]
         # fixed camera parameters and unseen boards: unit diagonal, zero gradient -> zero step
         u[:, np.arange(n_cp), np.arange(n_cp)] += 1.0 - cam_free
         unseen = np.einsum("bii->b", v) == 0
@@ -416,12 +421,13 @@ def _levenberg_marquardt(x_full, free, obs, object_points, fisheye, n_cam, loss,
             nfev += 1
             if np.isfinite(new_cost) and new_cost < cost:
                 break
-            lam *= 4.0
+            lam *= 10.0
             if lam > 1e12:
                 return x, nfev, True  # no step lowers the cost: at a minimum
         decrease = (cost - new_cost) / max(cost, 1e-300)
+        log.debug("LM: cost %.10g -> %.10g, lambda %.3g", cost, new_cost, lam)
         x, cost = x_new, new_cost
-        lam = max(lam / 3.0, 1e-9)
+        lam = max(lam / 10.0, 1e-12)
         if decrease < ftol:
             converged = True
             break
@@ -444,10 +450,10 @@ def bundle_adjust(
     fixed_camera: int = 0,
     loss: str = "soft_l1",
     f_scale_px: float = 1.0,
-    outlier_factors: tuple[float, ...] = (10.0, 5.0, 3.0),
+    outlier_factors: tuple[float, ...] = (5.0, 3.0),
     outlier_floor_px: float = 1.0,
     max_nfev: int = 100,
-    ftol: float = 1e-10,
+    ftol: float = 1e-8,
     solver: str = "lm",
 ) -> BundleResult:
     """Refine cameras and board placements by robust sparse least squares.
@@ -468,7 +474,8 @@ def bundle_adjust(
     fixed_camera : int
         Camera whose extrinsics are held (fixes the world frame).
     loss, f_scale_px : robust loss and its scale (px).
-    outlier_factors : one round per factor, threshold ``max(factor * median, outlier_floor_px)``.
+    outlier_factors : after a first round on every observation, one more round per factor, each on the
+        observations whose error is below ``max(factor * median, outlier_floor_px)`` after the previous round.
     max_nfev, ftol : per-round limits of ``least_squares``.
 
     Returns
@@ -508,10 +515,10 @@ def bundle_adjust(
     nfev = 0
     converged = True
     inliers = np.ones(len(obs), bool)
-    for round_index, factor in enumerate(outlier_factors):
-        err = errors_of(x_full)
-        threshold = max(factor * float(np.median(err)), outlier_floor_px)
-        inliers = err <= threshold
+    threshold = np.inf
+    # round 0 fits every observation under the robust loss alone (a rough start must not pass for outliers);
+    # after each round the threshold is set from that round's errors, so it tightens round after round
+    for round_index in range(len(outlier_factors) + 1):
         if 2 * inliers.sum() < free.sum():
             raise CalibrationError(
                 f"bundle adjustment: only {int(inliers.sum())} of {len(obs)} detections agree with the initial "
@@ -536,6 +543,13 @@ def bundle_adjust(
             "bundle adjustment round %d: %d/%d observations (threshold %.2f px), %d evaluations, cost %.4g",
             round_index + 1, int(inliers.sum()), len(obs), threshold, n_eval, cost,
         )
+        if round_index < len(outlier_factors):
+            err = errors_of(x_full)
+            threshold = max(outlier_factors[round_index] * float(np.median(err[inliers])), outlier_floor_px)
+            kept = err <= threshold
+            if round_index > 0 and np.array_equal(kept, inliers):
+                break  # the same observations again: the next round would return the same solution
+            inliers = kept
     err = errors_of(x_full)
     ext, intr, board = _unpack(x_full, c)
     k = np.zeros((c, 3, 3))
@@ -546,7 +560,7 @@ def bundle_adjust(
         T_world_board=to_transform(board[:, :3], board[:, 3:]),
         errors=err,
         inliers=inliers,
-        rounds=len(outlier_factors),
+        rounds=len(outlier_factors) + 1,
         nfev=nfev,
         converged=bool(converged),
         seconds=time.perf_counter() - start,

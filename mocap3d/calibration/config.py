@@ -62,9 +62,10 @@ class CalibrationConfig:
     loss, f_scale_px : str, float
         Robust loss of ``scipy.optimize.least_squares`` and its scale (px).
     outlier_factors : tuple of float
-        One bundle-adjustment round per entry; before each round observations
-        with an error above ``max(factor * median, outlier_floor_px)`` are
-        dropped, so the threshold tightens round after round.
+        Bundle adjustment first fits every observation under the robust loss;
+        then, for each factor, observations whose error exceeds
+        ``max(factor * median, outlier_floor_px)`` are dropped and it fits
+        again, so the threshold tightens round after round.
     outlier_floor_px : float
         Never drop observations below this error (px).
     max_nfev : int
@@ -93,10 +94,10 @@ class CalibrationConfig:
     refine_intrinsics: bool = True
     loss: str = "soft_l1"
     f_scale_px: float = 1.0
-    outlier_factors: tuple[float, ...] = field(default=(10.0, 5.0, 3.0))
+    outlier_factors: tuple[float, ...] = field(default=(5.0, 3.0))
     outlier_floor_px: float = 1.0
     max_nfev: int = 100
-    ftol: float = 1e-10
+    ftol: float = 1e-8
     max_median_error_px: float = 5.0
     max_outlier_fraction: float = 0.25
     origin_frame: int | None = None
@@ -109,7 +110,7 @@ class CalibrationConfig:
         if self.loss not in ("linear", "soft_l1", "huber", "cauchy", "arctan"):
             raise CalibrationError(f"unknown loss '{self.loss}'; use linear, soft_l1, huber, cauchy or arctan.")
         if not self.outlier_factors:
-            raise CalibrationError("outlier_factors must list at least one factor (one bundle-adjustment round each).")
+            raise CalibrationError("outlier_factors must list at least one factor (one outlier threshold per round).")
         object.__setattr__(self, "coverage_grid", tuple(int(v) for v in self.coverage_grid))
         object.__setattr__(self, "outlier_factors", tuple(float(v) for v in self.outlier_factors))
 
@@ -157,5 +158,5 @@ PRESETS: dict[str, CalibrationConfig] = {
     "simple-lens": CalibrationConfig(distortion="k1k2"),
     "full-lens": CalibrationConfig(distortion="full"),
     "fisheye": CalibrationConfig(fisheye=True),
-    "fast": CalibrationConfig(max_intrinsic_views=20, outlier_factors=(5.0, 3.0), max_nfev=50),
+    "fast": CalibrationConfig(max_intrinsic_views=20, outlier_factors=(3.0,), max_nfev=30),
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ from .extrinsics import (
 from .intrinsics import calibrate_camera, select_views, usable_views
 from .report import CalibrationReport, CameraReport, write_report
 
-__all__ = ["calibrate", "calibrate_videos", "camera_name_from_path"]
+__all__ = ["calibrate", "calibrate_videos", "camera_name_from_path", "initial_rig"]
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +81,17 @@ def _intrinsics(detections, corners, object_points, usable, config) -> tuple[Cam
             )
         rig = fixed.replace(rvec=np.zeros((c, 3)), tvec=np.zeros((c, 3)))
         return rig, np.zeros(c, int), np.full(c, np.nan), str(config.intrinsics_file)
+    # Tangential terms and k3 are poorly conditioned from one camera's few views and pull the principal point
+    # away; they start at zero and bundle adjustment, which sees every camera's views at once, estimates them.
+    init_mask = config.distortion_mask
+    if config.refine_intrinsics and not config.fisheye:
+        init_mask = (init_mask[0], init_mask[1], False, False, False)
     ks, dists, n_views, rms = [], [], [], []
     for i, name in enumerate(names):  # one OpenCV calibration per camera
         views = select_views(corners[i], object_points, tuple(sizes[i]), usable[i], config.max_intrinsic_views,
                              config.coverage_grid)
         k, d, r, views = calibrate_camera(corners[i], object_points, tuple(sizes[i]), views,
-                                          config.distortion_mask, config.fisheye, name)
+                                          init_mask, config.fisheye, name)
         ks.append(k)
         dists.append(d)
         n_views.append(len(views))
@@ -105,6 +111,67 @@ def _world_from_board(rig: CameraRig, T_world_board: np.ndarray, index: int) -> 
     new_cam = cam @ T_w_b  # T_cam_board = T_cam_world T_world_board
     rvec, tvec = from_transform(new_cam)
     return rig.replace(rvec=rvec, tvec=tvec), invert_transform(T_w_b) @ T_world_board
+
+
+@dataclass(frozen=True)
+class _Initial:
+    rig: CameraRig
+    T_world_board: np.ndarray  # (F, 4, 4), NaN where not placed
+    placed: np.ndarray  # (F,) bool
+    tree: list
+    n_intrinsic_views: np.ndarray
+    intrinsic_rms: np.ndarray
+    source: str
+    seconds: dict
+
+
+def _initialise(detections, config: CalibrationConfig, corners: np.ndarray, object_points: np.ndarray) -> _Initial:
+    names = tuple(detections.cameras)
+    c = corners.shape[0]
+    seconds: dict[str, float] = {}
+    n_detected = np.isfinite(corners).all(-1).sum(2)  # (C, F)
+    usable = np.stack([usable_views(corners[i], object_points, config.min_corners) for i in range(c)])
+    few = [(n, int(usable[i].sum())) for i, n in enumerate(names) if usable[i].sum() < config.min_views]
+    if few and not (config.intrinsics_file and all(u > 0 for _, u in few)):
+        listed = ", ".join(f"{n} ({k})" for n, k in few)
+        raise CalibrationError(
+            f"too few usable board views for camera(s) {listed}; at least {config.min_views} views with "
+            f">= {config.min_corners} corners each are needed. Record the board longer in front of these cameras, "
+            "closer and tilted, covering the whole image."
+        )
+
+    start = time.perf_counter()
+    rig0, n_int_views, int_rms, source = _intrinsics(detections, corners, object_points, usable, config)
+    seconds["intrinsics"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    T_cam_board, _ = view_poses(rig0, corners, object_points, usable)
+    pairs = pair_poses(T_cam_board)
+    tree = spanning_tree(c, pairs, names)
+    T_cam_world = chain_extrinsics(c, tree)
+    T_world_board, placed = board_world_poses(T_cam_world, T_cam_board, n_detected)
+    rvec, tvec = from_transform(T_cam_world)
+    rig1 = rig0.replace(rvec=rvec, tvec=tvec)
+    seconds["extrinsics"] = time.perf_counter() - start
+
+    return _Initial(rig1, T_world_board, placed, tree, n_int_views, int_rms, source, seconds)
+
+
+def initial_rig(detections, config: CalibrationConfig | None = None) -> tuple[CameraRig, np.ndarray, np.ndarray]:
+    """The calibration before bundle adjustment: intrinsics and pair-graph extrinsics.
+
+    Returns
+    -------
+    rig : CameraRig
+        World = the first camera.
+    T_world_board : array (F, 4, 4)
+        Board placements (NaN where no camera placed the board).
+    placed : bool array (F,)
+    """
+    config = config or CalibrationConfig()
+    corners, object_points = _check_detections(detections)
+    init = _initialise(detections, config, corners, object_points)
+    return init.rig, init.T_world_board, init.placed
 
 
 def calibrate(detections, config: CalibrationConfig | None = None) -> tuple[CameraRig, CalibrationReport]:
@@ -141,29 +208,10 @@ def calibrate(detections, config: CalibrationConfig | None = None) -> tuple[Came
             f"the board was never detected in camera(s) {', '.join(never)} ({f} frames examined). "
             + _NEVER_DETECTED_HINT
         )
-    usable = np.stack([usable_views(corners[i], object_points, config.min_corners) for i in range(c)])
-    few = [(n, int(usable[i].sum())) for i, n in enumerate(names) if usable[i].sum() < config.min_views]
-    if few and not (config.intrinsics_file and all(u > 0 for _, u in few)):
-        listed = ", ".join(f"{n} ({k})" for n, k in few)
-        raise CalibrationError(
-            f"too few usable board views for camera(s) {listed}; at least {config.min_views} views with "
-            f">= {config.min_corners} corners each are needed. Record the board longer in front of these cameras, "
-            "closer and tilted, covering the whole image."
-        )
-
-    start = time.perf_counter()
-    rig0, n_int_views, int_rms, source = _intrinsics(detections, corners, object_points, usable, config)
-    seconds["intrinsics"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    T_cam_board, _ = view_poses(rig0, corners, object_points, usable)
-    pairs = pair_poses(T_cam_board)
-    tree = spanning_tree(c, pairs, names)
-    T_cam_world = chain_extrinsics(c, tree)
-    T_world_board, placed = board_world_poses(T_cam_world, T_cam_board, n_detected)
-    rvec, tvec = from_transform(T_cam_world)
-    rig1 = rig0.replace(rvec=rvec, tvec=tvec)
-    seconds["extrinsics"] = time.perf_counter() - start
+    init = _initialise(detections, config, corners, object_points)
+    rig1, T_world_board, placed, tree = init.rig, init.T_world_board, init.placed, init.tree
+    n_int_views, int_rms, source = init.n_intrinsic_views, init.intrinsic_rms, init.source
+    seconds.update(init.seconds)
 
     placed_frames = np.flatnonzero(placed)
     obs = Observations.from_corners(corners[:, placed_frames])

@@ -25,7 +25,7 @@ import numpy as np
 from ..camera import CameraRig
 from ..io.atomic import atomic_path, atomic_write_text
 
-__all__ = ["CameraReport", "CalibrationReport", "write_report"]
+__all__ = ["CameraReport", "CalibrationReport", "write_report", "umeyama", "rig_errors", "lens_model_rms"]
 
 log = logging.getLogger(__name__)
 
@@ -233,3 +233,72 @@ def write_report(report: CalibrationReport, rig: CameraRig, calibration_path: st
         written += [coverage, errors, rig_png]
     log.info("calibration report: %s", ", ".join(str(p) for p in written))
     return written
+
+
+# --------------------------------------------------------------------------- comparison with a known rig
+def umeyama(src: np.ndarray, dst: np.ndarray, with_scale: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
+    """Similarity ``(s, R, t)`` with ``dst ~ s R src + t`` in the least-squares sense (Umeyama 1991).
+
+    Parameters
+    ----------
+    src, dst : arrays (P, 3), P >= 3 points not all on a line.
+    """
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    a, b = src - mu_s, dst - mu_d
+    u, d, vt = np.linalg.svd(b.T @ a / len(src))
+    sign = np.eye(3)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[2, 2] = -1
+    r = u @ sign @ vt
+    s = float(np.trace(np.diag(d) @ sign) / (a**2).sum(1).mean()) if with_scale else 1.0
+    return s, r, mu_d - s * r @ mu_s
+
+
+def rig_errors(true: CameraRig, est: CameraRig) -> dict[str, np.ndarray]:
+    """Per-camera errors of ``est`` against a known ``true`` rig (same camera order).
+
+    Extrinsics are compared after the similarity that best maps the estimated
+    camera centres onto the true ones (a calibration fixes the world only up
+    to that choice).
+
+    Returns
+    -------
+    dict of arrays (C,): ``focal_pct`` (worst of fx, fy, %), ``principal_px``,
+    ``centre`` (world units), ``rotation_deg``; and ``scale`` (float).
+    """
+    from scipy.spatial.transform import Rotation
+
+    s, r, t = umeyama(est.centers(), true.centers())
+    centres = s * est.centers() @ r.T + t
+    rot_est = est.R @ r.T  # aligned world -> camera
+    rel = Rotation.from_matrix(true.R @ np.swapaxes(rot_est, 1, 2))
+    focal = np.maximum(np.abs(est.K[:, 0, 0] / true.K[:, 0, 0] - 1), np.abs(est.K[:, 1, 1] / true.K[:, 1, 1] - 1))
+    return {
+        "focal_pct": 100 * focal,
+        "principal_px": np.linalg.norm(est.K[:, :2, 2] - true.K[:, :2, 2], axis=1),
+        "centre": np.linalg.norm(centres - true.centers(), axis=1),
+        "rotation_deg": np.rad2deg(rel.magnitude()),
+        "scale": s,
+    }
+
+
+def lens_model_rms(true: CameraRig, est: CameraRig, step: int = 16) -> np.ndarray:
+    """RMS (px) per camera between two lens models over a grid covering the whole image.
+
+    Each grid pixel of the true camera is turned into its viewing ray by the
+    true intrinsics and projected back by the estimated intrinsics (same
+    orientation): the distance is the pixel error the estimated lens model
+    makes at that place in the image. Returns an array (C,).
+    """
+    out = np.empty(true.n_cameras)
+    zero = np.zeros((1, 3))
+    for i in range(true.n_cameras):  # each camera has its own grid size
+        w, h = true.sizes[i]
+        gx, gy = np.meshgrid(np.arange(0, w, step), np.arange(0, h, step))
+        px = np.stack([gx.ravel(), gy.ravel()], -1).astype(np.float64)
+        one_true = true.select([true.names[i]])
+        one_est = est.select([est.names[i]]).replace(rvec=zero, tvec=zero)
+        rays = one_true.undistort_points(px[None], output="normalized")[0]
+        back = one_est.project(np.concatenate([rays, np.ones((len(rays), 1))], 1))[0]
+        out[i] = np.sqrt(np.mean(np.sum((back - px) ** 2, -1)))
+    return out
