@@ -82,10 +82,11 @@ class RenderConfig:
         Gaussian sensor noise (grey levels).
     codec : str
         ``"mp4v"`` (``.mp4``, the default), ``"FFV1"`` (lossless, ``.mkv``) or
-        ``"MJPG"`` (``.avi``). Measured on a 4-camera 1280x1024 rig: ChArUco
-        corners detected in mp4v frames are 0.066 px (median) from the truth,
-        0.057 px in lossless FFV1 frames, so mp4v's compression costs little
-        and its files are far smaller.
+        ``"MJPG"`` (``.avi``). Measured by ``benchmarks/bench_render_detect.py``
+        (4 cameras, 1280x1024, 150 frames): ChArUco corners detected in mp4v
+        frames are 0.080 px (median) from the truth, 0.071 px in lossless FFV1
+        frames, so mp4v's compression costs little, and FFV1 files are larger
+        and 3x slower to decode.
     max_texture_px : int
         Longest side of the board texture.
     seed : int
