@@ -75,8 +75,9 @@ class TriangulationConfig:
         reprojection are dropped and the optimisation continues (None: keep
         every observation, under the robust loss only).
     max_gap : int
-        Optim: runs of frames longer than this (frames) where a body part has
-        no camera observation are left NaN instead of being bridged.
+        Optim: runs of frames longer than this (frames) where a body part
+        could not be triangulated frame by frame (fewer than two agreeing
+        cameras) are left NaN instead of being bridged.
     chunk_frames : int or None
         Optim: frames per chunk (None: the whole recording at once).
     chunk_overlap : int

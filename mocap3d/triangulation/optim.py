@@ -427,7 +427,7 @@ def _solve_step(band, coupling, d_len, grad, lam: float):
     return np.concatenate([step_pts, step_len])
 
 
-def _levenberg_marquardt(problem: _Problem, x0: np.ndarray, max_iterations: int, ftol: float = 1e-8):
+def _levenberg_marquardt(problem: _Problem, x0: np.ndarray, max_iterations: int, ftol: float = 1e-6):
     smooth_band = _smooth_band(problem)
     x = x0.copy()
     lam = 1e-3
@@ -606,8 +606,8 @@ def triangulate_optim(poses2d: Poses2D, rig: CameraRig, config: TriangulationCon
         ``score`` their mean score. Points bridged across frames without any
         such camera keep their position but have ``ncams = 0``, ``score = 0``
         and ``error = NaN`` (as the gap filters mark filled points). Runs of
-        more than ``max_gap`` frames without any observation, and body parts
-        never triangulated, are NaN. ``metadata["optim"]`` records the limb
+        more than ``max_gap`` frames that the robust start could not
+        triangulate, and body parts never triangulated, are NaN. ``metadata["optim"]`` records the limb
         lengths, iterations, cost and smoothness unit.
 
     Raises
@@ -627,6 +627,11 @@ def triangulate_optim(poses2d: Poses2D, rig: CameraRig, config: TriangulationCon
     valid = np.isfinite(poses2d.points).all(-1) & (scores >= config.score_threshold) & (scores > 0)
     weights = np.where(valid, scores if config.weighted else 1.0, 0.0)
     filled, observed = interpolate_gaps(start.points)
+    # Runs of frames that the robust start could not triangulate (fewer than two agreeing cameras)
+    # are bridged when short; longer ones stay gaps, and their few observations are left out: a
+    # lone camera's ray over many frames fixes no depth and would only slow the solver down.
+    long_gaps = _runs_longer_than(~observed, config.max_gap)
+    weights[:, long_gaps] = 0.0
     active = observed.any(0)  # body parts triangulated at least once
     if not active.all():
         log.warning(
@@ -668,8 +673,7 @@ def triangulate_optim(poses2d: Poses2D, rig: CameraRig, config: TriangulationCon
     proj = cams.project(points, distort=config.undistort)
     dist = np.linalg.norm(proj - poses2d.points, axis=-1)  # (V, F, K)
     use = valid & (dist <= config.reproj_threshold)
-    seen = valid.any(0)
-    points[_runs_longer_than(~seen, config.max_gap)] = np.nan
+    points[long_gaps] = np.nan
     ok = np.isfinite(points).all(-1)
     use &= ok[None]
     ncams = use.sum(0)
