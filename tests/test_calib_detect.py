@@ -183,7 +183,7 @@ def test_caliscope_detections_agree(dataset):
     cams = [0, 1]
     t0 = time.perf_counter()
     det = detect_videos(board, {f"cam_{c}": ext / f"cam_{c}.mp4" for c in cams},
-                        sample=SamplingConfig(step=4), progress=False)
+                        sample=SamplingConfig(step=5, densify="none"), progress=False)  # 12 frames each
     elapsed = time.perf_counter() - t0
     stamps = pd.read_csv(ext / "timestamps.csv")
     ref = pd.read_csv(ext / "CHARUCO/xy_CHARUCO.csv")
@@ -197,7 +197,7 @@ def test_caliscope_detections_agree(dataset):
             ok = np.isfinite(ours).all(1)
             diffs.append(np.linalg.norm(ours[ok] - r[["img_loc_x", "img_loc_y"]].to_numpy()[ok], axis=1))
     diffs = np.concatenate(diffs)
-    assert diffs.size > 200
+    assert diffs.size > 150
     # caliscope refines with an 11x11 cornerSubPix, we keep OpenCV's ChArUco refinement (more precise on
     # rendered ground truth): the two agree to a third of a pixel
     assert np.median(diffs) < 0.5, np.median(diffs)
