@@ -7,7 +7,9 @@ radial and tangential distortion) with mocap3d's renderer. Then:
    ``CameraGroup.calibrate_videos`` (its own detection, one focal length and k1
    per camera, principal point at the image centre) against mocap3d's
    ``detect_videos`` + ``calibrate``. Reported against the true rig: focal error
-   (%), principal point error (px), lens-model RMS over the whole image (px),
+   (%), principal point error (px), lens-model RMS over the whole image (px; also
+   after the small rotation that best matches the two models, i.e. the lens's
+   shape alone, since a principal point offset trades against a camera rotation),
    camera centre error (mm) and rotation error (deg) after a similarity
    alignment, wall time, and ratios.
 2. **Bundle adjustment only, identical detections and starting rig**: aniposelib's
@@ -90,6 +92,7 @@ def metrics(true: CameraRig, est: CameraRig) -> dict[str, float]:
         "focal error (%)": float(err["focal_pct"].max()),
         "principal point error (px)": float(err["principal_px"].max()),
         "lens model RMS (px)": float(lens_model_rms(true, est).max()),
+        "lens shape RMS, best rotation (px)": float(lens_model_rms(true, est, align_rotation=True).max()),
         "camera centre error (mm)": float(err["centre"].max()),
         "rotation error (deg)": float(err["rotation_deg"].max()),
     }

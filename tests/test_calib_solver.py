@@ -25,7 +25,7 @@ from mocap3d.calibration.extrinsics import (
 )
 from mocap3d.calibration.intrinsics import select_views, usable_views
 from mocap3d.calibration.pipeline import calibrate, camera_name_from_path
-from mocap3d.calibration.report import write_report
+from mocap3d.calibration.report import lens_model_rms, rig_errors, write_report
 from mocap3d.errors import CalibrationError
 from mocap3d.io.calibration import save_calibration
 
@@ -318,3 +318,32 @@ def test_camera_names_from_paths(tmp_path, name, expected):
     from pathlib import Path
 
     assert camera_name_from_path(Path(name)) == expected
+
+
+def test_rig_errors_ignore_a_similarity_of_the_world(scene):
+    true, _, _, _ = scene
+    # the same cameras in a world rotated, shifted and scaled by 2: no error but the scale
+    rot = Rotation.from_rotvec([0.3, -0.2, 0.1]).as_matrix()
+    T = np.eye(4)
+    T[:3, :3] = rot
+    T[:3, 3] = [100.0, -50.0, 20.0]
+    moved = to_transform(true.rvec, true.tvec) @ invert_transform(T)  # world' = T world
+    rvec, tvec = from_transform(moved)
+    other = true.replace(rvec=rvec, tvec=tvec * 2.0)
+    err = rig_errors(true, other)
+    assert err["scale"] == pytest.approx(0.5)
+    np.testing.assert_allclose(err["centre"], 0, atol=1e-9)
+    np.testing.assert_allclose(err["rotation_deg"], 0, atol=1e-6)
+    np.testing.assert_allclose(err["focal_pct"], 0, atol=1e-12)
+
+
+def test_lens_model_rms_measures_principal_point_and_shape(scene):
+    true, _, _, _ = scene
+    k = true.K.copy()
+    k[:, 0, 2] += 3.0
+    shifted = true.replace(K=k)
+    np.testing.assert_allclose(lens_model_rms(true, shifted), 3.0, atol=1e-6)  # every pixel moves by 3 px
+    assert lens_model_rms(true, shifted, align_rotation=True).max() < 0.3  # mostly a rotation
+    d = true.dist.copy()
+    d[:, 0] += 0.01
+    assert lens_model_rms(true, true.replace(dist=d), align_rotation=True).min() > 1.0  # a real change of shape

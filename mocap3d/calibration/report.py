@@ -282,14 +282,19 @@ def rig_errors(true: CameraRig, est: CameraRig) -> dict[str, np.ndarray]:
     }
 
 
-def lens_model_rms(true: CameraRig, est: CameraRig, step: int = 16) -> np.ndarray:
+def lens_model_rms(true: CameraRig, est: CameraRig, step: int = 16, align_rotation: bool = False) -> np.ndarray:
     """RMS (px) per camera between two lens models over a grid covering the whole image.
 
     Each grid pixel of the true camera is turned into its viewing ray by the
-    true intrinsics and projected back by the estimated intrinsics (same
-    orientation): the distance is the pixel error the estimated lens model
-    makes at that place in the image. Returns an array (C,).
+    true intrinsics and projected back by the estimated intrinsics: the
+    distance is the pixel error the estimated lens model makes at that place
+    in the image. With ``align_rotation`` the rays are first turned by the
+    small rotation that best matches the two models (a principal point offset
+    and a camera rotation are nearly interchangeable; the rotation belongs to
+    the extrinsics), so only the lens's shape is compared. Returns an array (C,).
     """
+    from scipy.optimize import least_squares
+
     out = np.empty(true.n_cameras)
     zero = np.zeros((1, 3))
     for i in range(true.n_cameras):  # each camera has its own grid size
@@ -299,6 +304,11 @@ def lens_model_rms(true: CameraRig, est: CameraRig, step: int = 16) -> np.ndarra
         one_true = true.select([true.names[i]])
         one_est = est.select([est.names[i]]).replace(rvec=zero, tvec=zero)
         rays = one_true.undistort_points(px[None], output="normalized")[0]
-        back = one_est.project(np.concatenate([rays, np.ones((len(rays), 1))], 1))[0]
-        out[i] = np.sqrt(np.mean(np.sum((back - px) ** 2, -1)))
+        rays = np.concatenate([rays, np.ones((len(rays), 1))], 1)
+
+        def residual(rvec, rays=rays, px=px, one_est=one_est):
+            return (one_est.replace(rvec=rvec[None]).project(rays)[0] - px).ravel()
+
+        rvec = least_squares(residual, np.zeros(3), method="lm").x if align_rotation else np.zeros(3)
+        out[i] = np.sqrt(np.mean(residual(rvec) ** 2) * 2)
     return out
