@@ -22,9 +22,11 @@ matter in float32 when translations are in millimetres.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import CalibrationError
 
@@ -86,7 +88,7 @@ def _as_array(value, shape: tuple, name: str, dtype=np.float64) -> np.ndarray:
     return arr
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class CameraRig:
     """``C`` calibrated cameras stored as stacked float64 arrays.
 
@@ -112,28 +114,38 @@ class CameraRig:
     dist: np.ndarray
     rvec: np.ndarray
     tvec: np.ndarray
-    fisheye: np.ndarray = field(default=None)  # type: ignore[assignment]
+    fisheye: np.ndarray
 
-    def __post_init__(self) -> None:
-        names = tuple(str(n) for n in self.names)
+    def __init__(
+        self,
+        names: Sequence[str],
+        sizes: ArrayLike,
+        K: ArrayLike,
+        dist: ArrayLike,
+        rvec: ArrayLike,
+        tvec: ArrayLike,
+        fisheye: ArrayLike | None = None,
+    ) -> None:
+        """Validate and copy the arrays (a rig never shares memory with its caller)."""
+        names = tuple(str(n) for n in names)
         c = len(names)
         if c == 0:
             raise CalibrationError("camera rig: no cameras.")
         if len(set(names)) != c:
             dup = sorted({n for n in names if names.count(n) > 1})
             raise CalibrationError(f"camera rig: duplicate camera names {dup}; every camera needs a unique name.")
-        dist = np.array(self.dist, dtype=np.float64)
-        if dist.ndim != 2 or dist.shape[0] != c or dist.shape[1] > 5:
-            raise CalibrationError(f"camera rig: `dist` has shape {dist.shape}, expected ({c}, <=5).")
-        dist = np.pad(dist, ((0, 0), (0, 5 - dist.shape[1])))
-        fisheye = np.zeros(c, bool) if self.fisheye is None else _as_array(self.fisheye, (c,), "fisheye", bool)
+        dist_arr = np.array(dist, dtype=np.float64)
+        if dist_arr.ndim != 2 or dist_arr.shape[0] != c or dist_arr.shape[1] > 5:
+            raise CalibrationError(f"camera rig: `dist` has shape {dist_arr.shape}, expected ({c}, <=5).")
+        dist_arr = np.pad(dist_arr, ((0, 0), (0, 5 - dist_arr.shape[1])))
+        fish = np.zeros(c, bool) if fisheye is None else _as_array(fisheye, (c,), "fisheye", bool)
         object.__setattr__(self, "names", names)
-        object.__setattr__(self, "sizes", _as_array(self.sizes, (c, 2), "sizes", np.int64))
-        object.__setattr__(self, "K", _as_array(self.K, (c, 3, 3), "K"))
-        object.__setattr__(self, "dist", dist)
-        object.__setattr__(self, "rvec", _as_array(self.rvec, (c, 3), "rvec"))
-        object.__setattr__(self, "tvec", _as_array(self.tvec, (c, 3), "tvec"))
-        object.__setattr__(self, "fisheye", fisheye)
+        object.__setattr__(self, "sizes", _as_array(sizes, (c, 2), "sizes", np.int64))
+        object.__setattr__(self, "K", _as_array(K, (c, 3, 3), "K"))
+        object.__setattr__(self, "dist", dist_arr)
+        object.__setattr__(self, "rvec", _as_array(rvec, (c, 3), "rvec"))
+        object.__setattr__(self, "tvec", _as_array(tvec, (c, 3), "tvec"))
+        object.__setattr__(self, "fisheye", fish)
         for arr in (self.sizes, self.K, self.dist, self.rvec, self.tvec):
             arr.setflags(write=False)
         self._validate()
@@ -189,7 +201,7 @@ class CameraRig:
 
     def replace(self, **changes) -> CameraRig:
         """A copy with some fields replaced (validated again)."""
-        fields = dict(
+        fields: dict[str, Any] = dict(
             names=self.names, sizes=self.sizes, K=self.K, dist=self.dist, rvec=self.rvec, tvec=self.tvec,
             fisheye=self.fisheye,
         )
@@ -387,4 +399,4 @@ class CameraRig:
         """Whether pixel coordinates (C, ..., 2) fall inside each camera's image (C, ...)."""
         pts = np.asarray(points2d)
         size = self.sizes.reshape((self.n_cameras,) + (1,) * (pts.ndim - 2) + (2,))
-        return ((pts >= -0.5) & (pts <= size - 0.5)).all(-1)
+        return np.asarray(((pts >= -0.5) & (pts <= size - 0.5)).all(-1))

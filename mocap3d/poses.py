@@ -214,10 +214,10 @@ class Poses3D:
 
     keypoints: tuple[str, ...]
     points: np.ndarray
-    error: np.ndarray | None = None
-    ncams: np.ndarray | None = None
-    cameras_used: np.ndarray | None = None
-    score: np.ndarray | None = None
+    error: np.ndarray = None  # type: ignore[assignment]  # filled in __post_init__
+    ncams: np.ndarray = None  # type: ignore[assignment]  # filled in __post_init__
+    cameras_used: np.ndarray = None  # type: ignore[assignment]  # filled in __post_init__
+    score: np.ndarray = None  # type: ignore[assignment]  # filled in __post_init__
     views: tuple[str, ...] = ()
     fps: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class SampleRig:
     events: list[dict]
     limbs: dict[tuple[str, str], float]
     fps: float
-    outliers: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]  # (V, F, K) bool
+    outliers: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0, 0), bool))  # (V, F, K) bool
 
 
 def _look_at(center: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -238,7 +239,7 @@ def make_sample(
                      limbs=limbs, fps=fps, outliers=outliers)  # fmt: skip
 
 
-def write_sample(sample: SampleRig, out_dir: str | Path, fmt: str = "dlc") -> dict[str, Path]:
+def write_sample(sample: SampleRig, out_dir: str | Path, fmt: str = "dlc") -> dict[str, Any]:
     """Write the sample as a user would have it: calibration, one 2D file per camera, truth.
 
     Parameters
