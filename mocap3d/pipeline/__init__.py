@@ -1,0 +1,19 @@
+"""Projects of many sessions: layout and config, resumable stages, Dask runs, camera synchronisation.
+
+``mocap3d run PROJECT`` takes every session of a project folder (see
+:mod:`.config` for the layout and ``config.toml``) through the stages of
+:mod:`.stages`, skipping what is complete, on a Dask cluster (:mod:`.runner`).
+:mod:`.sync` estimates and applies frame offsets between cameras.
+"""
+
+from .config import ProjectConfig, ProjectError, Session, find_calibration, find_sessions, load_config
+from .runner import ProjectReport, SessionResult, run_project, run_session
+from .stages import STAGE_ORDER, STAGES, StageOutcome, register_stage, run_stage
+from .sync import SyncConfig, SyncResult, apply_offsets, epipolar_offsets, flash_offsets, keypoint_offsets
+
+__all__ = [
+    "ProjectConfig", "ProjectError", "Session", "find_calibration", "find_sessions", "load_config",
+    "ProjectReport", "SessionResult", "run_project", "run_session",
+    "STAGE_ORDER", "STAGES", "StageOutcome", "register_stage", "run_stage",
+    "SyncConfig", "SyncResult", "apply_offsets", "epipolar_offsets", "flash_offsets", "keypoint_offsets",
+]  # fmt: skip

@@ -1,0 +1,286 @@
+"""A project: its ``config.toml``, its sessions, and where each session's calibration is.
+
+Layout (anipose's folder names)::
+
+    project/
+      config.toml                 # one file for the whole project (tables below)
+      calibration/calibration.toml  # optional: inherited by every session below it
+      group-a/                    # sessions may be nested in folders, to any depth
+        calibration.toml          # optional: inherited by the sessions of group-a
+        session-01/
+          videos-raw/cam1.mp4 ...  # raw videos (input of the 'analyze' stage)
+          pose-2d/cam1.h5 ...      # 2D keypoints, one file per camera
+          calibration/             # optional: this session's own calibration videos
+            cam1.mp4 ... -> calibration.toml  (written by the 'calibrate' stage)
+          sync/offsets.toml        # frame offsets between cameras ('sync' stage)
+          pose-2d-filtered/  pose-3d/  pose-3d-filtered/  angles/  exports/
+          .mocap3d/<stage>.json    # what each stage did (see :mod:`.manifest`)
+
+A *session* is any folder that holds a ``videos-raw`` or ``pose-2d`` folder.
+Its calibration is the first of ``calibration/calibration.toml`` and
+``calibration.toml`` found in the session folder, then in each parent folder
+up to the project root.
+
+``config.toml`` tables (every one optional; defaults are the dataclasses below
+and the library's own configs)::
+
+    [project]
+    fps = 60.0                      # frame rate of the recordings (3D filters, TRC)
+    units = "mm"                    # length unit of the calibrations
+    require_all_cameras = true      # a session without a 2D file for a camera fails
+
+    [calibration]                   # CalibrationConfig, plus:
+    board = "board.toml"            # board file (relative to the project root)
+
+    [network]                       # the 'analyze' stage (2D network), passed to mocap3d.nn
+    model = "models/walker"
+
+    [sync]                          # SyncConfig
+    method = "keypoints"            # none | keypoints | flash
+
+    [triangulation]                 # TriangulationConfig
+    method = "robust"
+
+    [[filter2d]] ... [[filter3d]]   # FilterPipeline steps
+
+    [angles]                        # anipose's [angles]
+    l_knee = ["l_hip", "l_knee", "l_ankle"]
+
+    [export]                        # ExportConfig
+    formats = ["trc", "c3d"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import toml
+
+from ..calibration.config import CalibrationConfig
+from ..errors import MocapError
+from ..filters import FilterPipeline
+from ..triangulation.config import TriangulationConfig
+from .sync import SyncConfig
+
+__all__ = [
+    "ProjectError",
+    "ProjectSettings",
+    "ExportConfig",
+    "ProjectConfig",
+    "Session",
+    "load_config",
+    "find_sessions",
+    "find_calibration",
+    "FOLDERS",
+    "CONFIG_NAME",
+]
+
+CONFIG_NAME = "config.toml"
+
+#: Folder names of each stage's outputs, inside a session (anipose's names where it has one).
+FOLDERS: dict[str, str] = {
+    "videos": "videos-raw",
+    "calibration": "calibration",
+    "pose2d": "pose-2d",
+    "pose2d_filtered": "pose-2d-filtered",
+    "sync": "sync",
+    "pose3d": "pose-3d",
+    "pose3d_filtered": "pose-3d-filtered",
+    "angles": "angles",
+    "exports": "exports",
+    "manifests": ".mocap3d",
+}
+
+_STAGE_FOLDERS = set(FOLDERS.values())
+_EXPORT_FORMATS = ("trc", "c3d", "nc", "csv", "h5")
+
+
+class ProjectError(MocapError):
+    """A project folder or config.toml that cannot be run as it is."""
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """The ``[project]`` table.
+
+    Attributes
+    ----------
+    fps : frame rate of every recording (Hz); needed by 3D filters in Hz and TRC/C3D exports.
+    units : length unit of the calibrations (recorded in the outputs).
+    require_all_cameras : a session whose ``pose-2d`` lacks a calibrated camera
+        fails (True), or is triangulated from the cameras it has (False).
+    keypoint_preset : names of OpenPose JSON keypoints (see :func:`mocap3d.io.pose2d.load_track2d`).
+    """
+
+    fps: float | None = None
+    units: str = "mm"
+    require_all_cameras: bool = True
+    keypoint_preset: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """The ``[export]`` table: which files the 'export' stage writes from the final 3D poses.
+
+    Attributes
+    ----------
+    formats : any of ``trc`` (OpenSim), ``c3d``, ``nc`` (``movement`` netCDF), ``csv`` (anipose), ``h5``.
+    trc_yup : TRC in OpenSim's Y-up frame (as Pose2Sim writes it) from the Z-up world.
+    """
+
+    formats: tuple[str, ...] = ("trc",)
+    trc_yup: bool = True
+
+    def __post_init__(self) -> None:
+        formats = (self.formats,) if isinstance(self.formats, str) else tuple(self.formats)
+        unknown = [f for f in formats if f not in _EXPORT_FORMATS]
+        if unknown:
+            raise ProjectError(f"[export] formats: unknown {unknown}; choose among {', '.join(_EXPORT_FORMATS)}.")
+        object.__setattr__(self, "formats", formats)
+
+
+def _from_table(cls, table: Mapping[str, Any], name: str, source: str):
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ProjectError(f"{source}: unknown key(s) {unknown} in [{name}]; known: {', '.join(sorted(known))}.")
+    try:
+        return cls(**table)
+    except TypeError as exc:
+        raise ProjectError(f"{source}: [{name}]: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """Everything ``config.toml`` says, as the library's typed configs (defaults: each class's own)."""
+
+    project: ProjectSettings = field(default_factory=ProjectSettings)
+    board: str | None = None
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    network: dict[str, Any] = field(default_factory=dict)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    triangulation: TriangulationConfig = field(default_factory=TriangulationConfig)
+    filters: FilterPipeline = field(default_factory=FilterPipeline)
+    angles: dict[str, list[str]] = field(default_factory=dict)
+    export: ExportConfig = field(default_factory=ExportConfig)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = CONFIG_NAME) -> ProjectConfig:
+        known = {"project", "calibration", "network", "sync", "triangulation", "filter2d", "filter3d", "angles",
+                 "export"}  # fmt: skip
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ProjectError(f"{source}: unknown table(s) {unknown}; known: {', '.join(sorted(known))}.")
+        calib = dict(data.get("calibration", {}))
+        board = calib.pop("board", None)
+        angles = dict(data.get("angles", {}))
+        for name, parts in angles.items():
+            if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
+                raise ProjectError(f"{source}: [angles] {name} must be a list of body part names.")
+        return cls(
+            project=_from_table(ProjectSettings, data.get("project", {}), "project", source),
+            board=board,
+            calibration=CalibrationConfig.from_dict(calib, source),
+            network=dict(data.get("network", {})),
+            sync=_from_table(SyncConfig, data.get("sync", {}), "sync", source),
+            triangulation=TriangulationConfig.from_dict(dict(data.get("triangulation", {})), source),
+            filters=FilterPipeline.from_dict(data),
+            angles=angles,
+            export=_from_table(ExportConfig, data.get("export", {}), "export", source),
+        )
+
+    def params(self, *parts: str) -> dict[str, Any]:
+        """The settings that a stage's outputs depend on, as plain JSON values (for its manifest)."""
+        out: dict[str, Any] = {}
+        for part in parts:
+            value = getattr(self, part)
+            if isinstance(value, FilterPipeline):
+                value = {"filter2d": [s.describe() for s in value.filter2d],
+                         "filter3d": [s.describe() for s in value.filter3d]}  # fmt: skip
+            elif isinstance(value, (TriangulationConfig, CalibrationConfig)):
+                value = value.to_dict()
+            elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+                value = dataclasses.asdict(value)
+            out[part] = value
+        return json.loads(json.dumps(out, sort_keys=True, default=list))
+
+
+def params_hash(params: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_config(root: str | Path) -> ProjectConfig:
+    """Read ``root/config.toml`` (a project without one runs with every default)."""
+    path = Path(root) / CONFIG_NAME
+    if not Path(root).is_dir():
+        raise ProjectError(f"project folder '{root}' does not exist; create one with `mocap3d new-project {root}`.")
+    if not path.is_file():
+        return ProjectConfig()
+    try:
+        data = toml.loads(path.read_text(encoding="utf-8"))
+    except (toml.TomlDecodeError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"{path} is not valid TOML ({exc}); fix the line it names.") from None
+    return ProjectConfig.from_dict(data, str(path))
+
+
+@dataclass(frozen=True)
+class Session:
+    """One recording: a folder with ``videos-raw`` and/or ``pose-2d``.
+
+    ``name`` is the folder's path relative to the project root (``group-a/session-01``);
+    output files are named after the folder itself (``pose-3d/session-01.h5``).
+    """
+
+    root: Path
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.relative_to(self.root).as_posix() if self.path != self.root else self.path.name
+
+    @property
+    def stem(self) -> str:
+        return self.path.name
+
+    def folder(self, key: str) -> Path:
+        return self.path / FOLDERS[key]
+
+
+def _is_session(folder: Path) -> bool:
+    return (folder / FOLDERS["pose2d"]).is_dir() or (folder / FOLDERS["videos"]).is_dir()
+
+
+def find_sessions(root: str | Path) -> list[Session]:
+    """Every session under ``root``, in sorted path order (the project root itself may be one)."""
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise ProjectError(f"project folder '{root}' does not exist; create one with `mocap3d new-project {root}`.")
+    found: list[Session] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        if _is_session(folder):
+            found.append(Session(root, folder))
+            continue  # sessions are not nested inside sessions
+        for child in folder.iterdir():
+            if child.is_dir() and not child.name.startswith(".") and child.name not in _STAGE_FOLDERS:
+                stack.append(child)
+    return sorted(found, key=lambda s: s.name)
+
+
+def find_calibration(session: Session) -> Path | None:
+    """The calibration a session uses: its own, else the nearest parent folder's (up to the project root)."""
+    folder = session.path
+    while True:
+        for candidate in (folder / FOLDERS["calibration"] / "calibration.toml", folder / "calibration.toml"):
+            if candidate.is_file():
+                return candidate
+        if folder == session.root or folder.parent == folder:
+            return None
+        folder = folder.parent

@@ -1,0 +1,150 @@
+"""What a stage did, so that a re-run can tell finished work from work to redo.
+
+After a stage has written its outputs (each atomically), it writes
+``<session>/.mocap3d/<stage>.json`` (atomically too) with its parameters, a
+fingerprint of every input and output (size, modification time, SHA-256) and
+its summary. A stage is *complete* when that record exists, its parameters are
+the current ones, every input is unchanged and every output is still there
+unchanged. Anything else (no record: killed before it finished; a changed
+parameter; an edited input; a deleted or edited output) makes the stage run
+again. Size and modification time are compared first; the hash is only
+computed when they differ, so checking a finished project is cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..io.atomic import atomic_write_text
+
+__all__ = ["fingerprint", "is_complete", "write_record", "read_record", "remove_partial", "record_path"]
+
+log = logging.getLogger(__name__)
+
+
+def _files(path: Path) -> list[Path]:
+    """The files of ``path``: itself, or those of a folder (OpenPose JSON folders), sorted."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return [path]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in _files(path):
+        h.update(f.relative_to(path).as_posix().encode() if path.is_dir() else b"")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    files = _files(path)
+    return sum(f.stat().st_size for f in files), max((f.stat().st_mtime_ns for f in files), default=0)
+
+
+def fingerprint(path: Path) -> dict[str, Any]:
+    """``{"size", "mtime_ns", "sha256"}`` of a file or folder (folders: totals over their files)."""
+    size, mtime = _stat(path)
+    return {"size": size, "mtime_ns": mtime, "sha256": _sha256(path)}
+
+
+def _unchanged(path: Path, recorded: Mapping[str, Any]) -> bool:
+    if not path.exists():
+        return False
+    size, mtime = _stat(path)
+    if size != recorded.get("size"):
+        return False
+    if mtime == recorded.get("mtime_ns"):
+        return True
+    return _sha256(path) == recorded.get("sha256")  # touched but maybe identical (copied, restored)
+
+
+def record_path(manifests: Path, stage: str) -> Path:
+    return manifests / f"{stage}.json"
+
+
+def read_record(manifests: Path, stage: str) -> dict[str, Any] | None:
+    path = record_path(manifests, stage)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _rel(path: Path, base: Path) -> str:
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def is_complete(
+    manifests: Path, stage: str, base: Path, inputs: Sequence[Path], outputs: Sequence[Path], params: Mapping
+) -> tuple[bool, str]:
+    """Whether ``stage`` finished with these inputs and parameters and its outputs are intact; and why not."""
+    record = read_record(manifests, stage)
+    if record is None:
+        return False, "not run yet"
+    if record.get("params") != json.loads(json.dumps(params, sort_keys=True)):
+        return False, "parameters changed"
+    want_in = {_rel(p, base) for p in inputs}
+    if set(record.get("inputs", {})) != want_in:
+        return False, "inputs changed"
+    for p in inputs:
+        if not _unchanged(p, record["inputs"][_rel(p, base)]):
+            return False, f"input {_rel(p, base)} changed"
+    if set(record.get("outputs", {})) != {_rel(p, base) for p in outputs}:
+        return False, "outputs changed"
+    for p in outputs:
+        if not _unchanged(p, record["outputs"][_rel(p, base)]):
+            return False, f"output {_rel(p, base)} missing or changed"
+    return True, "complete"
+
+
+def write_record(
+    manifests: Path, stage: str, base: Path, inputs: Iterable[Path], outputs: Iterable[Path], params: Mapping,
+    summary: Sequence[str], started: float,
+) -> Path:  # fmt: skip
+    """Record a finished stage (after its outputs are all written)."""
+    from .. import __version__
+
+    record = {
+        "stage": stage,
+        "params": json.loads(json.dumps(params, sort_keys=True)),
+        "inputs": {_rel(p, base): fingerprint(p) for p in inputs},
+        "outputs": {_rel(p, base): fingerprint(p) for p in outputs},
+        "summary": list(summary),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        "seconds": round(time.time() - started, 3),
+        "pid": os.getpid(),
+        "mocap3d": __version__,
+    }
+    return atomic_write_text(record_path(manifests, stage), json.dumps(record, indent=1, sort_keys=True))
+
+
+def remove_partial(folders: Iterable[Path]) -> list[Path]:
+    """Delete temporary files that an atomic write killed mid-way left behind (``.<name>.<random><suffix>``).
+
+    :func:`mocap3d.io.atomic.atomic_path` removes them itself on an exception,
+    but not when the process is killed (SIGKILL, power loss).
+    """
+    removed = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            if p.name.startswith(".") and p.is_file() and p.name.count(".") >= 2:
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    if removed:
+        log.info("removed %d partial file(s) left by an interrupted run", len(removed))
+    return removed

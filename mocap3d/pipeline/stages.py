@@ -1,0 +1,389 @@
+"""The stages of a session, each a resumable function ``stage(session, config) -> StageOutcome``.
+
+Every stage plans its work first (inputs, outputs, the parameters its outputs
+depend on), skips it when the manifest says it is complete (see
+:mod:`.manifest`), and otherwise removes what an interrupted run left, writes
+its outputs atomically and records what it did. A stage that does not apply
+(no 2D filter configured, 2D files already there) says so and writes nothing.
+
+Order: ``calibrate``, ``analyze``, ``sync``, ``filter2d``, ``triangulate``,
+``filter3d``, ``angles``, ``export``. :data:`STAGES` maps names to functions;
+:func:`register_stage` adds or replaces one (e.g. another 2D network).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from ..errors import MocapError, PoseFileError
+from . import manifest
+from .config import FOLDERS, ProjectConfig, ProjectError, Session, find_calibration
+
+__all__ = ["StageOutcome", "StageWork", "SessionContext", "STAGES", "STAGE_ORDER", "register_stage", "run_stage",
+           "check_stage"]
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg")
+
+
+@dataclass
+class StageOutcome:
+    """What one stage did for one session.
+
+    ``status``: ``done`` (ran and wrote ``outputs``), ``skipped`` (complete from
+    an earlier run), ``not needed`` (does not apply; ``note`` says why) or
+    ``failed`` (``note`` is the reason).
+    """
+
+    stage: str
+    status: str
+    outputs: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class StageWork:
+    """A stage's plan: what it reads, what it writes, what the outputs depend on, and how to make them.
+
+    ``run()`` writes every path of ``outputs`` (atomically) and returns summary lines.
+    """
+
+    inputs: list[Path]
+    outputs: list[Path]
+    params: dict
+    run: Callable[[], list[str]]
+
+
+class SessionContext:
+    """Facts about a session that several stages need (found once, lazily)."""
+
+    def __init__(self, session: Session, config: ProjectConfig):
+        self.session = session
+        self.config = config
+
+    @cached_property
+    def calibration(self) -> Path:
+        path = find_calibration(self.session)
+        if path is None:
+            raise ProjectError(
+                f"session {self.session.name}: no calibration. Put a calibration.toml in the session folder or a "
+                f"parent folder, or calibration videos in {FOLDERS['calibration']}/ with [calibration] board set."
+            )
+        return path
+
+    @cached_property
+    def rig(self):
+        from ..io.calibration import load_calibration
+
+        return load_calibration(self.calibration)
+
+    def pose_files(self, folder_key: str = "pose2d") -> dict[str, Path]:
+        """Camera -> 2D file (or OpenPose folder) in ``pose-2d`` (or another 2D folder), in calibration order."""
+        from ..io.matching import match_files_to_cameras
+
+        folder = self.session.folder(folder_key)
+        paths = sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+        if not paths:
+            raise PoseFileError(f"session {self.session.name}: {folder.name}/ holds no 2D file.")
+        matched = match_files_to_cameras(paths, self.rig.names, self.config.triangulation.cam_regex)
+        missing = [c for c in self.rig.names if c not in matched]
+        if missing and (self.config.project.require_all_cameras or len(matched) < 2):
+            raise PoseFileError(
+                f"session {self.session.name}: no 2D file for camera(s) {', '.join(missing)} in {folder.name}/ "
+                f"(found {', '.join(matched) or 'none'}; calibration {self.calibration.name} has "
+                f"{', '.join(self.rig.names)}). Add the missing file(s), or set [project] require_all_cameras = false "
+                "to triangulate from the cameras present."
+            )
+        return {c: Path(matched[c]) for c in self.rig.names if c in matched}
+
+    def videos(self, folder: Path) -> list[Path]:
+        return sorted(p for p in folder.glob("*") if p.suffix.lower() in VIDEO_SUFFIXES) if folder.is_dir() else []
+
+    @property
+    def filtered_2d(self) -> bool:
+        return bool(self.config.filters.filter2d)
+
+    @property
+    def offsets_file(self) -> Path | None:
+        return self.session.folder("sync") / "offsets.toml" if self.config.sync.method != "none" else None
+
+    @property
+    def pose3d(self) -> Path:
+        return self.session.folder("pose3d") / f"{self.session.stem}.h5"
+
+    @property
+    def final_pose3d(self) -> Path:
+        if self.config.filters.filter3d:
+            return self.session.folder("pose3d_filtered") / f"{self.session.stem}.h5"
+        return self.pose3d
+
+
+Planner = Callable[[SessionContext], "StageWork | str"]
+
+
+def _plan_calibrate(ctx: SessionContext) -> StageWork | str:
+    folder = ctx.session.folder("calibration")
+    videos = ctx.videos(folder)
+    if not videos:
+        return f"using {ctx.calibration.relative_to(ctx.session.root).as_posix()}"
+    if ctx.config.board is None:
+        raise ProjectError(
+            f"session {ctx.session.name}: {folder.name}/ has calibration videos but config.toml sets no board; "
+            'add board = "board.toml" to [calibration].'
+        )
+    board = (ctx.session.root / ctx.config.board).resolve()
+    out = folder / "calibration.toml"
+
+    def run() -> list[str]:
+        from ..calibration.pipeline import calibrate_videos
+
+        _, report, _ = calibrate_videos(board, videos, out, ctx.config.calibration, workers=1, pictures=False,
+                                        progress=False)  # fmt: skip
+        return [f"calibrated {len(videos)} cameras, median reprojection error {report.median_px:.2f} px"]
+
+    return StageWork([board, *videos], [out], {"board": ctx.config.board, **ctx.config.params("calibration")}, run)
+
+
+def _plan_analyze(ctx: SessionContext) -> StageWork | str:
+    pose_dir = ctx.session.folder("pose2d")
+    if pose_dir.is_dir() and any(not p.name.startswith(".") for p in pose_dir.iterdir()):
+        return "2D files already in pose-2d/"
+    videos = ctx.videos(ctx.session.folder("videos"))
+    if not videos:
+        raise ProjectError(f"session {ctx.session.name}: neither videos in videos-raw/ nor 2D files in pose-2d/.")
+    try:
+        from ..nn import analyze  # type: ignore[attr-defined]  # the 2D-network package, when installed
+    except ImportError:
+        raise ProjectError(
+            f"session {ctx.session.name}: has videos but no 2D files, and no 2D network stage is available in this "
+            "installation (mocap3d.nn.analyze); run your network (DeepLabCut, SLEAP, ...) into pose-2d/ first."
+        ) from None
+    outputs = [pose_dir / f"{v.stem}.h5" for v in videos]
+
+    def run() -> list[str]:
+        analyze(videos, pose_dir, **ctx.config.network)
+        return [f"analysed {len(videos)} videos"]
+
+    return StageWork(videos, outputs, ctx.config.params("network"), run)
+
+
+def _plan_sync(ctx: SessionContext) -> StageWork | str:
+    from .sync import estimate_offsets, save_offsets
+
+    cfg = ctx.config.sync
+    if cfg.method == "none":
+        return "cameras share a trigger ([sync] method = none)"
+    out = ctx.session.folder("sync") / "offsets.toml"
+    params = ctx.config.params("sync")
+    if cfg.method == "flash":
+        from ..io.matching import match_files_to_cameras
+
+        videos = ctx.videos(ctx.session.folder("videos"))
+        matched = match_files_to_cameras(videos, ctx.rig.names, ctx.config.triangulation.cam_regex)
+        inputs = [Path(matched[c]) for c in ctx.rig.names if c in matched]
+    else:
+        files = ctx.pose_files()
+        inputs = [ctx.calibration, *files.values()]
+
+    def run() -> list[str]:
+        from ..io.pose2d import load_track2d
+
+        if cfg.method == "flash":
+            result = estimate_offsets(cfg, videos={c: matched[c] for c in ctx.rig.names if c in matched})
+        else:
+            preset = ctx.config.project.keypoint_preset
+            tracks = {c: load_track2d(p, keypoint_preset=preset) for c, p in files.items()}
+            result = estimate_offsets(cfg, tracks=tracks, rig=ctx.rig)
+        if result.any_ambiguous and cfg.on_ambiguous == "fail":
+            bad = "; ".join(f"{c}: {r}" for c, r in result.reasons.items() if r)
+            raise ProjectError(
+                f"session {ctx.session.name}: camera offsets are ambiguous ({bad}). Record a clearer motion or "
+                "a flash, narrow [sync] max_offset, or set on_ambiguous = \"use\" to keep the best guess."
+            )
+        save_offsets(result, out)
+        return result.lines()
+
+    return StageWork(inputs, [out], params, run)
+
+
+def _plan_filter2d(ctx: SessionContext) -> StageWork | str:
+    steps = ctx.config.filters.filter2d
+    if not steps:
+        return "no [[filter2d]] steps"
+    files = ctx.pose_files()
+    out_dir = ctx.session.folder("pose2d_filtered")
+    outputs = [out_dir / p.name for p in files.values()]
+
+    def run() -> list[str]:
+        from ..filters.run import filter_2d_files
+
+        report = filter_2d_files(list(files.values()), out_dir, steps, overwrite=True,
+                                 keypoint_preset=ctx.config.project.keypoint_preset)  # fmt: skip
+        return report.lines()
+
+    return StageWork(list(files.values()), outputs, {"filter2d": ctx.config.params("filters")["filters"]["filter2d"]},
+                     run)  # fmt: skip
+
+
+def _plan_triangulate(ctx: SessionContext) -> StageWork | str:
+    files = ctx.pose_files("pose2d_filtered" if ctx.filtered_2d else "pose2d")
+    offsets_file = ctx.offsets_file
+    inputs = [ctx.calibration, *files.values()] + ([offsets_file] if offsets_file else [])
+    out = ctx.pose3d
+    cfg = ctx.config
+
+    def run() -> list[str]:
+        from ..io.pose2d import load_track2d
+        from ..io.pose3d import save_h5
+        from ..poses import Poses2D
+        from ..triangulation import triangulate
+        from ..triangulation.run import summarize
+        from .sync import apply_offsets, load_offsets
+
+        tracks = {c: load_track2d(p, keypoint_preset=cfg.project.keypoint_preset) for c, p in files.items()}
+        offsets = load_offsets(offsets_file) if offsets_file else {}
+        if offsets:
+            tracks = apply_offsets(tracks, offsets)
+        poses2d = Poses2D.from_tracks(tracks, individual=cfg.triangulation.individual, fps=cfg.project.fps)
+        poses3d = triangulate(poses2d, ctx.rig, cfg.triangulation)
+        root = ctx.session.root
+        poses3d.metadata.update({
+            "session": ctx.session.name,
+            "calibration": ctx.calibration.relative_to(root).as_posix(),
+            "inputs": {c: p.relative_to(root).as_posix() for c, p in files.items()},
+            "sync_offsets": offsets,
+            "units": cfg.project.units,
+        })  # fmt: skip
+        save_h5(poses3d, out, calibration=ctx.rig.select(poses2d.views), units=cfg.project.units)
+        return summarize(poses3d, out).lines()[:2]
+
+    return StageWork(inputs, [out], ctx.config.params("triangulation", "project"), run)
+
+
+def _plan_filter3d(ctx: SessionContext) -> StageWork | str:
+    steps = ctx.config.filters.filter3d
+    if not steps:
+        return "no [[filter3d]] steps"
+    src, out = ctx.pose3d, ctx.final_pose3d
+
+    def run() -> list[str]:
+        from ..filters.run import filter_3d_file
+
+        return filter_3d_file(src, out, steps, fps=ctx.config.project.fps, overwrite=True).lines()
+
+    return StageWork([src], [out], {"filter3d": ctx.config.params("filters")["filters"]["filter3d"],
+                                    "fps": ctx.config.project.fps}, run)  # fmt: skip
+
+
+def _plan_angles(ctx: SessionContext) -> StageWork | str:
+    if not ctx.config.angles:
+        return "no [angles] table"
+    src = ctx.final_pose3d
+    out = ctx.session.folder("angles") / f"{ctx.session.stem}.csv"
+
+    def run() -> list[str]:
+        from ..analysis.angles import compute_angles, save_angles_csv
+        from ..io.pose3d import load_poses3d
+
+        table = compute_angles(load_poses3d(src), ctx.config.angles)
+        save_angles_csv(table, out)
+        return [f"{table.shape[1] - 1} angles over {len(table)} frames"]
+
+    return StageWork([src], [out], ctx.config.params("angles"), run)
+
+
+def _plan_export(ctx: SessionContext) -> StageWork | str:
+    formats = ctx.config.export.formats
+    if not formats:
+        return "no [export] formats"
+    src = ctx.final_pose3d
+    outs = [ctx.session.folder("exports") / f"{ctx.session.stem}.{fmt}" for fmt in formats]
+    cfg = ctx.config
+
+    def run() -> list[str]:
+        from ..io.exports import save_any_poses3d
+        from ..io.pose3d import load_h5_calibration, load_poses3d
+
+        poses = load_poses3d(src)
+        for out in outs:
+            save_any_poses3d(poses, out, fps=cfg.project.fps or poses.fps, units=cfg.project.units,
+                             yup=cfg.export.trc_yup, calibration=load_h5_calibration(src))  # fmt: skip
+        return [f"wrote {', '.join(o.name for o in outs)}"]
+
+    return StageWork([src], outs, ctx.config.params("export", "project"), run)
+
+
+STAGE_ORDER: tuple[str, ...] = ("calibrate", "analyze", "sync", "filter2d", "triangulate", "filter3d", "angles",
+                                "export")  # fmt: skip
+
+STAGES: dict[str, Planner] = {
+    "calibrate": _plan_calibrate,
+    "analyze": _plan_analyze,
+    "sync": _plan_sync,
+    "filter2d": _plan_filter2d,
+    "triangulate": _plan_triangulate,
+    "filter3d": _plan_filter3d,
+    "angles": _plan_angles,
+    "export": _plan_export,
+}
+
+
+def register_stage(name: str, planner: Planner, after: str | None = None) -> None:
+    """Add (or replace) a stage. ``planner(ctx)`` returns a :class:`StageWork`, or a string saying why
+    there is nothing to do; a new stage runs after ``after`` (default: last)."""
+    global STAGE_ORDER
+    STAGES[name] = planner
+    if name not in STAGE_ORDER:
+        order = list(STAGE_ORDER)
+        order.insert(order.index(after) + 1 if after else len(order), name)
+        STAGE_ORDER = tuple(order)
+
+
+def _check(name: str, ctx: SessionContext, force: bool) -> tuple[StageWork | None, StageOutcome | None]:
+    """Plan a stage; return the plan, and the outcome when nothing has to run (not needed, or complete)."""
+    start = time.time()
+    planned = STAGES[name](ctx)
+    if isinstance(planned, str):
+        return None, StageOutcome(name, "not needed", note=planned)
+    if not force:
+        done, why = manifest.is_complete(ctx.session.folder("manifests"), name, ctx.session.root, planned.inputs,
+                                         planned.outputs, planned.params)  # fmt: skip
+        if done:
+            return planned, StageOutcome(name, "skipped", planned.outputs, time.time() - start, "complete")
+        log.debug("%s/%s: %s", ctx.session.name, name, why)
+    return planned, None
+
+
+def check_stage(name: str, ctx: SessionContext) -> StageOutcome | None:
+    """The stage's outcome if nothing has to run (not needed, or complete); None if it would run."""
+    return _check(name, ctx, force=False)[1]
+
+
+def run_stage(name: str, ctx: SessionContext, force: bool = False) -> StageOutcome:
+    """Plan one stage, skip it when complete, else run it and record it. Errors propagate (the caller reports them)."""
+    start = time.time()
+    planned, outcome = _check(name, ctx, force)
+    if outcome is not None:
+        return outcome
+    assert planned is not None  # _check returns a plan whenever there is no outcome
+    manifests = ctx.session.folder("manifests")
+    base = ctx.session.root
+    missing = [p for p in planned.inputs if not p.exists()]
+    if missing:
+        raise MocapError(f"stage {name}: input(s) missing: {', '.join(str(p) for p in missing)}.")
+    manifest.remove_partial({p.parent for p in planned.outputs})
+    record = manifest.record_path(manifests, name)
+    record.unlink(missing_ok=True)  # outputs are about to change: the old record no longer describes them
+    summary = planned.run()
+    absent = [p for p in planned.outputs if not p.exists()]
+    if absent:
+        raise MocapError(f"stage {name} did not write {', '.join(str(p) for p in absent)} (a bug in the stage).")
+    manifest.write_record(manifests, name, base, planned.inputs, planned.outputs, planned.params, summary, start)
+    return StageOutcome(name, "done", planned.outputs, time.time() - start, "; ".join(summary))
