@@ -62,7 +62,8 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_solve_banded, cholesky_banded
+from scipy.linalg import cholesky_banded
+from scipy.linalg.lapack import dtbtrs
 from scipy.ndimage import median_filter
 from threadpoolctl import threadpool_limits
 
@@ -326,21 +327,23 @@ def _cost(problem: _Problem, x: np.ndarray) -> float:
 
 
 def _smooth_band(problem: _Problem) -> np.ndarray:
-    """The constant smoothness part of ``J^T J`` in lower band storage (bandwidth + 1, n_coords)."""
+    """The constant smoothness part of ``J^T J``, compactly: (n_deriv + 1, frames).
+
+    Row ``m`` holds, for each frame ``g``, the entry coupling a coordinate at
+    frame ``g`` with the same coordinate at frame ``g + m`` (the same for every
+    body part and axis): ``s^2 sum_t c[g - t] c[g + m - t]``.
+    """
     pr = problem
-    f, n, width = pr.n_frames, pr.n_deriv, 3 * pr.n_points
-    band = np.zeros((pr.bandwidth + 1, pr.n_coords))
+    f, n = pr.n_frames, pr.n_deriv
+    out = np.zeros((n + 1, f))
     if f <= n or pr.smooth == 0:
-        return band
+        return out
     c = _difference_coefficients(n)
-    # D^T D of one coordinate's trajectory: entry (g, g+m) = sum over rows t of c[g-t] c[g+m-t].
     rows = np.arange(f - n)
-    for m in range(n + 1):  # n + 1 diagonals, a loop over the derivative order only
-        diag = np.zeros(f - m)
+    for m in range(n + 1):  # loops over the derivative order only
         for i in range(n + 1 - m):
-            np.add.at(diag, rows + i, c[i] * c[i + m])
-        band[m * width].reshape(f, width)[: f - m] += pr.smooth**2 * diag[:, None]
-    return band
+            out[m, rows + i] += c[i] * c[i + m]  # rows + i are distinct: no need for add.at
+    return pr.smooth**2 * out
 
 
 def _normal_equations(problem: _Problem, x: np.ndarray, smooth_band: np.ndarray):
@@ -372,9 +375,11 @@ def _normal_equations(problem: _Problem, x: np.ndarray, smooth_band: np.ndarray)
     np.add.at(blocks, (slice(None), b_idx), outer)
     np.add.at(grad, (slice(None), a_idx), lres[..., None] * da)
     np.add.at(grad, (slice(None), b_idx), -lres[..., None] * da)
-    grad += smooth_grad(pr, smooth)
-    band = smooth_band.copy()
+    grad += _smooth_grad(pr, smooth)
     width = 3 * pr.n_points
+    band = np.zeros((pr.bandwidth + 1, pr.n_coords))
+    for m in range(pr.n_deriv + 1):  # coordinate (g, k, i) with (g + m, k, i): band row m * width
+        band[m * width].reshape(pr.n_frames, width)[: pr.n_frames - m] += smooth_band[m, : pr.n_frames - m, None]
     base = (np.arange(pr.n_frames)[:, None] * width + 3 * np.arange(pr.n_points)[None]).ravel()  # first coord
     for i, j in ((0, 0), (1, 0), (1, 1), (2, 0), (2, 1), (2, 2)):
         band[i - j, base + j] += block[:, i, j]
@@ -397,15 +402,21 @@ def _normal_equations(problem: _Problem, x: np.ndarray, smooth_band: np.ndarray)
     return cost, band, coupling.reshape(pr.n_coords, n_len), d_len, np.concatenate([grad.ravel(), grad_len])
 
 
-def smooth_grad(problem: _Problem, smooth: np.ndarray) -> np.ndarray:
+def _smooth_grad(problem: _Problem, smooth: np.ndarray) -> np.ndarray:
     """Gradient of the smoothness term: ``s D^T (s D X)`` (frames, points, 3)."""
     return problem.smooth * _difference_adjoint(smooth, problem.n_deriv)
 
 
 def _solve_step(band, coupling, d_len, grad, lam: float):
-    """Solve the damped normal equations ``(H + lam diag(H)) step = -grad``; None if not positive definite."""
+    """Solve the damped normal equations ``(H + lam diag(H)) step = -grad``; None if not positive definite.
+
+    With ``A = L L^T`` (band Cholesky), the length parameters are eliminated
+    through ``W = L^-1 B``: the Schur complement is ``D - W^T W``, so the
+    ``P + 1`` right-hand sides need only forward substitutions and the
+    points one backward substitution.
+    """
     n = band.shape[1]
-    ab = band.copy()
+    ab = np.asfortranarray(band)  # a copy in LAPACK's layout, factorized in place
     diag = band[0]
     ab[0] = diag * (1.0 + lam) + 1e-9 * (1.0 + diag.max())
     try:
@@ -413,18 +424,23 @@ def _solve_step(band, coupling, d_len, grad, lam: float):
     except np.linalg.LinAlgError:
         return None
     g_pts, g_len = grad[:n], grad[n:]
-    if len(g_len) == 0:
-        return -cho_solve_banded((factor, True), g_pts, check_finite=False)
-    rhs = np.concatenate([g_pts[:, None], coupling], axis=1)
-    sol = cho_solve_banded((factor, True), rhs, check_finite=False)
-    a_inv_g, a_inv_b = sol[:, 0], sol[:, 1:]
-    schur = d_len + lam * np.diag(np.diag(d_len)) - coupling.T @ a_inv_b
-    try:
-        step_len = np.linalg.solve(schur, -(g_len - coupling.T @ a_inv_g))
-    except np.linalg.LinAlgError:
+    rhs = np.empty((n, 1 + coupling.shape[1]), order="F")
+    rhs[:, 0], rhs[:, 1:] = g_pts, coupling
+    fwd, info = dtbtrs(factor, rhs, uplo="L", trans="N", overwrite_b=1)
+    if info != 0:
         return None
-    step_pts = -a_inv_g - a_inv_b @ step_len
-    return np.concatenate([step_pts, step_len])
+    y, w = fwd[:, 0], fwd[:, 1:]
+    step_len = np.zeros(0)
+    if len(g_len):
+        schur = d_len + lam * np.diag(np.diag(d_len)) - w.T @ w
+        try:
+            step_len = np.linalg.solve(schur, -(g_len - w.T @ y))
+        except np.linalg.LinAlgError:
+            return None
+    back, info = dtbtrs(factor, (y + w @ step_len)[:, None], uplo="L", trans="T", overwrite_b=1)
+    if info != 0:
+        return None
+    return np.concatenate([-back[:, 0], step_len])
 
 
 def _levenberg_marquardt(problem: _Problem, x0: np.ndarray, max_iterations: int, ftol: float = 1e-6):
