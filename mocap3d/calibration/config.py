@@ -76,8 +76,11 @@ class CalibrationConfig:
         A final median reprojection error above this means the solution did not
         converge (an error is raised).
     max_outlier_fraction : float
-        A camera whose share of corners rejected as outliers exceeds this does
+        A camera whose share of grossly wrong corners (error above
+        ``max(gross_error_factor * median, gross_error_px)``) exceeds this does
         not agree with the others (unsynchronised video, wrong board): an error.
+    gross_error_factor, gross_error_px : float
+        What counts as grossly wrong for that check.
     origin_frame : int or None
         Video frame index whose board placement defines the world (origin at
         its first corner, x/y along the board, z out of it). None: the first
@@ -100,6 +103,8 @@ class CalibrationConfig:
     ftol: float = 1e-8
     max_median_error_px: float = 5.0
     max_outlier_fraction: float = 0.25
+    gross_error_factor: float = 10.0
+    gross_error_px: float = 3.0
     origin_frame: int | None = None
 
     def __post_init__(self) -> None:

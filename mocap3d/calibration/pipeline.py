@@ -233,15 +233,19 @@ def calibrate(detections, config: CalibrationConfig | None = None) -> tuple[Came
             f"(limit {config.max_median_error_px} px). Check that the videos are synchronised, that the board "
             "file matches the print (square and marker lengths), and try a simpler lens model (--distortion k1k2)."
         )
+    # webcams with motion blur or frame jitter lose a few corners to the outlier threshold; an unsynchronised
+    # video or a wrong board makes a large share of a camera's corners grossly wrong
+    gross = result.errors > max(config.gross_error_factor * median, config.gross_error_px)
     n_obs = np.bincount(obs.camera, minlength=c)
-    n_out = np.bincount(obs.camera[~result.inliers], minlength=c)
-    share = n_out / np.maximum(n_obs, 1)
+    share = np.bincount(obs.camera[gross], minlength=c) / np.maximum(n_obs, 1)
     bad = [f"{names[i]} ({100 * share[i]:.0f}%)" for i in range(c) if share[i] > config.max_outlier_fraction]
     if bad:
+        limit = max(config.gross_error_factor * median, config.gross_error_px)
         raise CalibrationError(
-            f"the calibration did not converge to one consistent rig: too many corners of camera(s) {', '.join(bad)} "
-            f"disagree with the other cameras (limit {100 * config.max_outlier_fraction:.0f}%). Check that the videos "
-            "are synchronised (frame k of every video must be the same instant) and belong to the same session."
+            f"the calibration did not converge to one consistent rig: in camera(s) {', '.join(bad)} too many corners "
+            f"are far (> {limit:.1f} px) from where the other cameras put them (limit "
+            f"{100 * config.max_outlier_fraction:.0f}%). Check that the videos are synchronised (frame k of every "
+            "video must be the same instant) and belong to the same session."
         )
     if not result.converged:
         log.warning("bundle adjustment stopped on its evaluation cap; the result may improve with a larger max_nfev")
