@@ -43,6 +43,8 @@ from .pose2d import _mark_for_older_pandas
 __all__ = [
     "LabelSet",
     "load_labels",
+    "load_predictions",
+    "Predictions",
     "save_labels",
     "merge_labels",
     "label_file_path",
@@ -285,51 +287,96 @@ def _read_csv(path: Path):
     return pd.DataFrame(table.iloc[:, n_index:].to_numpy(), index=index, columns=columns)
 
 
-def _labels_from_frame(df, source: str) -> LabelSet:
-    """Turn a DeepLabCut label DataFrame into a :class:`LabelSet` (vectorized over columns)."""
+def _scatter(df, source: str, with_likelihood: bool):
+    """A DeepLabCut table's columns as arrays: (scorer, individuals, bodyparts, points, likelihood or None).
+
+    ``points`` is ``(rows, individuals, bodyparts, 2)``; vectorized over columns.
+    """
     nlev = df.columns.nlevels
     if nlev not in (3, 4):
         raise LabelFileError(
-            f"{source}: not a DeepLabCut label table (columns must have levels scorer, [individuals,] bodyparts, "
-            "coords)."
+            f"{source}: not a DeepLabCut table (columns must have levels scorer, [individuals,] bodyparts, coords)."
         )
     names = _LEVELS_MULTI if nlev == 4 else _LEVELS_SINGLE
     level = {name: np.asarray(df.columns.get_level_values(i), dtype=object).astype(str) for i, name in enumerate(names)}
     scorers = list(dict.fromkeys(level["scorer"]))
     if len(scorers) != 1:
-        raise LabelFileError(
-            f"{source}: holds several scorers {scorers}; a label file has one (CollectedData_<scorer>)."
-        )
+        raise LabelFileError(f"{source}: holds several scorers {scorers}; a DeepLabCut file has one.")
     coords = set(level["coords"])
-    if "likelihood" in coords:
+    if with_likelihood and coords != {"x", "y", "likelihood"}:
+        raise LabelFileError(
+            f"{source}: predictions need x, y and likelihood columns (a DeepLabCut analysis or machinelabels "
+            f"file); found {sorted(coords)}."
+        )
+    if not with_likelihood and "likelihood" in coords:
         raise LabelFileError(
             f"{source}: has 'likelihood' columns, so it is a network's predictions, not human labels. Open it as "
             "predictions (refinement mode) or convert the frames you corrected into a CollectedData file."
         )
-    if coords != {"x", "y"}:
+    if not with_likelihood and coords != {"x", "y"}:
         raise LabelFileError(f"{source}: label coords must be x and y; found {sorted(coords)}.")
     ind_col = level.get("individuals", np.full(len(level["coords"]), SINGLE, dtype=object))
-    bp_col = level["bodyparts"]
     individuals = list(dict.fromkeys(ind_col))
-    bodyparts = list(dict.fromkeys(bp_col))
+    bodyparts = list(dict.fromkeys(level["bodyparts"]))
     ii = np.array([individuals.index(v) for v in ind_col], dtype=int)
-    kk = np.array([bodyparts.index(v) for v in bp_col], dtype=int)
-    cc = (level["coords"] == "y").astype(int)
-    if np.unique((ii * len(bodyparts) + kk) * 2 + cc).size != len(cc):
-        raise LabelFileError(f"{source}: a body part has its x or y column twice.")
+    kk = np.array([bodyparts.index(v) for v in level["bodyparts"]], dtype=int)
+    cc = np.select([level["coords"] == "x", level["coords"] == "y"], [0, 1], 2)
+    if np.unique((ii * len(bodyparts) + kk) * 3 + cc).size != len(cc):
+        raise LabelFileError(f"{source}: a body part has one of its coordinate columns twice.")
     try:
         values = df.to_numpy(dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise LabelFileError(f"{source}: non-numeric values in the coordinate columns ({exc}).") from exc
-    points = np.full((values.shape[0], len(individuals), len(bodyparts), 2), np.nan)
-    points[:, ii, kk, cc] = values
+    table = np.full((values.shape[0], len(individuals), len(bodyparts), 3), np.nan)
+    table[:, ii, kk, cc] = values
+    likelihood = table[..., 2] if with_likelihood else None
+    return scorers[0], tuple(individuals), tuple(bodyparts), table[..., :2], likelihood
+
+
+def _index_images(df) -> tuple[list[str], str]:
     if df.index.nlevels > 1:
-        images = ["/".join(str(p) for p in row) for row in df.index]
-        style = "multi"
-    else:
-        images = [str(p) for p in df.index]
-        style = "string"
-    return LabelSet(tuple(images), tuple(bodyparts), tuple(individuals), points, scorers[0], nlev == 4, style, source)
+        return ["/".join(str(p) for p in row) for row in df.index], "multi"
+    return [str(p) for p in df.index], "string"
+
+
+def _labels_from_frame(df, source: str) -> LabelSet:
+    """Turn a DeepLabCut label DataFrame into a :class:`LabelSet`."""
+    scorer, individuals, bodyparts, points, _ = _scatter(df, source, with_likelihood=False)
+    images, style = _index_images(df)
+    return LabelSet(tuple(images), bodyparts, individuals, points, scorer, df.columns.nlevels == 4, style, source)
+
+
+@dataclass(frozen=True, eq=False)
+class Predictions:
+    """A network's output for some images or frames: refinement's starting points.
+
+    images : image paths (``machinelabels-iter<N>.h5`` from outlier extraction),
+        or None when rows are frame numbers (a video's analysis ``.h5``).
+    points : (rows, individuals, bodyparts, 2) pixels, NaN where not detected.
+    likelihood : (rows, individuals, bodyparts), NaN where not detected.
+    """
+
+    images: tuple[str, ...] | None
+    bodyparts: tuple[str, ...]
+    individuals: tuple[str, ...]
+    points: np.ndarray
+    likelihood: np.ndarray
+    scorer: str
+    source: str = ""
+
+
+def load_predictions(path: str | Path) -> Predictions:
+    """Read a DeepLabCut analysis ``.h5``/``.csv`` or ``machinelabels-iter<N>.h5`` (``x, y, likelihood``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise LabelFileError(f"{path}: no such predictions file.")
+    df = _read_csv(path) if path.suffix.lower() == ".csv" else _read_h5(path)
+    scorer, individuals, bodyparts, points, likelihood = _scatter(df, str(path), with_likelihood=True)
+    images: tuple[str, ...] | None = None
+    if df.index.nlevels > 1 or not np.issubdtype(np.asarray(df.index).dtype, np.integer):
+        images = tuple(_normalise_image(name) for name in _index_images(df)[0])
+    assert likelihood is not None  # with_likelihood=True always returns one
+    return Predictions(images, bodyparts, individuals, points, likelihood, scorer, str(path))
 
 
 # --------------------------------------------------------------------------- writing

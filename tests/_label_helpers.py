@@ -1,0 +1,43 @@
+"""Shared pieces of the labelling-tool tests: the sample project (built once) and HTTP helpers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.error
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+from mocap3d.label.sample import LabelSample, write_label_sample
+
+_TEMPLATES: dict[tuple, LabelSample] = {}
+
+
+def sample_project(tmp: Path, root: Path, predictions_noise_px: float | None = None) -> LabelSample:
+    """A fresh copy of the 3-camera sample project in ``tmp`` (generated once per session under ``root``)."""
+    key = (predictions_noise_px,)
+    if key not in _TEMPLATES:
+        _TEMPLATES[key] = write_label_sample(root / f"template-{len(_TEMPLATES)}",
+                                             predictions_noise_px=predictions_noise_px)  # fmt: skip
+    template = _TEMPLATES[key]
+    shutil.copytree(template.project, tmp)
+    return replace(template, project=tmp, calibration=tmp / "calibration.toml")
+
+
+def get(url: str):
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            body = r.read()
+            return r.status, (json.loads(body) if r.headers.get_content_type() == "application/json" else body)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def post(url: str, data: dict):
+    req = urllib.request.Request(url, json.dumps(data).encode(), {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())

@@ -1,0 +1,181 @@
+"""The labelling page driven in headless Chromium (Playwright with the system's Chromium).
+
+The browser clicks at the page coordinates of chosen image pixels (the page's
+own transform, ``window.labelApp.toClient``), and every expectation is read
+from the DeepLabCut files on disk or from the calibration, never from the page.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _label_helpers import sample_project
+
+from mocap3d.io.labels import load_labels
+from mocap3d.label import LabelSession, LabelToolConfig, start_in_thread
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).is_file()), None)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]  # fmt: skip
+EPIPOLAR_RGB = (255, 0, 255)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _serve(project: Path, calibration: Path | None):
+    session = LabelSession.open(project, LabelToolConfig(calibration=calibration))
+    return start_in_thread(session)
+
+
+def _open(browser, url):
+    page = browser.new_page(viewport={"width": 1400, "height": 700}, device_scale_factor=1)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_function("window.labelApp && window.labelApp.imagesLoaded()")
+    page.errors = errors
+    return page
+
+
+def _client(page, view, xy):
+    return page.evaluate(f"window.labelApp.toClient({view}, {float(xy[0])}, {float(xy[1])})")
+
+
+def _idle(page):
+    page.wait_for_function("window.labelApp.idle()")
+
+
+def _file_point(path: Path, image_name: str, bodypart: int):
+    labels = load_labels(path)
+    row = next(r for r, name in enumerate(labels.images) if name.endswith(image_name))
+    return labels.points[row, 0, bodypart]
+
+
+def test_label_move_save_reload(browser, tmp_path, tmp_path_factory):
+    """Click three body parts, drag one, reload: the DeepLabCut file holds the clicked pixels."""
+    sample = sample_project(tmp_path / "p", tmp_path_factory.getbasetemp())
+    server, url = _serve(sample.project, None)  # single-view mode: each camera's folder on its own
+    try:
+        page = _open(browser, url)
+        assert page.evaluate("window.labelApp.state.frame.name") == "walk_cam1/img0040.png"
+        targets = np.array([[400.25, 300.5], [612.75, 333.0], [700.5, 820.25]])
+        for xy in targets:  # the current body part advances after each click
+            page.mouse.click(*_client(page, 0, xy))
+        _idle(page)
+        h5 = sample.project / "labeled-data" / "walk_cam1" / "CollectedData_sample.h5"
+        for k in range(3):
+            np.testing.assert_allclose(_file_point(h5, "img0040.png", k), targets[k], atol=1e-3)
+        # Drag body part 1 to a new place.
+        moved = np.array([650.5, 360.25])
+        page.mouse.move(*_client(page, 0, targets[1]))
+        page.mouse.down()
+        page.mouse.move(*_client(page, 0, (targets[1] + moved) / 2), steps=3)
+        page.mouse.move(*_client(page, 0, moved), steps=3)
+        page.mouse.up()
+        _idle(page)
+        page.reload()
+        page.wait_for_function("window.labelApp && window.labelApp.imagesLoaded()")
+        shown = page.evaluate("window.labelApp.state.frame.views[0].labels[0].slice(0, 3)")
+        expected = np.array([targets[0], moved, targets[2]])
+        for path in (h5, h5.with_suffix(".csv")):
+            got = np.array([_file_point(path, "img0040.png", k) for k in range(3)])
+            np.testing.assert_allclose(got, expected, atol=1e-3)
+        np.testing.assert_allclose(np.array(shown, dtype=float), expected, atol=1e-3)
+        assert np.isnan(load_labels(h5).points[:, 0, 3:]).all()  # nothing else was labelled
+        # Undo (Z) takes the move back, in the file too.
+        page.keyboard.press("z")
+        _idle(page)
+        np.testing.assert_allclose(_file_point(h5, "img0040.png", 1), moved, atol=1e-3)  # undo history is per page
+        page.mouse.click(*_client(page, 0, [100.0, 100.0]))
+        _idle(page)
+        page.keyboard.press("z")
+        _idle(page)
+        assert np.isnan(_file_point(h5, "img0040.png", 3)).all()
+        assert page.errors == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _pixel(page, view, xy):
+    return page.evaluate(
+        """([view, x, y]) => {
+            const v = window.labelApp.state.views[view];
+            const [cx, cy] = [x * v.scale + v.ox, y * v.scale + v.oy];
+            const d = v.canvas.getContext("2d").getImageData(Math.round(cx - 0.5), Math.round(cy - 0.5), 1, 1).data;
+            return [d[0], d[1], d[2]];
+        }""",
+        [view, float(xy[0]), float(xy[1])],
+    )
+
+
+def test_multiview_epipolar_line_and_proposal(browser, tmp_path, tmp_path_factory):
+    sample = sample_project(tmp_path / "p", tmp_path_factory.getbasetemp())
+    server, url = _serve(sample.project, sample.calibration)
+    try:
+        page = _open(browser, url)
+        assert page.evaluate("window.labelApp.state.views.length") == 3
+        k = sample.bodyparts.index("l_knee")
+        page.select_option("#bodypart", str(k))
+        page.mouse.click(*_client(page, 0, sample.truth2d[0, 0, k]))
+        _idle(page)
+        page.wait_for_function("window.labelApp.state.geometry && window.labelApp.state.geometry.epipolar[0]")
+        page.wait_for_timeout(100)
+        # The magenta curve is drawn through the true point in the other views, and not 15 px beside it.
+        for view in (1, 2):
+            truth = sample.truth2d[view, 0, k]
+            assert _pixel(page, view, truth) == list(EPIPOLAR_RGB)
+            scale = page.evaluate(f"window.labelApp.state.views[{view}].scale")
+            # the curve runs roughly horizontally here (cameras at similar heights): step off it vertically
+            for dy in (-15 / scale, 15 / scale):
+                assert _pixel(page, view, truth + [0, dy]) != list(EPIPOLAR_RGB)
+        # Label the second view; the third view's proposal is accepted with Enter and lands within 2 px.
+        page.mouse.click(*_client(page, 1, sample.truth2d[1, 0, k]))
+        _idle(page)
+        page.wait_for_function(f"(window.labelApp.state.geometry.proposed[2] || [])[{k}] !== null")
+        page.keyboard.press("Enter")
+        _idle(page)
+        h5 = sample.project / "labeled-data" / "walk_cam3" / "CollectedData_sample.h5"
+        err = np.linalg.norm(_file_point(h5, "img0040.png", k) - sample.truth2d[2, 0, k])
+        assert err < 2.0
+        assert page.errors == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_second_tab_gets_a_conflict_message(browser, tmp_path, tmp_path_factory):
+    sample = sample_project(tmp_path / "p", tmp_path_factory.getbasetemp())
+    server, url = _serve(sample.project, None)
+    try:
+        first, second = _open(browser, url), _open(browser, url)
+        first.mouse.click(*_client(first, 0, [300.0, 300.0]))
+        _idle(first)
+        second.keyboard.press("ArrowDown")  # another body part: the file changed all the same
+        second.mouse.click(*_client(second, 0, [500.0, 500.0]))
+        _idle(second)
+        second.wait_for_selector("#message.error")
+        assert "another tab" in second.inner_text("#message-text")
+        h5 = sample.project / "labeled-data" / "walk_cam1" / "CollectedData_sample.h5"
+        np.testing.assert_allclose(_file_point(h5, "img0040.png", 0), [300.0, 300.0], atol=1e-3)
+        assert np.isnan(_file_point(h5, "img0040.png", 1)).all()
+        # The second tab reloaded the labels: it shows the first tab's point and can write again.
+        assert second.evaluate("window.labelApp.state.frame.views[0].labels[0][0]") is not None
+        second.mouse.click(*_client(second, 0, [500.0, 500.0]))
+        _idle(second)
+        np.testing.assert_allclose(_file_point(h5, "img0040.png", 1), [500.0, 500.0], atol=1e-3)
+    finally:
+        server.shutdown()
+        server.server_close()
