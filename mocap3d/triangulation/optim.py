@@ -180,12 +180,13 @@ def project_with_jacobian(
     pixels = np.stack([fx * xd + skew * yd + k[:, 0, 2], fy * yd + k[:, 1, 2]], -1)
     if not jacobian:
         return pixels, None
-    # pixel <- distorted (K) <- normalized (lens) <- camera point (division by z) <- world (R)
-    lens = np.stack([np.stack([fx * a11 + skew * a21, fx * a12 + skew * a22], -1),
-                     np.stack([fy * a21, fy * a22], -1)], -2)  # fmt: skip
-    zeros = np.zeros_like(inv_z)
-    persp = np.stack([np.stack([inv_z, zeros, -x * inv_z], -1), np.stack([zeros, inv_z, -y * inv_z], -1)], -2)
-    return pixels, lens @ persp @ R
+    # pixel <- distorted (K) <- normalized (lens) <- camera point (division by z) <- world (R),
+    # written out: batched products of 2x2 and 2x3 matrices are slow in numpy.
+    dx = inv_z[:, None] * (R[:, 0] - x[:, None] * R[:, 2])  # d(x/z) / d world point
+    dy = inv_z[:, None] * (R[:, 1] - y[:, None] * R[:, 2])
+    du = (fx * a11 + skew * a21)[:, None] * dx + (fx * a12 + skew * a22)[:, None] * dy
+    dv = (fy * a21)[:, None] * dx + (fy * a22)[:, None] * dy
+    return pixels, np.stack([du, dv], 1)
 
 
 def interpolate_gaps(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -354,13 +355,13 @@ def _normal_equations(problem: _Problem, x: np.ndarray, smooth_band: np.ndarray)
     cost = 0.5 * (rho.sum() + (smooth * smooth).sum() + (lres * lres).sum())
     n_pts = pr.n_frames * pr.n_points
     # Reprojection: per point, sum over its observations of drho J^T J and drho J^T e.
-    jw = jac * drho[:, None, None]
-    jtj = np.einsum("mai,maj->mij", jw, jac)  # (M, 3, 3)
-    jte = np.einsum("mai,ma->mi", jw, e)  # (M, 3)
+    ju, jv = jac[:, 0], jac[:, 1]  # (M, 3) each: derivatives of u and v
+    wu, wv = ju * drho[:, None], jv * drho[:, None]
+    jte = wu * e[:, :1] + wv * e[:, 1:]  # (M, 3)
     grad_pts = np.stack([np.bincount(pr.obs_point, jte[:, i], n_pts) for i in range(3)], -1)
     block = np.zeros((n_pts, 3, 3))
     for i, j in ((0, 0), (1, 0), (1, 1), (2, 0), (2, 1), (2, 2)):  # the 6 entries of a symmetric 3x3
-        block[:, i, j] = np.bincount(pr.obs_point, jtj[:, i, j], n_pts)
+        block[:, i, j] = np.bincount(pr.obs_point, wu[:, i] * ju[:, j] + wv[:, i] * jv[:, j], n_pts)
     # Limb lengths: residual g (|v| / L - 1), d/dXa = g u / L = -d/dXb, d/dL = -g |v| / L^2.
     L = x[pr.n_coords :]
     gain = 100.0 * pr.pair_weight
