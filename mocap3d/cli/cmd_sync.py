@@ -35,20 +35,21 @@ def command(inputs, method, calibration, reference, max_offset, out, strict) -> 
       mocap3d sync --method keypoints --max-offset 30 pose-2d/cam*.h5
       mocap3d sync --method flash videos-raw/cam*.mp4
     """
+    from ..errors import MocapError
     from ..io.calibration import load_calibration
     from ..io.matching import match_files_to_cameras
     from ..io.pose2d import load_track2d
     from ..pipeline.sync import SyncConfig, estimate_offsets, save_offsets
 
+    if method == "epipolar" and calibration is None:
+        raise MocapError("--method epipolar needs --calibration (the geometry); without one use --method keypoints.")
     config = SyncConfig(method=method, reference=reference, max_offset=max_offset)
     rig = load_calibration(calibration) if calibration else None
     if rig is not None:
         matched = match_files_to_cameras(list(inputs), rig.names)
         files = {c: Path(matched[c]) for c in rig.names if c in matched}
-    else:
-        from ..calibration.pipeline import camera_name_from_path
-
-        files = {camera_name_from_path(p): p for p in inputs}
+    else:  # cameras named after the files: cam1.h5, cam1.analysis.h5, cam1_json -> cam1
+        files = {p.name.split(".")[0].removesuffix("_json"): p for p in inputs}
     if method == "flash":
         result = estimate_offsets(config, videos=files)
     else:
