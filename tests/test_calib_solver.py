@@ -347,3 +347,20 @@ def test_lens_model_rms_measures_principal_point_and_shape(scene):
     d = true.dist.copy()
     d[:, 0] += 0.01
     assert lens_model_rms(true, true.replace(dist=d), align_rotation=True).min() > 1.0  # a real change of shape
+
+
+def test_fisheye_rig_is_recovered():
+    from _calib_scene import board_poses, make_rig, project_board
+
+    from mocap3d.calibration.boards import Checkerboard
+    from mocap3d.calibration.detect import Detections
+
+    true = make_rig().replace(fisheye=np.ones(4, bool), dist=np.tile([0.08, -0.03, 0.01, -0.002, 0.0], (4, 1)))
+    board = Checkerboard(9, 6, 60.0)
+    corners = project_board(true, board, board_poses(board, 60, 0), 0.2, 1)
+    det = Detections(cameras=true.names, image_sizes=true.sizes, frames=np.arange(60), corners=corners, board=board)
+    est, report = calibrate(det, CalibrationConfig(fisheye=True))
+    assert est.fisheye.all()
+    err = compare_rigs(true, est)
+    assert err["focal_pct"] < 0.2 and err["pp_px"] < 2.0 and err["centre_mm"] < 2.0 and err["rot_deg"] < 0.1
+    assert report.median_px < 0.3

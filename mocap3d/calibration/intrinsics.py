@@ -132,8 +132,9 @@ def select_views(
 
 def opencv_flags(distortion_mask: tuple[bool, ...], fisheye: bool) -> int:
     """``cv2.calibrateCamera`` / ``cv2.fisheye.calibrate`` flags for a lens model."""
-    if fisheye:
-        return cv2.fisheye.CALIB_RECOMPUTE_EXTRINSIC | cv2.fisheye.CALIB_FIX_SKEW
+    if fisheye:  # OpenCV 5 moved the fisheye flags to the top level
+        space = cv2.fisheye if hasattr(cv2.fisheye, "CALIB_RECOMPUTE_EXTRINSIC") else cv2
+        return space.CALIB_RECOMPUTE_EXTRINSIC | space.CALIB_FIX_SKEW
     k1, k2, p1, p2, k3 = distortion_mask
     flags = 0
     if not k1:
@@ -150,9 +151,11 @@ def opencv_flags(distortion_mask: tuple[bool, ...], fisheye: bool) -> int:
 def _opencv_calibrate(obj, img, size, flags, fisheye, criteria):
     """One OpenCV calibration; returns rms, K, dist (5,), per-view RMS errors (V,)."""
     if fisheye:
+        # OpenCV 5's fisheye solver wants (1, N, 3) float64 views and a starting camera matrix
+        k0 = cv2.initCameraMatrix2D([o.astype(np.float32) for o in obj], [i.astype(np.float32) for i in img], size)
         rms, k, d, rvecs, tvecs = cv2.fisheye.calibrate(
-            [o.reshape(-1, 1, 3) for o in obj], [i.reshape(-1, 1, 2) for i in img], size,
-            np.eye(3), np.zeros(4), flags=flags, criteria=criteria,
+            [o.reshape(1, -1, 3) for o in obj], [i.reshape(1, -1, 2) for i in img], size,
+            k0, np.zeros(4), flags=flags | cv2.CALIB_USE_INTRINSIC_GUESS, criteria=criteria,
         )
         dist = np.zeros(5)
         dist[:4] = np.ravel(d)[:4]
