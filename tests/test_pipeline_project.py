@@ -232,9 +232,11 @@ def test_partial_files_of_a_killed_write_are_removed(project):
     out_dir = project / "day1" / "walk01" / "pose-3d"
     leftover = out_dir / ".walk01.h5.abc123.h5"
     leftover.write_bytes(b"half a file")
+    notes = out_dir / ".notes.txt"  # a user's hidden file is not ours to delete
+    notes.write_text("keep me")
     (project / "day1" / "walk01" / ".mocap3d" / "triangulate.json").unlink()  # as if killed before the record
     report = run_project(project, workers=0, progress=False)
-    assert not leftover.exists()
+    assert not leftover.exists() and notes.exists()
     status = {o.stage: o.status for o in report.sessions[0].stages}
     assert status["triangulate"] == "done" and status["filter3d"] == "skipped"  # same bytes again
 

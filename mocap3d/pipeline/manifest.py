@@ -13,6 +13,7 @@ computed when they differ, so checking a finished project is cheap.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import logging
@@ -131,18 +132,19 @@ def write_record(
     return atomic_write_text(record_path(manifests, stage), json.dumps(record, indent=1, sort_keys=True))
 
 
-def remove_partial(folders: Iterable[Path]) -> list[Path]:
-    """Delete temporary files that an atomic write killed mid-way left behind (``.<name>.<random><suffix>``).
+def remove_partial(outputs: Iterable[Path]) -> list[Path]:
+    """Delete temporary files that an atomic write of one of ``outputs`` left behind when killed.
 
-    :func:`mocap3d.io.atomic.atomic_path` removes them itself on an exception,
-    but not when the process is killed (SIGKILL, power loss).
+    :func:`mocap3d.io.atomic.atomic_path` writes ``<dir>/.<name>.<random><suffix>``
+    and removes it itself on an exception, but not when the process is killed
+    (SIGKILL, power loss). Only files of exactly that pattern are removed.
     """
     removed = []
-    for folder in folders:
-        if not folder.is_dir():
+    for out in outputs:
+        if not out.parent.is_dir():
             continue
-        for p in folder.iterdir():
-            if p.name.startswith(".") and p.is_file() and p.name.count(".") >= 2:
+        for p in out.parent.glob(f".{glob.escape(out.name)}.*{glob.escape(out.suffix)}"):
+            if p.is_file():
                 p.unlink(missing_ok=True)
                 removed.append(p)
     if removed:

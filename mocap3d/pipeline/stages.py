@@ -378,7 +378,7 @@ def run_stage(name: str, ctx: SessionContext, force: bool = False) -> StageOutco
     missing = [p for p in planned.inputs if not p.exists()]
     if missing:
         raise MocapError(f"stage {name}: input(s) missing: {', '.join(str(p) for p in missing)}.")
-    manifest.remove_partial({p.parent for p in planned.outputs})
+    manifest.remove_partial(planned.outputs)
     record = manifest.record_path(manifests, name)
     record.unlink(missing_ok=True)  # outputs are about to change: the old record no longer describes them
     summary = planned.run()
