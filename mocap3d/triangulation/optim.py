@@ -547,7 +547,9 @@ def optimize_trajectories(
     # OpenBLAS' threaded band Cholesky is pathologically slow (10-100x) beyond a
     # half-bandwidth of about 64; one thread is the fastest everywhere.
     with threadpool_limits(limits=1, user_api="blas"):
-        x, cost, initial, iterations, converged = _levenberg_marquardt(problem, x0, max_iterations)
+        # Before the outlier gate a rough optimum is enough: the second pass refines it.
+        first_ftol = 1e-4 if outlier_threshold is not None else 1e-6
+        x, cost, initial, iterations, converged = _levenberg_marquardt(problem, x0, max_iterations, first_ftol)
         if outlier_threshold is not None:
             # A robust loss bounds an outlier's pull but does not remove it (soft-L1 leaves a bias of
             # about loss_scale / cameras px); drop what the converged solution cannot explain, then refine.
