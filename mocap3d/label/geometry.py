@@ -82,12 +82,19 @@ def epipolar_curves(
     scale = _rig_scale(rig)
     depths = np.geomspace(cfg.depth_range[0] * scale, cfg.depth_range[1] * scale, cfg.n_samples)
     world = rig.centers()[view] + depths[:, None] * direction  # (n, 3)
+    cam = rig.world_to_camera(world)  # (C, n, 3)
+    in_front = cam[..., 2] > 0
     with np.errstate(all="ignore"):
-        proj = rig.project(world)  # (C, n, 2)
-    in_front = rig.depths(world) > 0
+        ideal = cam[..., :2] / cam[..., 2:3]
+        proj = rig.distort_normalized(ideal)  # (C, n, 2)
+        # Far outside the image a polynomial lens model folds back (the distorted radius shrinks again) and
+        # maps points of the ray into the picture where no camera sees them; keep only the samples whose
+        # pixel undistorts back to their own direction.
+        back = rig.undistort_points(proj, output="normalized")
+    unfolded = np.linalg.norm(back - ideal, axis=-1) <= 1e-6 * (1.0 + np.linalg.norm(ideal, axis=-1))
     size = rig.sizes[:, None, :]
     lo, hi = -0.5 - cfg.margin * size, size - 0.5 + cfg.margin * size
-    keep = in_front & np.isfinite(proj).all(-1) & ((proj >= lo) & (proj <= hi)).all(-1)
+    keep = in_front & unfolded & np.isfinite(proj).all(-1) & ((proj >= lo) & (proj <= hi)).all(-1)
     curves: list[list[np.ndarray]] = []
     for c in range(rig.n_cameras):  # a loop over cameras (a handful), each one vectorized
         if c == view:
