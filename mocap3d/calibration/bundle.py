@@ -306,7 +306,6 @@ class _Problem:
         return sp.csr_matrix((vals, (self.rows, self.cols)), shape=self.shape)
 
 
-
 def _loss_weights(sq_err: np.ndarray, loss: str, f_scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Robust cost ``rho(s)`` and weight ``rho'(s)`` at ``s = sq_err / f_scale**2`` (scipy's losses)."""
     s = sq_err / f_scale**2
@@ -354,12 +353,8 @@ def _levenberg_marquardt(x_full, free, obs, object_points, fisheye, n_cam, loss,
     to_board = _one_hot(obs.board, b)
     to_pair = _one_hot(obs.camera * b + obs.board, c * b)
 
-    def split(x):
-        ext, intr, board = _unpack(x, c)
-        return ext, intr, board
-
     def cost_of(x):
-        uv = project_observations(*split(x), obs, object_points, fisheye)
+        uv = project_observations(*_unpack(x, c), obs, object_points, fisheye)
         sq = np.sum((uv - obs.xy) ** 2, 1)
         rho = _loss_weights(sq, loss, f_scale)[0]
         return 0.5 * f_scale**2 * float(np.sum(rho))
@@ -377,7 +372,7 @@ def _levenberg_marquardt(x_full, free, obs, object_points, fisheye, n_cam, loss,
     nfev = 1
     converged = False
     for _ in range(max_iter):
-        uv, d_ext, d_int, d_board = project_observations(*split(x), obs, object_points, fisheye, jacobian=True)
+        uv, d_ext, d_int, d_board = project_observations(*_unpack(x, c), obs, object_points, fisheye, jacobian=True)
         r = uv - obs.xy
         sq = np.sum(r * r, 1)
         rho1 = _loss_weights(sq, loss, f_scale)[1]
@@ -406,8 +401,11 @@ def _levenberg_marquardt(x_full, free, obs, object_points, fisheye, n_cam, loss,
             ud[:, np.arange(n_cp), np.arange(n_cp)] += lam * diag_u + 1e-12
             vd[:, np.arange(6), np.arange(6)] += lam * diag_v + 1e-12
             v_inv = np.linalg.inv(vd)
-            y = np.einsum("cbij,bjk->cbik", wcb, v_inv)  # W V^-1
-            schur = -np.einsum("cbik,dbjk->cidj", y, wcb).reshape(c * n_cp, c * n_cp)
+            y = np.matmul(wcb, v_inv[None])  # W V^-1, (C, B, 15, 6)
+            # S = U - W V^-1 W^T as one matrix product over every board placement
+            y_flat = y.transpose(0, 2, 1, 3).reshape(c * n_cp, b * 6)
+            w_flat = wcb.transpose(0, 2, 1, 3).reshape(c * n_cp, b * 6)
+            schur = -(y_flat @ w_flat.T)
             for ci in range(c):  # the dense camera blocks on the diagonal
                 schur[ci * n_cp : (ci + 1) * n_cp, ci * n_cp : (ci + 1) * n_cp] += ud[ci]
             rhs = -gc + np.einsum("cbik,bk->ci", y, gb)

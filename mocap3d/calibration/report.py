@@ -160,7 +160,7 @@ def _plot_errors(report: CalibrationReport, names: tuple[str, ...], path: Path) 
     bins = np.linspace(0, top, 50)
     for i, name in enumerate(names):
         sel = (report.obs_camera == i) & report.obs_inlier
-        ax.hist(np.minimum(report.obs_error[sel], top), bins=bins, histtype="step", label=name)
+        ax.hist(np.minimum(report.obs_error[sel], top), bins=bins.tolist(), histtype="step", label=name)
     ax.set_xlabel("reprojection error (px)")
     ax.set_ylabel("corners")
     ax.set_title(f"median {report.median_px:.3f} px, p90 {report.p90_px:.3f} px")
