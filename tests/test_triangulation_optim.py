@@ -182,6 +182,40 @@ def test_normal_matrix_is_jt_j_of_the_residuals():
     np.testing.assert_allclose(d_len, jtj[n:, n:], atol=1e-6 * scale)
 
 
+@pytest.mark.parametrize("loss", ["linear", "soft_l1"])
+def test_same_optimum_as_scipy_least_squares(loss):
+    """The band LM solver and a generic trust-region solver (scipy, finite differences) agree."""
+    from scipy.optimize import least_squares
+
+    s = make_sample(n_frames=8, seed=8)
+    k = [9, 11, 13]  # l_hip, l_knee, l_ankle
+    pts, scores = s.poses2d.points[:, :, k], s.poses2d.scores[:, :, k]
+    pairs = np.array([[1, 0], [2, 1]])
+    rng = np.random.default_rng(2)
+    start = s.truth.points[:, k] + rng.normal(0, 15, (8, 3, 3))
+    kwargs = dict(scale_smooth=4.0, n_deriv_smooth=2, loss=loss, loss_scale=3.0, smooth_unit=10.0)
+    ours = optimize_trajectories(s.rig, pts, scores, start, pairs, np.array([2.0, 0.5]), outlier_threshold=None,
+                                 ftol=1e-14, max_iterations=100, **kwargs)  # fmt: skip
+    cam, frame, kp = np.nonzero(np.isfinite(pts).all(-1) & (scores > 0))
+
+    def residuals(p):
+        X, L = p[:72].reshape(8, 3, 3), p[72:]
+        pix, _ = project_with_jacobian(s.rig, X[frame, kp], cam, False)
+        e = scores[cam, frame, kp, None] * (pix - pts[cam, frame, kp])
+        z = (e * e).sum(-1)
+        rho, _ = robust_loss(z, loss, 3.0)
+        e = e * np.sqrt(rho / np.maximum(z, 1e-300))[:, None]  # |e'|^2 = rho(|e|^2)
+        v = np.linalg.norm(X[:, pairs[:, 0]] - X[:, pairs[:, 1]], axis=-1)
+        lres = 100 * np.array([2.0, 0.5]) * (v / L - 1)
+        return np.concatenate([e.ravel(), 0.4 * np.diff(X, 2, axis=0).ravel(), lres.ravel()])
+
+    x0 = np.concatenate([start.ravel(), np.median(np.linalg.norm(start[:, [1, 2]] - start[:, [0, 1]], axis=-1), 0)])
+    ref = least_squares(residuals, x0, method="trf", xtol=1e-12, ftol=1e-12, gtol=1e-12)
+    assert ours.converged and np.isclose(ours.cost, ref.cost, rtol=1e-9)
+    np.testing.assert_allclose(ours.points.ravel(), ref.x[:72], atol=5e-3)  # mm (scipy stops on its own tolerances)
+    np.testing.assert_allclose(ours.lengths, ref.x[72:], atol=1e-3)
+
+
 # ----------------------------------------------------------------------------- accuracy (sample rig)
 def test_optim_beats_robust_frame_by_frame(sample, robust, optim):
     truth = sample.truth.points

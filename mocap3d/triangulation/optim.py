@@ -492,6 +492,7 @@ def optimize_trajectories(
     distort: bool = True,
     max_iterations: int = 30,
     outlier_threshold: float | None = 10.0,
+    ftol: float = 1e-6,
     lengths: np.ndarray | None = None,
     smooth_unit: float | None = None,
 ) -> OptimResult:
@@ -518,6 +519,9 @@ def optimize_trajectories(
     smooth_unit : float, optional
         Mean frame-to-frame speed that makes ``scale_smooth`` unitless
         (default: from ``init``, median-filtered over 7 frames).
+    ftol : float
+        Stop when an iteration lowers the objective by less than this
+        fraction.
 
     Returns
     -------
@@ -548,7 +552,7 @@ def optimize_trajectories(
     # half-bandwidth of about 64; one thread is the fastest everywhere.
     with threadpool_limits(limits=1, user_api="blas"):
         # Before the outlier gate a rough optimum is enough: the second pass refines it.
-        first_ftol = 1e-4 if outlier_threshold is not None else 1e-6
+        first_ftol = max(ftol, 1e-4) if outlier_threshold is not None else ftol
         x, cost, initial, iterations, converged = _levenberg_marquardt(problem, x0, max_iterations, first_ftol)
         if outlier_threshold is not None:
             # A robust loss bounds an outlier's pull but does not remove it (soft-L1 leaves a bias of
@@ -559,7 +563,7 @@ def optimize_trajectories(
             rejected = int(far.sum())
             if rejected:
                 problem = dataclasses.replace(problem, obs_weight=np.where(far, 0.0, problem.obs_weight))
-                x, cost, _, more, converged = _levenberg_marquardt(problem, x, max_iterations)
+                x, cost, _, more, converged = _levenberg_marquardt(problem, x, max_iterations, ftol)
                 iterations += more
     return OptimResult(
         points=x[: problem.n_coords].reshape(f, k, 3), lengths=x[problem.n_coords :], iterations=iterations,
