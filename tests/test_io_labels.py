@@ -15,12 +15,15 @@ from mocap3d.errors import LabelFileError, MocapError
 from mocap3d.io.labels import (
     SINGLE,
     LabelSet,
+    Predictions,
     find_label_files,
     label_file_path,
     load_labels,
+    load_predictions,
     merge_labels,
     missing_images,
     save_labels,
+    save_predictions,
 )
 from mocap3d.io.pose2d import load_dlc, save_dlc
 from mocap3d.poses import Track2D
@@ -240,3 +243,29 @@ def test_failed_write_keeps_previous_file(tmp_path, monkeypatch):
         save_labels(changed, h5)
     assert csv_path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["CollectedData_alice.csv", "CollectedData_alice.h5"]
+
+
+# --------------------------------------------------------------------------- predictions (refinement)
+
+
+@pytest.mark.parametrize("individuals", [(SINGLE,), ("m1", "m2")])
+@pytest.mark.parametrize("with_images", [True, False])
+def test_predictions_round_trip(tmp_path, individuals, with_images):
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 500, (3, len(individuals), 2, 2))
+    points[1, 0, 1] = np.nan
+    likelihood = rng.uniform(0, 1, (3, len(individuals), 2))
+    images = tuple(f"labeled-data/v/img{i}.png" for i in range(3)) if with_images else None
+    pred = Predictions(images, ("nose", "tail"), individuals, points, likelihood, "net")
+    back = load_predictions(save_predictions(pred, tmp_path / "machinelabels-iter0.h5"))
+    assert back.images == images and back.individuals == individuals and back.bodyparts == ("nose", "tail")
+    np.testing.assert_array_equal(back.points, points)
+    np.testing.assert_array_equal(back.likelihood, likelihood)
+    with pytest.raises(LabelFileError, match="predictions, not human labels"):
+        load_labels(tmp_path / "machinelabels-iter0.h5")
+
+
+def test_human_labels_are_not_predictions(tmp_path):
+    h5, _ = save_labels(_small(), tmp_path / "CollectedData_alice.h5")
+    with pytest.raises(LabelFileError, match="need x, y and likelihood"):
+        load_predictions(h5)

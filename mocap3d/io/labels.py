@@ -44,6 +44,7 @@ __all__ = [
     "LabelSet",
     "load_labels",
     "load_predictions",
+    "save_predictions",
     "Predictions",
     "save_labels",
     "merge_labels",
@@ -377,6 +378,37 @@ def load_predictions(path: str | Path) -> Predictions:
         images = tuple(_normalise_image(name) for name in _index_images(df)[0])
     assert likelihood is not None  # with_likelihood=True always returns one
     return Predictions(images, bodyparts, individuals, points, likelihood, scorer, str(path))
+
+
+def save_predictions(pred: Predictions, path: str | Path) -> Path:
+    """Write predictions as DeepLabCut does for outlier frames (``machinelabels-iter<N>.h5``).
+
+    Columns ``(scorer, [individuals,] bodyparts, coords)`` with coords ``x, y,
+    likelihood`` (the individuals level when there are several individuals or
+    their name is not :data:`SINGLE`); rows indexed by the 3-level image path
+    (or by frame number when ``pred.images`` is None). Written atomically.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    n, n_ind, n_bp, _ = pred.points.shape
+    data = np.concatenate([pred.points, pred.likelihood[..., None]], -1).reshape(n, n_ind * n_bp * 3)
+    if pred.individuals == (SINGLE,):
+        cols = pd.MultiIndex.from_product(
+            [[pred.scorer], list(pred.bodyparts), ["x", "y", "likelihood"]], names=list(_LEVELS_SINGLE)
+        )
+    else:
+        cols = pd.MultiIndex.from_product(
+            [[pred.scorer], list(pred.individuals), list(pred.bodyparts), ["x", "y", "likelihood"]],
+            names=list(_LEVELS_MULTI),
+        )
+    if pred.images is None:
+        index = pd.RangeIndex(n)
+    else:
+        index = pd.MultiIndex.from_tuples([tuple(i.split("/", 2)) for i in pred.images]) if n else pd.RangeIndex(0)
+    with atomic_path(path) as tmp:
+        pd.DataFrame(data, index=index, columns=cols).to_hdf(tmp, key="df_with_missing", format="fixed", mode="w")
+    return path
 
 
 # --------------------------------------------------------------------------- writing

@@ -17,7 +17,7 @@ import numpy as np
 from ..camera import CameraRig
 from ..io.atomic import atomic_path, atomic_write_text
 from ..io.calibration import save_calibration
-from ..io.labels import Predictions
+from ..io.labels import Predictions, save_predictions
 from ..sample import make_sample
 
 __all__ = ["LabelSample", "write_label_sample"]
@@ -93,7 +93,7 @@ def write_label_sample(
             noisy = truth2d[c][:, None] + rng.normal(0.0, predictions_noise_px, truth2d[c][:, None].shape)
             pred = Predictions(tuple(f"labeled-data/{video}/{n}" for n in images), bodyparts, ("single",), noisy,
                                np.full(noisy.shape[:-1], 0.9), "network")  # fmt: skip
-            _save_predictions(pred, folder / "machinelabels-iter0.h5")
+            save_predictions(pred, folder / "machinelabels-iter0.h5")
     calibration = save_calibration(rig, out / "calibration.toml", {"source": "mocap3d label sample (true values)"})
     config = {
         "Task": "walk", "scorer": scorer, "date": "sample", "multianimalproject": False, "identity": None,
@@ -105,16 +105,3 @@ def write_label_sample(
     }  # fmt: skip
     atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
     return LabelSample(out, calibration, rig, videos, images, bodyparts, truth3d, truth2d)
-
-
-def _save_predictions(pred: Predictions, path: Path) -> None:
-    """A ``machinelabels`` file: DeepLabCut's table with ``x, y, likelihood`` and image-path rows."""
-    import pandas as pd
-
-    n, n_ind, n_bp, _ = pred.points.shape
-    data = np.concatenate([pred.points, pred.likelihood[..., None]], -1).reshape(n, n_ind * n_bp * 3)
-    cols = pd.MultiIndex.from_product([[pred.scorer], list(pred.bodyparts), ["x", "y", "likelihood"]],
-                                      names=["scorer", "bodyparts", "coords"])  # fmt: skip
-    index = pd.MultiIndex.from_tuples([tuple(i.split("/")) for i in pred.images or ()])
-    with atomic_path(path) as tmp:
-        pd.DataFrame(data, index=index, columns=cols).to_hdf(tmp, key="df_with_missing", format="fixed", mode="w")

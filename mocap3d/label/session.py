@@ -186,6 +186,13 @@ class LabelSession:
             scorer = found[0] if found else "mocap3d"
         scorer = str(scorer)
         bodyparts, individuals = cls._names(cfg, project)
+        if bodyparts is None and not any(next(f.glob("CollectedData_*.*"), None) for f in folders):
+            # Outlier frames of a first round: the network's body parts are the ones to label.
+            found = next((p for f in folders if (p := _prediction_file(f)) is not None), None)
+            if found is not None:
+                pred = load_predictions(found)
+                bodyparts = pred.bodyparts
+                individuals = individuals or (pred.individuals if pred.individuals != (SINGLE,) else None)
         videos = [cls._load_video(root, f, scorer, bodyparts, individuals, warnings) for f in folders]
         if bodyparts is None:
             bodyparts = next((v.labels.bodyparts for v in videos if v.labels.bodyparts), None)
@@ -482,6 +489,18 @@ def _append_images(labels: LabelSet, new: list[str]) -> LabelSet:
                     labels.source)  # fmt: skip
 
 
+def _prediction_file(folder: Path) -> Path | None:
+    """The newest ``machinelabels-iter<N>.h5``, else another ``.h5`` that is not a label file, else None."""
+    def iteration(p: Path) -> int:
+        digits = re.findall(r"\d+", p.stem)
+        return int(digits[-1]) if digits else -1
+
+    candidates = sorted(folder.glob("machinelabels*.h5"), key=iteration) or sorted(
+        p for p in folder.glob("*.h5") if not p.name.startswith("CollectedData_")
+    )
+    return candidates[-1] if candidates else None
+
+
 def _attach_predictions(video: VideoLabels, root: Path, warnings: list[str]) -> None:
     """Refinement: a network's predictions for these frames, as editable starting points.
 
@@ -489,12 +508,9 @@ def _attach_predictions(video: VideoLabels, root: Path, warnings: list[str]) -> 
     are image paths) beside the frames; a video's analysis ``.h5`` (rows are
     frame numbers, matched to the number in each image name) works too.
     """
-    candidates = sorted(video.folder.glob("machinelabels*.h5")) or sorted(
-        p for p in video.folder.glob("*.h5") if not p.name.startswith("CollectedData_")
-    )
-    if not candidates:
+    source = _prediction_file(video.folder)
+    if source is None:
         return
-    source = candidates[-1]
     try:
         pred = load_predictions(source)
     except MocapError as exc:
