@@ -279,6 +279,16 @@ def test_chunks_join_without_seams(sample, limbs, optim):
     assert np.abs(step - step_ref).max() < 1.0
 
 
+def test_long_recordings_are_chunked_past_the_memory_budget(sample, limbs, optim, monkeypatch):
+    from mocap3d.triangulation import optim as module
+
+    k = len(sample.poses2d.keypoints)
+    monkeypatch.setattr(module, "_BAND_MEMORY", 2 * 8 * 3 * k * (3 * k * 2 + 1) * 130)  # 130 frames' worth
+    out = triangulate(sample.poses2d, sample.rig, TriangulationConfig(method="optim", constraints=limbs))
+    assert out.metadata["optim"]["chunks"] == [[0, 130], [70, 200], [140, 240]]  # overlap 60 (default)
+    assert np.max(errors(out.points, optim.points)) < 3.0
+
+
 def test_long_unseen_runs_stay_gaps(limbs):
     s = make_sample(n_frames=150, seed=5)
     pts, scores = s.poses2d.points.copy(), s.poses2d.scores.copy()

@@ -79,7 +79,9 @@ class TriangulationConfig:
         could not be triangulated frame by frame (fewer than two agreeing
         cameras) are left NaN instead of being bridged.
     chunk_frames : int or None
-        Optim: frames per chunk (None: the whole recording at once).
+        Optim: frames per chunk (None: the whole recording at once while its
+        normal matrix fits in about 2 GB, e.g. 17,000 frames of 20 body parts
+        with ``n_deriv_smooth = 2``; longer ones are chunked).
     chunk_overlap : int
         Optim: frames shared by consecutive chunks, cross-faded linearly.
     max_iterations : int

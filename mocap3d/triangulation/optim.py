@@ -83,6 +83,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Bytes the band matrices of one chunk may take when ``chunk_frames`` is not set
+# (about 17,000 frames of 20 body parts with n_deriv_smooth = 2).
+_BAND_MEMORY = 2.0e9
+
 
 # --------------------------------------------------------------------------- building blocks
 def robust_loss(z: np.ndarray, kind: str, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -670,7 +674,16 @@ def triangulate_optim(poses2d: Poses2D, rig: CameraRig, config: TriangulationCon
     blend = np.zeros((f, 1, 1))
     acc = np.zeros((f, int(active.sum()), 3))
     lengths_acc = np.zeros(len(pairs_active))
-    bounds = _chunks(f, config.chunk_frames, config.chunk_overlap)
+    chunk = config.chunk_frames
+    if chunk is None:
+        # The normal matrix's band takes 8 (3 K n + 1) bytes per coordinate and lives twice
+        # (assembled, factorized); past the budget, chunks keep memory bounded.
+        width = 3 * int(active.sum())
+        per_frame = 2 * 8 * width * (width * config.n_deriv_smooth + 1)
+        chunk = max(int(_BAND_MEMORY // per_frame), 2 * config.chunk_overlap + 10)
+        if chunk < f:
+            log.info("optim: %d frames exceed the memory budget; chunks of %d frames", f, chunk)
+    bounds = _chunks(f, chunk, config.chunk_overlap)
     iterations, costs, rejected = [], [], []
     progress = _progress(len(bounds))
     for lo, hi in bounds:
