@@ -29,25 +29,30 @@ on each observation's 2D distance, not separately on x and y.
 Solver
 ------
 A Levenberg-Marquardt iteration on the exact normal equations, written for
-this problem's structure instead of a generic ``least_squares`` with an
-iterative (LSMR) linear solver, which converges slowly here: the smoothness
-term makes the system badly conditioned (a gap is determined only by its
-neighbours' frames).
+this problem's structure, rather than a generic ``least_squares`` with
+finite-difference Jacobians and an iterative (LSMR) linear solver as in
+aniposelib:
 
 * Parameters are ordered frame by frame, so ``J^T J`` of the point
   coordinates is a band matrix of half-width ``3 K n`` (smoothness couples a
   point to the same body part ``n`` frames away, limbs couple body parts of
   one frame). It is assembled directly in LAPACK band storage from the
   analytic Jacobian (projections, lens model, limb lengths), vectorized over
-  all observations, and factorized with a banded Cholesky.
+  all observations, and factorized with a banded Cholesky: each step is exact,
+  however badly the smoothness term conditions the system (a gap is fixed
+  only through its neighbours), so a handful of iterations converge.
 * The few length parameters are eliminated with a Schur complement.
 * The robust loss enters as iteratively reweighted least squares: each
-  iteration weights observations by ``rho'``, the gradient is exact.
+  iteration weights observations by ``rho'``; the gradient is exact.
+* Outlier gate: a robust loss bounds an outlier's pull without removing it.
+  Once converged, observations farther than ``outlier_threshold`` px from
+  their reprojection are dropped and the iteration resumes.
 
-Memory is ``O(frames x keypoints x (3 K n))`` for the band; 10,000 frames x 20
-body parts with ``n = 2`` takes about 1.2 GB. Longer recordings can be
-processed in overlapping chunks (``chunk_frames``), cross-faded over the
-overlap.
+Memory is ``O(frames x keypoints x 3 K n)`` for the band: 10,000 frames x 20
+body parts x 4 cameras with ``n = 2`` peak at about 1.2 GB resident
+(``benchmarks/bench_optim.py --long 10000``). Recordings whose band would
+pass about 2 GB, or any recording when ``chunk_frames`` is set, are processed
+in overlapping chunks cross-faded over the overlap.
 
 Initialisation: the robust (best camera subset) triangulation, each body
 part's gaps filled by linear interpolation (held constant before the first
