@@ -353,3 +353,30 @@ def test_cli_dry_run_and_sample(tmp_path):
     assert result.exit_code == 1 and "no such project or folder" in result.output
     result = CliRunner().invoke(cli, ["label", "--help"])
     assert result.exit_code == 0 and "mocap3d label --sample" in result.output
+
+
+def test_multi_animal_project(tmp_path):
+    """A maDLC project (config.yaml with individuals): each individual's points are labelled and saved apart."""
+    import cv2
+    import yaml
+
+    project = tmp_path / "mice"
+    folder = project / "labeled-data" / "cage"
+    folder.mkdir(parents=True)
+    for i in range(2):
+        cv2.imwrite(str(folder / f"img{i:03d}.png"), np.zeros((60, 80, 3), np.uint8))
+    config = {"scorer": "bob", "multianimalproject": True, "individuals": ["m1", "m2"],
+              "multianimalbodyparts": ["nose", "tail"], "bodyparts": "MULTI!", "uniquebodyparts": []}  # fmt: skip
+    (project / "config.yaml").write_text(yaml.safe_dump(config))
+    session = LabelSession.open(project)
+    info = session.info()
+    assert info["multi_animal"] and info["individuals"] == ["m1", "m2"] and info["bodyparts"] == ["nose", "tail"]
+    view = session.frame(1)["views"][0]
+    rev = session.set_point(0, view["image"], 1, 0, [7.0, 8.0], view["revision"])["revision"]
+    session.set_point(0, view["image"], 0, 1, [1.0, 2.0], rev)
+    labels = load_labels(folder / "CollectedData_bob.h5")
+    assert labels.multi_animal and labels.individuals == ("m1", "m2")
+    np.testing.assert_array_equal(labels.points[1, 1, 0], [7.0, 8.0])
+    np.testing.assert_array_equal(labels.points[1, 0, 1], [1.0, 2.0])
+    assert labels.labelled.sum() == 2
+    assert session.frame(1)["views"][0]["labels"] == [[None, [1.0, 2.0]], [[7.0, 8.0], None]]

@@ -63,7 +63,7 @@ def command(project, videos, poses, poses3d, calibration, n_frames, jump, likeli
             bad = [str(v) for v, c in zip(videos, cams, strict=True) if c is None]
             raise MocapError(f"no camera of {calibration} ({', '.join(full.names)}) in the video names {bad}; "
                              "rename the videos so that each contains its camera's name.")  # fmt: skip
-        rig = full.select(cams)
+        rig = full.select([str(c) for c in cams])
         points3d = load_any_poses3d(poses3d)
     picked, folders = extract_outliers(project, list(videos), tracks, config, rig, points3d, iteration)
     reasons = ", ".join(f"{k} {int((v[picked.frames] > 0).sum())}" for k, v in picked.counts.items())

@@ -163,7 +163,7 @@ def _extract_frames(video: Path, frames: np.ndarray, names: list[str], folder: P
             if not ok:
                 raise LabelFileError(f"{video}: cannot read frame {frame}; is the video shorter than its predictions?")
             with atomic_path(folder / name) as tmp:
-                cv2.imwrite(str(tmp), image)
+                cv2.imwrite(str(tmp), np.asarray(image))
     finally:
         cap.release()
 
@@ -207,12 +207,12 @@ def extract_outliers(
             raise LabelFileError(f"the 3D poses have {poses3d.points.shape[0]} frames, the predictions {n_frames}.")
         # 3D poses are of one individual: the first; the others get no reprojection criterion.
         reproj = np.full(points.shape[:-1], np.nan)
-        names = tracks[0].keypoints
-        aligned = np.full((poses3d.points.shape[0], len(names), 3), np.nan)
-        have = [k for k, name in enumerate(names) if name in poses3d.keypoints]
+        keypoints = tracks[0].keypoints
+        aligned = np.full((poses3d.points.shape[0], len(keypoints), 3), np.nan)
+        have = [k for k, name in enumerate(keypoints) if name in poses3d.keypoints]
         if not have:
-            raise LabelFileError(f"the 3D poses have none of the predictions' keypoints {list(names)}.")
-        aligned[:, have] = poses3d.points[:, [poses3d.keypoints.index(names[k]) for k in have]]
+            raise LabelFileError(f"the 3D poses have none of the predictions' keypoints {list(keypoints)}.")
+        aligned[:, have] = poses3d.points[:, [poses3d.keypoints.index(keypoints[k]) for k in have]]
         reproj[:, :, 0] = reprojection_errors(aligned, rig, points[:, :, 0])
     picked = find_outlier_frames(points, scores, reproj, cfg)
     folders = []
@@ -240,7 +240,8 @@ def _union(old: Predictions, new: Predictions) -> Predictions:
         raise LabelFileError(
             f"{old.source}: an earlier extraction with other body parts or individuals; use another --iteration."
         )
-    keep = [i for i, name in enumerate(new.images or ()) if name not in set(old.images)]
-    return Predictions(old.images + tuple(new.images[i] for i in keep), old.bodyparts, old.individuals,
+    new_images = new.images or ()
+    keep = [i for i, name in enumerate(new_images) if name not in set(old.images)]
+    return Predictions(old.images + tuple(new_images[i] for i in keep), old.bodyparts, old.individuals,
                        np.concatenate([old.points, new.points[keep]]),
                        np.concatenate([old.likelihood, new.likelihood[keep]]), old.scorer)  # fmt: skip

@@ -188,9 +188,9 @@ class LabelSession:
         bodyparts, individuals = cls._names(cfg, project)
         if bodyparts is None and not any(next(f.glob("CollectedData_*.*"), None) for f in folders):
             # Outlier frames of a first round: the network's body parts are the ones to label.
-            found = next((p for f in folders if (p := _prediction_file(f)) is not None), None)
-            if found is not None:
-                pred = load_predictions(found)
+            first = next((p for f in folders if (p := _prediction_file(f)) is not None), None)
+            if first is not None:
+                pred = load_predictions(first)
                 bodyparts = pred.bodyparts
                 individuals = individuals or (pred.individuals if pred.individuals != (SINGLE,) else None)
         videos = [cls._load_video(root, f, scorer, bodyparts, individuals, warnings) for f in folders]
@@ -289,7 +289,7 @@ class LabelSession:
         order = {name: i for i, name in enumerate(self.rig.names)} if self.rig is not None else {}
         frames = []
         for key in sorted(groups):
-            members = sorted(groups[key], key=lambda m: order.get(self.videos[m[0]].camera, -1))
+            members = sorted(groups[key], key=lambda m: order.get(self.videos[m[0]].camera or "", -1))
             session = "_".join(key[1]) if key[0] == "multi" else key[1]
             frames.append({"name": f"{session}/{key[2]}", "members": members})
         return frames
