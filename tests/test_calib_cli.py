@@ -191,8 +191,8 @@ def test_unsynchronised_videos_do_not_converge(capture, tmp_path):
     frames = _read(videos["B"])[::-1]  # B's video runs backwards: its views do not match the others'
     shuffled = _write(frames, tmp_path / "cam-B.mp4")
     paths = [shutil.copy(videos[n], tmp_path / videos[n].name) for n in ("A", "C", "D")]
-    code, text = _run(["--board", board, "--out", tmp_path / "c.toml", "--step", "1", paths[0], shuffled,
-                       *paths[1:]])
+    code, text = _run(["--board", board, "--out", tmp_path / "c.toml", "--step", "1", "--preset", "fast", paths[0],
+                       shuffled, *paths[1:]])
     assert code == 1, text
     assert "did not converge" in text or "agree with the initial" in text
     assert "synchronised" in text

@@ -357,10 +357,26 @@ def test_fisheye_rig_is_recovered():
 
     true = make_rig().replace(fisheye=np.ones(4, bool), dist=np.tile([0.08, -0.03, 0.01, -0.002, 0.0], (4, 1)))
     board = Checkerboard(9, 6, 60.0)
-    corners = project_board(true, board, board_poses(board, 60, 0), 0.2, 1)
-    det = Detections(cameras=true.names, image_sizes=true.sizes, frames=np.arange(60), corners=corners, board=board)
+    corners = project_board(true, board, board_poses(board, 40, 0), 0.2, 1)
+    det = Detections(cameras=true.names, image_sizes=true.sizes, frames=np.arange(40), corners=corners, board=board)
     est, report = calibrate(det, CalibrationConfig(fisheye=True))
     assert est.fisheye.all()
     err = compare_rigs(true, est)
     assert err["focal_pct"] < 0.2 and err["pp_px"] < 2.0 and err["centre_mm"] < 2.0 and err["rot_deg"] < 0.1
     assert report.median_px < 0.3
+
+
+def test_wrongly_numbered_view_is_dropped_from_intrinsics(scene):
+    from mocap3d.calibration.intrinsics import calibrate_camera
+
+    true, board, _, det = scene
+    obj = board.object_points()
+    corners = det.corners[1].copy()
+    usable = usable_views(corners, obj, 6)
+    views = select_views(corners, obj, (1280, 1024), usable, 15)
+    full = [v for v in views if np.isfinite(corners[v]).all()]
+    # rows numbered out of order (a mis-read board): no board pose explains it (a half turn or mirror could be)
+    corners[full[0]] = corners[full[0]].reshape(6, 9, 2)[[3, 4, 5, 0, 1, 2]].reshape(54, 2)
+    k, _, _, kept = calibrate_camera(corners, obj, (1280, 1024), views, (True, True, False, False, False))
+    assert full[0] not in kept and len(kept) == len(views) - 1
+    assert abs(k[0, 0] / true.K[1, 0, 0] - 1) < 0.005

@@ -149,7 +149,7 @@ def opencv_flags(distortion_mask: tuple[bool, ...], fisheye: bool) -> int:
 
 
 def _opencv_calibrate(obj, img, size, flags, fisheye, criteria):
-    """One OpenCV calibration; returns rms, K, dist (5,), per-view RMS errors (V,)."""
+    """One OpenCV calibration; returns rms, K, dist (5,), per-view median errors (V,)."""
     if fisheye:
         # OpenCV 5's fisheye solver wants (1, N, 3) float64 views and a starting camera matrix
         k0 = cv2.initCameraMatrix2D([o.astype(np.float32) for o in obj], [i.astype(np.float32) for i in img], size)
@@ -172,7 +172,8 @@ def _opencv_calibrate(obj, img, size, flags, fisheye, criteria):
             proj = cv2.fisheye.projectPoints(o.reshape(-1, 1, 3), rvecs[v], tvecs[v], k, dist[:4])[0]
         else:
             proj = cv2.projectPoints(o, rvecs[v], tvecs[v], k, dist)[0]
-        errors[v] = np.sqrt(np.mean(np.sum((proj.reshape(-1, 2) - i) ** 2, 1)))
+        # the median: a few wrong corners leave it alone, a wrongly numbered view does not
+        errors[v] = np.median(np.linalg.norm(proj.reshape(-1, 2) - i, axis=1))
     return float(rms), np.asarray(k, dtype=np.float64), dist, errors
 
 
@@ -184,15 +185,17 @@ def calibrate_camera(
     distortion_mask: tuple[bool, ...],
     fisheye: bool = False,
     camera: str = "camera",
-    max_view_rms_px: float = 3.0,
+    max_view_error_px: float = 3.0,
     min_views: int = 3,
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """Intrinsics of one camera from the chosen views, dropping views that disagree.
 
     A view whose corners were numbered wrongly (a checkerboard read rotated by
-    half a turn, a mis-identified marker) ruins the whole fit. So while the
-    worst view's RMS error exceeds ``max(3 x the median view's, 1 px)``, or the
-    overall RMS exceeds ``max_view_rms_px``, the worst view is dropped and the
+    half a turn, a mis-identified marker) ruins the whole fit. Each view is
+    judged by the median error of its corners (a few wrong corners do not move
+    it; bundle adjustment's robust loss deals with those). While the worst
+    view's median exceeds ``max(3 x the typical view's, 1 px)``, or the typical
+    view's exceeds ``max_view_error_px``, the worst view is dropped and the
     camera calibrated again (never below ``min_views`` views).
 
     Parameters
@@ -208,7 +211,7 @@ def calibrate_camera(
     fisheye : bool
     camera : str
         Name used in messages.
-    max_view_rms_px, min_views : see above.
+    max_view_error_px, min_views : see above.
 
     Returns
     -------
@@ -238,12 +241,13 @@ def calibrate_camera(
                 [obj[v] for v in keep], [img[v] for v in keep], size, flags, fisheye, criteria
             )
             worst = int(np.argmax(errors))
-            bad = errors[worst] > max(3 * float(np.median(errors)), 1.0) or rms > max_view_rms_px
+            typical = float(np.median(errors))
+            bad = errors[worst] > max(3 * typical, 1.0) or typical > max_view_error_px
             if not bad or len(keep) <= min_views:
                 break
             log.warning(
-                "camera %s: dropping view of frame %d from the intrinsic calibration (RMS %.2f px vs median %.2f px)",
-                camera, int(views[keep[worst]]), errors[worst], float(np.median(errors)),
+                "camera %s: dropping view of frame %d from the intrinsic calibration (median error %.2f px, typical "
+                "view %.2f px)", camera, int(views[keep[worst]]), errors[worst], typical,
             )
             keep.pop(worst)
     except cv2.error as exc:

@@ -174,6 +174,25 @@ def initial_rig(detections, config: CalibrationConfig | None = None) -> tuple[Ca
     return init.rig, init.T_world_board, init.placed
 
 
+def _camera_reports(names, obs: Observations, result, init: _Initial) -> tuple[CameraReport, ...]:
+    """Per-camera numbers from the bundle adjustment's final errors (kept observations only)."""
+    out = []
+    for i, name in enumerate(names):  # a handful of cameras
+        sel = obs.camera == i
+        err = result.errors[sel & result.inliers]
+        out.append(CameraReport(
+            name=name,
+            median_px=float(np.median(err)) if err.size else float("nan"),
+            p90_px=float(np.percentile(err, 90)) if err.size else float("nan"),
+            n_views=int(len(np.unique(obs.board[sel]))),
+            n_intrinsic_views=int(init.n_intrinsic_views[i]),
+            n_observations=int(err.size),
+            n_outliers=int((sel & ~result.inliers).sum()),
+            intrinsic_rms_px=float(init.intrinsic_rms[i]),
+        ))
+    return tuple(out)
+
+
 def calibrate(detections, config: CalibrationConfig | None = None) -> tuple[CameraRig, CalibrationReport]:
     """Calibrate every camera from board detections.
 
@@ -209,8 +228,7 @@ def calibrate(detections, config: CalibrationConfig | None = None) -> tuple[Came
             + _NEVER_DETECTED_HINT
         )
     init = _initialise(detections, config, corners, object_points)
-    rig1, T_world_board, placed, tree = init.rig, init.T_world_board, init.placed, init.tree
-    n_int_views, int_rms, source = init.n_intrinsic_views, init.intrinsic_rms, init.source
+    rig1, T_world_board, placed = init.rig, init.T_world_board, init.placed
     seconds.update(init.seconds)
 
     placed_frames = np.flatnonzero(placed)
@@ -263,29 +281,16 @@ def calibrate(detections, config: CalibrationConfig | None = None) -> tuple[Came
         rig, boards = _world_from_board(rig, boards, int(where[0]))
         world = f"board in frame {config.origin_frame}"
 
-    cams = []
-    for i, name in enumerate(names):
-        sel = obs.camera == i
-        err_i = result.errors[sel & result.inliers]
-        cams.append(CameraReport(
-            name=name,
-            median_px=float(np.median(err_i)) if err_i.size else float("nan"),
-            p90_px=float(np.percentile(err_i, 90)) if err_i.size else float("nan"),
-            n_views=int(len(np.unique(obs.board[sel]))),
-            n_intrinsic_views=int(n_int_views[i]),
-            n_observations=int(err_i.size),
-            n_outliers=int((sel & ~result.inliers).sum()),
-            intrinsic_rms_px=float(int_rms[i]),
-        ))
+    cams = _camera_reports(names, obs, result, init)
     report = CalibrationReport(
-        cameras=tuple(cams),
+        cameras=cams,
         median_px=median,
         p90_px=float(np.percentile(kept, 90)),
         converged=result.converged,
         nfev=result.nfev,
         seconds=seconds,
-        intrinsics=source,
-        pairs=[(names[p.i], names[p.j], p.n_shared) for p in tree],
+        intrinsics=init.source,
+        pairs=[(names[p.i], names[p.j], p.n_shared) for p in init.tree],
         units="board units",
         world=world,
         obs_camera=obs.camera,
