@@ -179,3 +179,70 @@ def test_second_tab_gets_a_conflict_message(browser, tmp_path, tmp_path_factory)
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_zoom_pan_keys_hide_and_refinement(browser, tmp_path, tmp_path_factory):
+    """Wheel zoom keeps the pixel under the cursor, a drag on empty image pans without labelling, arrow keys
+    change frame and body part, H hides the points, and a dragged prediction becomes a label where dropped."""
+    sample = sample_project(tmp_path / "p", tmp_path_factory.getbasetemp(), predictions_noise_px=3.0)
+    server, url = _serve(sample.project, None)
+    try:
+        page = _open(browser, url)
+        # wheel events carry whole CSS pixels: zoom about a whole-pixel cursor position
+        x, y = np.round(_client(page, 0, [640.0, 512.0]))
+        anchor = page.evaluate(f"window.labelApp.toImage(0, {x}, {y})")
+        scale0 = page.evaluate("window.labelApp.state.views[0].scale")
+        page.mouse.move(x, y)
+        page.mouse.wheel(0, -400)
+        page.wait_for_function(f"window.labelApp.state.views[0].scale > {scale0 * 1.5}")
+        np.testing.assert_allclose(page.evaluate(f"window.labelApp.toImage(0, {x}, {y})"), anchor, atol=1e-6)
+        # Pan: press on empty image, drag 60 px, release: the image moved, nothing was labelled.
+        empty = np.array([390.0, 712.0])  # inside the zoomed view, away from the figure
+        start = _client(page, 0, empty)
+        page.mouse.move(*start)
+        page.mouse.down()
+        page.mouse.move(start[0] + 60, start[1] - 20, steps=5)
+        page.mouse.up()
+        np.testing.assert_allclose(_client(page, 0, empty), [start[0] + 60, start[1] - 20], atol=1e-6)
+        _idle(page)
+        h5 = sample.project / "labeled-data" / "walk_cam1" / "CollectedData_sample.h5"
+        assert not h5.exists() or not load_labels(h5).labelled.any()
+        # Keys: next body part, next frame, previous frame.
+        page.keyboard.press("ArrowDown")
+        assert page.evaluate("window.labelApp.state.bp") == 1
+        assert page.input_value("#bodypart") == "1"
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("window.labelApp.state.frameIndex === 1")
+        assert page.inner_text("#frame-name") == "walk_cam1/img0100.png"
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_function("window.labelApp.state.frameIndex === 0 && window.labelApp.imagesLoaded()")
+        # Refinement: drag the prediction of body part 1 to the true point; it is saved there.
+        pred = np.array(page.evaluate("window.labelApp.state.frame.views[0].predictions[0][1]"), dtype=float)
+        truth = sample.truth2d[0, 0, 1]
+        page.mouse.move(*_client(page, 0, pred))
+        page.mouse.down()
+        page.mouse.move(*_client(page, 0, truth), steps=5)
+        page.mouse.up()
+        _idle(page)
+        np.testing.assert_allclose(_file_point(h5, "img0040.png", 1), truth, atol=1e-3)
+        assert load_labels(h5).labelled.sum() == 1
+        # H hides the points: the pixel at the label shows the image again.
+        before = _pixel(page, 0, truth)
+        page.keyboard.press("h")
+        hidden = _pixel(page, 0, truth)
+        page.keyboard.press("h")
+        assert before != hidden and _pixel(page, 0, truth) == before
+        # Shift+Enter accepts every remaining prediction of the frame as a label.
+        page.keyboard.press("Shift+Enter")
+        _idle(page)
+        saved = load_labels(h5)
+        row = next(r for r, name in enumerate(saved.images) if name.endswith("img0040.png"))
+        assert saved.labelled[row, 0].all()
+        np.testing.assert_allclose(saved.points[row, 0, 2], page.evaluate(
+            "window.labelApp.state.frame.views[0].predictions[0][2]"), atol=1e-9)  # fmt: skip
+        # Progress panel: this frame complete for this view.
+        page.wait_for_function("document.querySelector('#frame-list li.current .count').textContent === '19/19'")
+        assert page.errors == []
+    finally:
+        server.shutdown()
+        server.server_close()

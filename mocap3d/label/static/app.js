@@ -446,7 +446,9 @@ function attachPointer(v) {
     S.hover = {v, cx, cy};
     const d = S.drag;
     if (!d || d.v !== v) return;
-    if (Math.hypot(cx - d.x0, cy - d.y0) > PAN_THRESHOLD) d.moved = true;
+    // a grabbed point follows the smallest movement (fine corrections when zoomed in); an empty-image press
+    // becomes a pan only past PAN_THRESHOLD, so that a slightly shaky click still places a point
+    if (Math.hypot(cx - d.x0, cy - d.y0) > (d.hit ? 0.1 : PAN_THRESHOLD)) d.moved = true;
     if (d.hit && d.moved) {
       const fv = S.frame.views[v.index];
       const [x, y] = toImage(v, cx, cy);
