@@ -378,14 +378,15 @@ def _normal_equations(problem: _Problem, x: np.ndarray, smooth_band: np.ndarray)
     da = (gain / L)[:, None] * unit  # (F, P, 3): d residual / d X_a
     dl = -gain * length / L**2  # (F, P): d residual / d L
     outer = da[..., :, None] * da[..., None, :]  # (F, P, 3, 3)
-    blocks = block.reshape(pr.n_frames, pr.n_points, 3, 3)
-    grad = grad_pts.reshape(pr.n_frames, pr.n_points, 3)
     a_idx, b_idx = pr.pairs[:, 0], pr.pairs[:, 1]
-    np.add.at(blocks, (slice(None), a_idx), outer)  # repeated body parts within a frame: add.at over P only
-    np.add.at(blocks, (slice(None), b_idx), outer)
-    np.add.at(grad, (slice(None), a_idx), lres[..., None] * da)
-    np.add.at(grad, (slice(None), b_idx), -lres[..., None] * da)
-    grad += _smooth_grad(pr, smooth)
+    frame_base = np.arange(pr.n_frames)[:, None] * pr.n_points
+    point_a, point_b = (frame_base + a_idx).ravel(), (frame_base + b_idx).ravel()  # (F * P,) flat point index
+    # add.at: a body part can belong to several pairs of one frame
+    np.add.at(block, point_a, outer.reshape(-1, 3, 3))
+    np.add.at(block, point_b, outer.reshape(-1, 3, 3))
+    np.add.at(grad_pts, point_a, (lres[..., None] * da).reshape(-1, 3))
+    np.add.at(grad_pts, point_b, (-lres[..., None] * da).reshape(-1, 3))
+    grad = grad_pts.reshape(pr.n_frames, pr.n_points, 3) + _smooth_grad(pr, smooth)
     width = 3 * pr.n_points
     band = np.zeros((pr.bandwidth + 1, pr.n_coords))
     for m in range(pr.n_deriv + 1):  # coordinate (g, k, i) with (g + m, k, i): band row m * width
@@ -402,11 +403,14 @@ def _normal_equations(problem: _Problem, x: np.ndarray, smooth_band: np.ndarray)
             np.add.at(band, (np.broadcast_to(offset, col.shape), col), -outer[..., i, j])
     # Length parameters: coupling B (n_coords, P) and D (P, P), gradient.
     n_len = len(L)
-    coupling = np.zeros((pr.n_frames, pr.n_points, 3, n_len))
-    cols = np.arange(n_len)
-    cross = (da * dl[..., None]).transpose(1, 0, 2)  # (P, F, 3): the advanced indices' axis comes first
-    np.add.at(coupling, (slice(None), a_idx, slice(None), cols), cross)
-    np.add.at(coupling, (slice(None), b_idx, slice(None), cols), -cross)
+    cross = da * dl[..., None]  # (F, P, 3): d residual / d X_a times d residual / d L
+    cols = np.arange(n_len)[None, :, None]
+    axes = np.arange(3)[None, None, :]
+    shape = (pr.n_frames, n_len, 1)
+    # entry (coordinate 3 * point + axis, pair) of B, for the a and b ends of every pair and frame
+    index = np.concatenate([((3 * point_a.reshape(shape) + axes) * n_len + cols).ravel(),
+                            ((3 * point_b.reshape(shape) + axes) * n_len + cols).ravel()])  # fmt: skip
+    coupling = np.bincount(index, np.concatenate([cross.ravel(), -cross.ravel()]), pr.n_coords * n_len)
     grad_len = (lres * dl).sum(0)
     d_len = np.diag((dl * dl).sum(0))
     return cost, band, coupling.reshape(pr.n_coords, n_len), d_len, np.concatenate([grad.ravel(), grad_len])
@@ -664,7 +668,7 @@ def triangulate_optim(poses2d: Poses2D, rig: CameraRig, config: TriangulationCon
     # lone camera's ray over many frames fixes no depth and would only slow the solver down.
     long_gaps = _runs_longer_than(~observed, config.max_gap)
     weights[:, long_gaps] = 0.0
-    active = observed.any(0)  # body parts triangulated at least once
+    active = np.asarray(observed.any(0))  # body parts triangulated at least once
     if not active.all():
         log.warning(
             "optim: body part(s) %s never triangulated; left NaN",
