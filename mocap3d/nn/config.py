@@ -1,0 +1,154 @@
+"""Typed configuration of the 2D keypoint networks: every default in one place.
+
+A project TOML (see :mod:`mocap3d.nn.project`) holds these as tables
+``[model]``, ``[augment]`` and ``[train]``; :func:`from_dict` fills a
+dataclass from such a table and rejects unknown keys with the list of the
+known ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ..errors import MocapError
+
+BACKBONES = ("resnet_50", "mobilenet_v2", "hrnet")
+
+
+class NetworkError(MocapError):
+    """A network configuration, checkpoint or training set that cannot be used."""
+
+
+@dataclass
+class ModelConfig:
+    """Network architecture and its geometry.
+
+    ``input_scale`` resizes images before the network (0.5: a 640x480 frame
+    enters as 320x240; predictions are mapped back to full-image pixels);
+    ``output_stride`` is the heatmap stride in network-input pixels.
+    ``pretrained``: ``"imagenet"`` (torchvision's checkpoint through
+    ``torch.hub``'s cache, downloaded when missing), ``"none"``, or a path to a
+    local checkpoint file.
+    """
+
+    backbone: str = "resnet_50"
+    width: float = 1.0  # channel multiplier; only 1.0 matches ImageNet checkpoints
+    backbone_stride: int = 16  # resnet_50 / mobilenet_v2: dilate beyond this stride (hrnet: always 4)
+    output_stride: int = 8
+    head_channels: int = 256  # channels of intermediate deconvolution layers
+    hrnet_channels: int = 18
+    hrnet_branches: int = 4
+    hrnet_blocks: int = 2
+    pretrained: str = "imagenet"
+    input_scale: float = 1.0
+    locref_stdev: float = 7.2801  # DeepLabCut's scaling of location-refinement targets (px)
+    pos_dist_thresh: float = 17.0  # radius of the positive disc around a keypoint (network-input px)
+    locref_weight: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise NetworkError(f"unknown backbone '{self.backbone}'; use one of {', '.join(BACKBONES)}.")
+        if not 0.05 <= self.input_scale <= 4:
+            raise NetworkError(f"input_scale {self.input_scale} is out of range; use e.g. 0.5 or 1.0.")
+        if self.output_stride not in (2, 4, 8, 16):
+            raise NetworkError(f"output_stride {self.output_stride} must be 2, 4, 8 or 16.")
+
+
+@dataclass
+class AugmentConfig:
+    """Training augmentation; every random draw comes from the caller's seeded generator."""
+
+    crop_size: tuple[int, int] = (256, 256)  # (width, height) of training crops in network-input pixels
+    crop_on_animal: float = 0.9  # probability that a crop is centred near the labelled keypoints
+    scale_range: tuple[float, float] = (0.8, 1.25)
+    rotation_deg: float = 25.0
+    flip: bool = False  # left/right mirror; needs symmetric pairs in the project
+    brightness: float = 0.15  # +- fraction of full range
+    contrast: float = 0.25  # +- fraction
+    blur_prob: float = 0.2
+    blur_sigma: float = 1.5
+    occlusion_prob: float = 0.3
+    occlusion_size: float = 0.15  # maximal patch side as a fraction of the crop side
+    noise_std: float = 3.0  # gray levels
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation: AdamW with linear warm-up and cosine decay, fixed seed."""
+
+    iterations: int = 3000
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    min_lr_fraction: float = 0.02
+    seed: int = 0
+    checkpoint_every: int = 500
+    log_every: int = 50
+    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+
+
+@dataclass
+class NetworkConfig:
+    """Everything a training run needs besides the data."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NetworkConfig:
+        return cls(
+            model=from_dict(ModelConfig, data.get("model", {})),
+            augment=from_dict(AugmentConfig, data.get("augment", {})),
+            train=from_dict(TrainConfig, data.get("train", {})),
+        )
+
+
+T = TypeVar("T")
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build dataclass ``cls`` from a TOML table; unknown keys are an error naming the known ones."""
+    names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise NetworkError(f"unknown {cls.__name__} option(s) {unknown}; known: {sorted(names)}.")
+    values = {}
+    for key, value in data.items():
+        default = getattr(cls(), key)
+        values[key] = tuple(value) if isinstance(default, tuple) else value
+    return cls(**values)
+
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # DeepLabCut's default network: ResNet-50, stride-8 heatmaps, full resolution.
+    "resnet_50": {"model": {"backbone": "resnet_50"}},
+    "mobilenet_v2": {"model": {"backbone": "mobilenet_v2", "head_channels": 128}},
+    "hrnet": {"model": {"backbone": "hrnet", "output_stride": 4, "pretrained": "none"}},
+    # Fast setting: MobileNetV2 at half resolution.
+    "fast": {"model": {"backbone": "mobilenet_v2", "head_channels": 128, "input_scale": 0.5, "output_stride": 4}},
+    # From-scratch CPU setting (no ImageNet weights): a small HRNet at half resolution.
+    "scratch": {
+        "model": {"backbone": "hrnet", "hrnet_channels": 16, "hrnet_branches": 3, "hrnet_blocks": 2,
+                  "output_stride": 4, "input_scale": 0.5, "pretrained": "none", "pos_dist_thresh": 8.0,
+                  "locref_stdev": 4.0},
+        "augment": {"crop_size": (192, 192)},
+        "train": {"lr": 2e-3, "batch_size": 8},
+    },
+}
+
+
+def preset(name: str, overrides: dict[str, dict[str, Any]] | None = None) -> NetworkConfig:
+    """A named preset with optional per-table overrides (``{"train": {"iterations": 100}}``)."""
+    if name not in PRESETS:
+        raise NetworkError(f"unknown network preset '{name}'; use one of {', '.join(PRESETS)}.")
+    merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in PRESETS[name].items()}
+    for table, values in (overrides or {}).items():
+        merged.setdefault(table, {}).update(values)
+    return NetworkConfig.from_dict(merged)

@@ -1,0 +1,157 @@
+"""Keypoint networks: a backbone, a deconvolution heatmap head and location refinement.
+
+:func:`build_model` makes a :class:`PoseNet` from a
+:class:`~mocap3d.nn.config.ModelConfig`; :func:`load_imagenet` fills a
+backbone with torchvision's ImageNet weights (through ``torch.hub``'s cache, or
+from a local file) and says clearly when none can be had.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from ..config import ModelConfig, NetworkError
+from .hrnet import HRNet
+from .mobilenet import MobileNetV2
+from .resnet import ResNet
+
+log = logging.getLogger(__name__)
+
+# torchvision's ImageNet checkpoints (IMAGENET1K_V2 for ResNet-50, V1 for MobileNetV2).
+IMAGENET_URLS = {
+    "resnet_50": "https://download.pytorch.org/models/resnet50-11ad3fa6.pth",
+    "mobilenet_v2": "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth",
+}
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class PoseNet(nn.Module):
+    """Backbone + heatmap head.
+
+    Input: ``(N, 3, H, W)`` float RGB in 0..255 (normalised inside, so an
+    exported ONNX model takes plain pixels); ``H, W`` multiples of 32.
+    Output: heatmap logits ``(N, K, H/s, W/s)`` and location refinement
+    ``(N, K, 2, H/s, W/s)`` (x, y offsets / ``locref_stdev``), ``s = output_stride``.
+    """
+
+    def __init__(self, backbone: nn.Module, n_keypoints: int, output_stride: int, head_channels: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.n_keypoints = n_keypoints
+        self.output_stride = output_stride
+        ratio = backbone.stride / output_stride
+        if ratio < 1 or ratio != int(ratio) or (int(ratio) & (int(ratio) - 1)):
+            raise NetworkError(
+                f"output_stride {output_stride} must be the backbone's stride {backbone.stride} divided by a power "
+                "of two (the head only upsamples)."
+            )
+        layers: list[nn.Module] = []
+        cin = backbone.out_channels
+        for _ in range(int(math.log2(ratio))):
+            layers += [nn.ConvTranspose2d(cin, head_channels, 4, 2, 1, bias=False), nn.BatchNorm2d(head_channels),
+                       nn.ReLU(inplace=True)]
+            cin = head_channels
+        if not layers:
+            layers = [nn.Conv2d(cin, head_channels, 3, padding=1, bias=False), nn.BatchNorm2d(head_channels),
+                      nn.ReLU(inplace=True)]
+            cin = head_channels
+        self.head = nn.Sequential(*layers)
+        self.heatmap = nn.Conv2d(cin, n_keypoints, 1)
+        self.locref = nn.Conv2d(cin, 2 * n_keypoints, 1)
+        nn.init.normal_(self.heatmap.weight, std=0.001)
+        nn.init.constant_(self.heatmap.bias, -4.0)  # start near "absent everywhere", the usual prior
+        nn.init.normal_(self.locref.weight, std=0.001)
+        nn.init.zeros_(self.locref.bias)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0, persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0, persistent=False)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        features = self.head(self.backbone((x - self.mean) / self.std))
+        heat = self.heatmap(features)
+        n, k, h, w = heat.shape
+        return heat, self.locref(features).view(n, k, 2, h, w)
+
+
+def build_backbone(cfg: ModelConfig) -> nn.Module:
+    if cfg.backbone == "resnet_50":
+        return ResNet((3, 4, 6, 3), output_stride=cfg.backbone_stride, width=cfg.width)
+    if cfg.backbone == "mobilenet_v2":
+        return MobileNetV2(width=cfg.width, output_stride=cfg.backbone_stride)
+    return HRNet(channels=cfg.hrnet_channels, branches=cfg.hrnet_branches, blocks=cfg.hrnet_blocks)
+
+
+def build_model(cfg: ModelConfig, n_keypoints: int, load_pretrained: bool = True) -> PoseNet:
+    """A fresh network; ImageNet weights are loaded into the backbone when ``cfg.pretrained`` asks for them.
+
+    When they cannot be had (no network, no cached file) a warning says where to put the file, and the
+    network trains from scratch.
+    """
+    backbone = build_backbone(cfg)
+    if load_pretrained and cfg.pretrained != "none":
+        load_imagenet(backbone, cfg)
+    return PoseNet(backbone, n_keypoints, cfg.output_stride, cfg.head_channels)
+
+
+def imagenet_cache_path(backbone: str) -> Path:
+    """Where ``torch.hub`` keeps (and looks for) the checkpoint: ``$TORCH_HOME/hub/checkpoints/<file>``."""
+    url = IMAGENET_URLS[backbone]
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def load_imagenet(backbone: nn.Module, cfg: ModelConfig) -> bool:
+    """Load ImageNet weights into ``backbone`` in place; return whether it was done.
+
+    ``cfg.pretrained == "imagenet"``: torchvision's checkpoint through
+    ``torch.hub.load_state_dict_from_url`` (its cache first, then the
+    download). Any other value is a local checkpoint file (a state dict with
+    torchvision's names, optionally under a ``state_dict`` key). A missing
+    download is a warning (training goes on from scratch); a local file that
+    does not exist or does not fit is an error.
+    """
+    if cfg.backbone not in IMAGENET_URLS:
+        log.warning("no ImageNet checkpoint exists for the %s backbone; it starts from random weights", cfg.backbone)
+        return False
+    if cfg.width != 1.0:
+        log.warning("ImageNet weights fit only width 1.0 (got %s); %s starts from random weights", cfg.width,
+                    cfg.backbone)
+        return False
+    if cfg.pretrained == "imagenet":
+        url = IMAGENET_URLS[cfg.backbone]
+        try:
+            state = torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False, check_hash=False)
+        except Exception as exc:  # URLError, HTTPError, socket errors: all mean "not available here"
+            log.warning(
+                "could not get ImageNet weights for %s (%s: %s). Training starts from random weights. To use them, "
+                "download %s to %s, or set pretrained to the path of a local copy.",
+                cfg.backbone, type(exc).__name__, exc, url, imagenet_cache_path(cfg.backbone),
+            )
+            return False
+        source = url
+    else:
+        path = Path(cfg.pretrained).expanduser()
+        if not path.is_file():
+            raise NetworkError(f"pretrained checkpoint {path} does not exist; give a file, 'imagenet' or 'none'.")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise NetworkError(f"{path}: cannot read it as a torch checkpoint ({type(exc).__name__}: {exc}).") from exc
+        source = str(path)
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    result = backbone.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
+    if missing or result.unexpected_keys:
+        raise NetworkError(
+            f"{source} does not fit the {cfg.backbone} backbone: {len(missing)} missing parameters "
+            f"(e.g. {missing[:3]}), {len(result.unexpected_keys)} unexpected (e.g. {result.unexpected_keys[:3]}). "
+            "Use torchvision's ImageNet checkpoint of the same architecture."
+        )
+    log.info("loaded ImageNet weights for %s from %s", cfg.backbone, source)
+    return True
