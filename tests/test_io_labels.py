@@ -269,3 +269,24 @@ def test_human_labels_are_not_predictions(tmp_path):
     h5, _ = save_labels(_small(), tmp_path / "CollectedData_alice.h5")
     with pytest.raises(LabelFileError, match="need x, y and likelihood"):
         load_predictions(h5)
+
+
+def test_file_written_by_pandas2_as_napari_deeplabcut_does():
+    """Regression file made with pandas 2.3.3 (DeepLabCut's pandas), fixed format, key 'keypoints', by::
+
+        idx = pd.MultiIndex.from_tuples([("labeled-data", "v", "a.png"), ("labeled-data", "v", "b.png")])
+        cols = pd.MultiIndex.from_product([["me"], ["m1", "m2"], ["nose", "tail"], ["x", "y"]],
+                                          names=["scorer", "individuals", "bodyparts", "coords"])
+        df = pd.DataFrame(np.arange(16.).reshape(2, 8), index=idx, columns=cols); df.iloc[0, :4] = np.nan
+        df.to_hdf("pandas2_napari_multianimal.h5", key="keypoints", mode="w")
+
+    (pandas 2.3 also reads every file of ours: checked by hand for both index styles, maDLC and predictions.)
+    """
+    from pathlib import Path
+
+    labels = load_labels(Path(__file__).parent / "data" / "labels" / "pandas2_napari_multianimal.h5")
+    assert labels.images == ("labeled-data/v/a.png", "labeled-data/v/b.png") and labels.index_style == "multi"
+    assert labels.individuals == ("m1", "m2") and labels.bodyparts == ("nose", "tail") and labels.multi_animal
+    expected = np.arange(16.0).reshape(2, 2, 2, 2)
+    expected[0, 0] = np.nan
+    np.testing.assert_array_equal(labels.points, expected)
