@@ -75,10 +75,12 @@ class CalibrationConfig:
     max_median_error_px : float
         A final median reprojection error above this means the solution did not
         converge (an error is raised).
-    max_outlier_fraction : float
-        A camera whose share of grossly wrong corners (error above
-        ``max(gross_error_factor * median, gross_error_px)``) exceeds this does
-        not agree with the others (unsynchronised video, wrong board): an error.
+    max_outlier_fraction, max_gross_fraction : float
+        A camera that does not agree with the others (unsynchronised video,
+        wrong board) is an error: when more than ``max_outlier_fraction`` of its
+        corners were dropped as outliers, or more than ``max_gross_fraction``
+        are grossly wrong (error above ``max(gross_error_factor * median,
+        gross_error_px)``).
     gross_error_factor, gross_error_px : float
         What counts as grossly wrong for that check.
     origin_frame : int or None
@@ -102,7 +104,8 @@ class CalibrationConfig:
     max_nfev: int = 100
     ftol: float = 1e-8
     max_median_error_px: float = 5.0
-    max_outlier_fraction: float = 0.25
+    max_outlier_fraction: float = 0.5
+    max_gross_fraction: float = 0.25
     gross_error_factor: float = 10.0
     gross_error_px: float = 3.0
     origin_frame: int | None = None

@@ -251,19 +251,23 @@ def calibrate(detections, config: CalibrationConfig | None = None) -> tuple[Came
             f"(limit {config.max_median_error_px} px). Check that the videos are synchronised, that the board "
             "file matches the print (square and marker lengths), and try a simpler lens model (--distortion k1k2)."
         )
-    # webcams with motion blur or frame jitter lose a few corners to the outlier threshold; an unsynchronised
-    # video or a wrong board makes a large share of a camera's corners grossly wrong
-    gross = result.errors > max(config.gross_error_factor * median, config.gross_error_px)
-    n_obs = np.bincount(obs.camera, minlength=c)
-    share = np.bincount(obs.camera[gross], minlength=c) / np.maximum(n_obs, 1)
-    bad = [f"{names[i]} ({100 * share[i]:.0f}%)" for i in range(c) if share[i] > config.max_outlier_fraction]
+    # webcams with motion blur or frame jitter lose some corners to the outlier threshold; an unsynchronised
+    # video or a wrong board makes most of a camera's corners outliers, or many of them grossly wrong
+    limit = max(config.gross_error_factor * median, config.gross_error_px)
+    n_obs = np.maximum(np.bincount(obs.camera, minlength=c), 1)
+    gross = np.bincount(obs.camera[result.errors > limit], minlength=c) / n_obs
+    dropped = np.bincount(obs.camera[~result.inliers], minlength=c) / n_obs
+    bad = [
+        f"{names[i]} ({100 * dropped[i]:.0f}% outliers, {100 * gross[i]:.0f}% beyond {limit:.1f} px)"
+        for i in range(c)
+        if dropped[i] > config.max_outlier_fraction or gross[i] > config.max_gross_fraction
+    ]
     if bad:
-        limit = max(config.gross_error_factor * median, config.gross_error_px)
         raise CalibrationError(
-            f"the calibration did not converge to one consistent rig: in camera(s) {', '.join(bad)} too many corners "
-            f"are far (> {limit:.1f} px) from where the other cameras put them (limit "
-            f"{100 * config.max_outlier_fraction:.0f}%). Check that the videos are synchronised (frame k of every "
-            "video must be the same instant) and belong to the same session."
+            f"the calibration did not converge to one consistent rig: camera(s) {', '.join(bad)} disagree with the "
+            f"others (limits: {100 * config.max_outlier_fraction:.0f}% outliers, "
+            f"{100 * config.max_gross_fraction:.0f}% gross errors). Check that the videos are synchronised (frame k "
+            "of every video must be the same instant) and belong to the same session."
         )
     if not result.converged:
         log.warning("bundle adjustment stopped on its evaluation cap; the result may improve with a larger max_nfev")
