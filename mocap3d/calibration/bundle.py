@@ -9,14 +9,19 @@ board's.
 
 Residuals are the pixel differences between every detected corner and its
 projection, all observations projected in one vectorized pass from stacked
-per-observation camera and board parameters. The Jacobian is analytic for
-pinhole lenses (each residual row touches 6 camera, up to 9 intrinsic and
-6 board columns, assembled as a sparse matrix) and finite differences over the
-same sparsity pattern for fisheye lenses. ``scipy.optimize.least_squares``
-(trf, lsmr, ``x_scale='jac'``) minimises a robust loss; rounds with a
-tightening outlier threshold drop observations whose error exceeds
-``max(factor * median, floor)``. Nothing is random, so the same input gives the
-same output.
+per-observation camera and board parameters. The Jacobian is analytic (the
+pinhole lens exactly; a fisheye lens by central differences of the per-point
+lens function, chained with the analytic pose derivatives): each residual row
+touches 6 camera, 9 intrinsic and 6 board columns.
+
+The default solver is a robust Levenberg-Marquardt that eliminates the board
+placements by a Schur complement (a small dense system in the camera
+parameters per iteration); ``solver="scipy"`` runs ``scipy.optimize.least_squares``
+(trf, lsmr, ``x_scale='jac'``) on the same sparse Jacobian instead. A first
+round fits every observation under the robust loss; each following round drops
+observations whose error exceeds ``max(factor * median, floor)``, with factors
+that shrink, so the threshold tightens round after round. Nothing is random,
+so the same input gives the same output.
 """
 
 from __future__ import annotations
@@ -224,7 +229,7 @@ def project_observations(
     object_points : array (N, 3)
     fisheye : bool array (C,)
     jacobian : bool
-        Also return the derivatives (pinhole cameras only).
+        Also return the derivatives with respect to every parameter.
 
     Returns
     -------
@@ -474,7 +479,9 @@ def bundle_adjust(
     loss, f_scale_px : robust loss and its scale (px).
     outlier_factors : after a first round on every observation, one more round per factor, each on the
         observations whose error is below ``max(factor * median, outlier_floor_px)`` after the previous round.
-    max_nfev, ftol : per-round limits of ``least_squares``.
+    max_nfev, ftol : per-round limits (iterations and relative cost decrease).
+    solver : ``"lm"`` (Levenberg-Marquardt with a Schur complement, default) or ``"scipy"``
+        (``least_squares`` trf/lsmr with ``x_scale='jac'`` on the same sparse analytic Jacobian).
 
     Returns
     -------

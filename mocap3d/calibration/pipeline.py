@@ -238,7 +238,7 @@ def calibrate(detections, config: CalibrationConfig | None = None) -> tuple[Came
         refine_intrinsics=config.refine_intrinsics and not config.intrinsics_file,
         distortion_mask=config.distortion_mask, loss=config.loss, f_scale_px=config.f_scale_px,
         outlier_factors=config.outlier_factors, outlier_floor_px=config.outlier_floor_px,
-        max_nfev=config.max_nfev, ftol=config.ftol,
+        max_nfev=config.max_nfev, ftol=config.ftol, solver=config.solver,
     )
     seconds["bundle"] = result.seconds
     rig = result.rig
