@@ -380,3 +380,16 @@ def test_multi_animal_project(tmp_path):
     np.testing.assert_array_equal(labels.points[1, 0, 1], [1.0, 2.0])
     assert labels.labelled.sum() == 2
     assert session.frame(1)["views"][0]["labels"] == [[None, [1.0, 2.0]], [[7.0, 8.0], None]]
+
+
+def test_folders_without_config_take_the_names_of_a_label_file(sample):
+    """No config.yaml: one camera's label file names the body parts; the other folders start empty."""
+    (sample.project / "config.yaml").unlink()
+    folder = sample.project / "labeled-data" / "walk_cam2"
+    theirs = LabelSet.empty([f"labeled-data/walk_cam2/{n}" for n in sample.images], ["head", "neck"], "sample")
+    save_labels(theirs.with_points(np.full((3, 1, 2, 2), 5.0)), folder / "CollectedData_sample.h5")
+    session = LabelSession.open(sample.project)
+    assert session.bodyparts == ("head", "neck") and session.scorer == "sample"
+    assert len(session.frames) == 9
+    result = CliRunner().invoke(cli, ["label", str(sample.project), "--dry-run"])
+    assert result.exit_code == 0 and "9 frames (1 view each) in 3 folder(s); 2 body parts" in result.output

@@ -186,16 +186,20 @@ class LabelSession:
             scorer = found[0] if found else "mocap3d"
         scorer = str(scorer)
         bodyparts, individuals = cls._names(cfg, project)
-        if bodyparts is None and not any(next(f.glob("CollectedData_*.*"), None) for f in folders):
-            # Outlier frames of a first round: the network's body parts are the ones to label.
-            first = next((p for f in folders if (p := _prediction_file(f)) is not None), None)
+        if bodyparts is None:
+            # No config.yaml: the names of the first label file, else those of the network's predictions
+            # (outlier frames of a first round).
+            candidates = [f / f"CollectedData_{scorer}{suffix}" for f in folders for suffix in (".h5", ".csv")]
+            first = next((p for p in candidates if p.is_file()), None)
             if first is not None:
-                pred = load_predictions(first)
+                known = load_labels(first)
+                bodyparts = known.bodyparts
+                individuals = individuals or (known.individuals if known.multi_animal else None)
+            elif (pred_file := next((p for f in folders if (p := _prediction_file(f)) is not None), None)) is not None:
+                pred = load_predictions(pred_file)
                 bodyparts = pred.bodyparts
                 individuals = individuals or (pred.individuals if pred.individuals != (SINGLE,) else None)
         videos = [cls._load_video(root, f, scorer, bodyparts, individuals, warnings) for f in folders]
-        if bodyparts is None:
-            bodyparts = next((v.labels.bodyparts for v in videos if v.labels.bodyparts), None)
         names = {v.labels.bodyparts for v in videos}
         if len(names) > 1:
             raise LabelFileError(
