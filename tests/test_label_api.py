@@ -254,6 +254,9 @@ def test_http_errors_and_images(sample, served):
     assert status == 400 and "is not an image of walk_cam1" in data["error"]
     status, body = get(url + "/")
     assert status == 200 and b"mocap3d label" in body
+    _, info = get(f"{url}/api/session")
+    knee, ankle = sample.bodyparts.index("l_knee"), sample.bodyparts.index("l_ankle")
+    assert [knee, ankle] in info["skeleton"] or [ankle, knee] in info["skeleton"]  # config.yaml's skeleton
     _, progress = get(f"{url}/api/progress")
     assert progress["frames"] == [[0, 3 * len(sample.bodyparts)]] * 3
 
@@ -333,7 +336,7 @@ def test_deeplabcut_example_project(dataset, tmp_path):
     session = LabelSession.open(project)
     info = session.info()
     assert len(info["frames"]) == 116 and info["bodyparts"] == ["snout", "leftear", "rightear", "tailbase"]
-    assert info["warnings"] == [] and not info["calibrated"]
+    assert info["warnings"] == [] and not info["calibrated"] and info["skeleton"] == []
     view = session.frame(7)["views"][0]
     assert view["labels"][0] == original.points[7, 0].tolist()
     session.set_point(0, view["image"], 0, 3, [1.5, 2.5], view["revision"])

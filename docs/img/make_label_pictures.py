@@ -86,10 +86,10 @@ def main() -> None:
         page.keyboard.press("ArrowRight")  # an unlabelled frame
         page.wait_for_function("window.labelApp.state.frameIndex === 1 && window.labelApp.imagesLoaded()")
         page.evaluate("document.getElementById('message').hidden = true")
-        _zoom(page, 0, sample.truth2d[0, 1, sample.bodyparts.index("pelvis")], 4)
+        _zoom(page, 0, sample.truth2d[0, 1, sample.bodyparts.index("pelvis")], 2)
         pred = np.array(page.evaluate("window.labelApp.state.frame.views[0].predictions[0]"), dtype=float)
         truth = sample.truth2d[0, 1]
-        for k in (0, 1, 2):  # drag three predictions onto the figure
+        for k in (0, 1, 2, 3, 4):  # drag five predictions onto the figure
             a = page.evaluate(f"window.labelApp.toClient(0, {pred[k][0]}, {pred[k][1]})")
             b = page.evaluate(f"window.labelApp.toClient(0, {truth[k][0]}, {truth[k][1]})")
             page.mouse.move(*a)

@@ -155,6 +155,7 @@ class LabelSession:
         self.multi_animal = videos[0].labels.multi_animal
         self._lock = threading.RLock()
         self.frames = self._group_frames()
+        self.skeleton: list[tuple[int, int]] = []  # body part index pairs drawn as lines (config.yaml's skeleton)
 
     # ------------------------------------------------------------------ opening
 
@@ -218,7 +219,9 @@ class LabelSession:
                         f"{v.name}: no camera of the calibration ({', '.join(rig.names)}) in the folder name; "
                         "labelled on its own, without multi-view help."
                     )
-        return cls(root, videos, rig, cfg, warnings)
+        session = cls(root, videos, rig, cfg, warnings)
+        session.skeleton = _skeleton(project.get("skeleton"), session.bodyparts)
+        return session
 
     @staticmethod
     def _names(cfg: LabelToolConfig, project: dict) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
@@ -314,6 +317,7 @@ class LabelSession:
             "frames": [{"name": f["name"], "views": len(f["members"])} for f in self.frames],
             "warnings": list(self.warnings),
             "disagreement_px": self.config.geometry.disagreement_px,
+            "skeleton": [list(pair) for pair in self.skeleton],
         }
 
     def _frame(self, index: int) -> dict:
@@ -456,6 +460,15 @@ class LabelSession:
                                  self.individuals if self.multi_animal else None, self.warnings)  # fmt: skip
         v.labels, v.rows, v.stamp = fresh.labels, fresh.rows, fresh.stamp
         v.revision += 1
+
+
+def _skeleton(pairs, bodyparts: tuple[str, ...]) -> list[tuple[int, int]]:
+    """config.yaml's ``skeleton`` (pairs of body part names) as index pairs; unknown names are skipped."""
+    out = []
+    for pair in pairs or []:
+        if isinstance(pair, (list, tuple)) and len(pair) == 2 and all(name in bodyparts for name in pair):
+            out.append((bodyparts.index(pair[0]), bodyparts.index(pair[1])))
+    return out
 
 
 def _conform(

@@ -138,6 +138,7 @@ function draw(v) {
   const flags = [];
   if (!S.hidden) {
     drawEpipolar(ctx, v);
+    drawSkeleton(ctx, v, fv);
     drawPredictions(ctx, v, fv);
     drawProposals(ctx, v, fv);
     drawLabels(ctx, v, fv, flags);
@@ -171,6 +172,20 @@ function drawEpipolar(ctx, v) {
       ctx.stroke();
     }
   });
+  ctx.restore();
+}
+
+function drawSkeleton(ctx, v, fv) {
+  if (!S.info.skeleton || !S.info.skeleton.length) return;
+  ctx.save();
+  ctx.lineWidth = 1.5;
+  ctx.strokeStyle = "rgba(255, 255, 255, 0.55)";
+  fv.labels.forEach((row) => S.info.skeleton.forEach(([a, b]) => {
+    if (!row[a] || !row[b]) return;
+    const [ax, ay] = toCanvas(v, row[a][0], row[a][1]);
+    const [bx, by] = toCanvas(v, row[b][0], row[b][1]);
+    ctx.beginPath(); ctx.moveTo(ax, ay); ctx.lineTo(bx, by); ctx.stroke();
+  }));
   ctx.restore();
 }
 
