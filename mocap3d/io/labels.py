@@ -10,8 +10,9 @@ Layout (checked against DeepLabCut's example project and napari-deeplabcut)
 Columns
     A pandas MultiIndex ``(scorer, bodyparts, coords)``; multi-animal
     projects add ``individuals`` between scorer and bodyparts. ``coords`` are
-    ``x, y`` (labels carry no likelihood), pixels with the origin at the
-    top-left corner of the top-left pixel's centre as in DeepLabCut.
+    ``x, y`` (labels carry no likelihood), in pixels with pixel centres at
+    integer coordinates ((0, 0) is the centre of the top-left pixel), as in
+    DeepLabCut and OpenCV.
 Index
     The image path relative to the project folder. DeepLabCut before 2.2 used
     one string (``labeled-data/m4s1/img0000.png``, backslashes when written on
