@@ -4,7 +4,8 @@ Four 1280x1024 cameras on an arc looking at the same volume, with radial and
 tangential distortion; a ChArUco-sized board (9x6 inner corners, 60 mm squares)
 moved and tilted through the volume. Detections are the true projections plus
 Gaussian noise; a corner counts as detected when it lies in the image and the
-board faces the camera (a ChArUco board is only read from its front).
+board's printed face is towards the camera (a ChArUco board is only read from
+its front; as in OpenCV, the board's z axis then points away from the camera).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from scipy.spatial.transform import Rotation
 
 from mocap3d.calibration.boards import Checkerboard
 from mocap3d.calibration.detect import Detections
-from mocap3d.calibration.report import lens_model_rms, rig_errors
+from mocap3d.calibration.report import rig_errors
 from mocap3d.camera import CameraRig
 
 
@@ -52,7 +53,9 @@ def board_poses(board: Checkerboard, n_frames: int, seed: int = 0) -> np.ndarray
     obj = board.object_points()
     centre_offset = obj.mean(0)
     out = np.zeros((n_frames, 4, 4))
-    base = Rotation.from_euler("x", 90, degrees=True)  # board upright, facing -y (towards the cameras)
+    # board upright, its printed face towards the cameras (-y): as in OpenCV, the board's z axis points away
+    # from the cameras that read it, into the board
+    base = Rotation.from_euler("x", -90, degrees=True)
     for f in range(n_frames):
         tilt = Rotation.from_rotvec(rng.uniform(-0.7, 0.7, 3) * np.array([1.0, 1.0, 0.5]))
         rot = (Rotation.from_euler("z", rng.uniform(-40, 40), degrees=True) * base * tilt).as_matrix()
@@ -70,7 +73,7 @@ def project_board(rig: CameraRig, board, poses: np.ndarray, noise_px: float, see
     uv = rig.project(world)
     normal = poses[:, :3, 2]  # board z axis in the world
     to_cam = rig.centers()[:, None, :] - poses[None, :, :3, 3]
-    facing = np.einsum("cfi,fi->cf", to_cam, normal) / np.linalg.norm(to_cam, axis=-1) > np.cos(np.deg2rad(70))
+    facing = np.einsum("cfi,fi->cf", to_cam, normal) / np.linalg.norm(to_cam, axis=-1) < -np.cos(np.deg2rad(70))
     visible = rig.in_image(uv) & (rig.depths(world) > 0) & facing[:, :, None]
     margin = 5
     visible &= (uv > margin).all(-1) & (uv < rig.sizes[:, None, None, :] - margin).all(-1)
@@ -102,7 +105,3 @@ def compare_rigs(true: CameraRig, est: CameraRig) -> dict[str, float]:
         "rot_deg": float(err["rotation_deg"].max()),
         "scale": float(err["scale"]),
     }
-
-
-def lens_rms(true: CameraRig, est: CameraRig, step: int = 32) -> np.ndarray:
-    return lens_model_rms(true, est, step)

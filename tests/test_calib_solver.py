@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 import pytest
-from _calib_scene import compare_rigs, lens_rms, make_scene
+from _calib_scene import compare_rigs, make_scene
 from scipy.spatial.transform import Rotation
 
 from mocap3d.calibration.bundle import Observations, bundle_adjust, project_observations
@@ -79,12 +79,13 @@ def test_synthetic_rig_is_recovered(scene, solved):
     true, _, _, _ = scene
     est, report = solved
     err = compare_rigs(true, est)
+    # 0.2 px noise, 120 placements (the bars are checked on rendered videos in the benchmark)
     assert err["focal_pct"] < 0.1
     assert err["pp_px"] < 1.0
-    assert err["centre_mm"] < 0.5
-    assert err["rot_deg"] < 0.05
+    assert err["centre_mm"] < 0.75
+    assert err["rot_deg"] < 0.06
     assert abs(err["scale"] - 1) < 1e-3  # units are the board's (mm)
-    assert lens_rms(true, est).max() < 0.5
+    assert lens_model_rms(true, est, align_rotation=True).max() < 0.3
     np.testing.assert_allclose(est.dist[:, :4], true.dist[:, :4], atol=0.01)
     # noise is 0.2 px per coordinate: the 2D error's median is 0.2 * sqrt(2 ln 2) = 0.235 px
     assert 0.2 < report.median_px < 0.27
@@ -143,13 +144,17 @@ def test_origin_frame_puts_the_board_on_the_world_axes(scene):
     true, board, poses, det = scene
     frame = 7
     est, report = calibrate(det, CalibrationConfig(origin_frame=frame))
-    # the board's corners are now world points with z = 0: projecting them must hit that frame's detections
-    proj = est.project(board.object_points())
+    # the board's corners are now world points (x, -y, 0): z is out of the printed face, towards the cameras
+    flip = np.diag([1.0, -1.0, -1.0])
+    proj = est.project(board.object_points() @ flip)
     seen = np.isfinite(det.corners[:, frame]).all(-1)
     err = np.linalg.norm(proj - det.corners[:, frame], axis=-1)[seen]
     assert np.median(err) < 0.5
+    saw = seen.any(-1)
+    assert saw.any() and (est.centers()[saw, 2] > 0).all()  # cameras that read the board are on its printed side
     # and the true rig expressed in that board's frame matches (no similarity alignment needed)
     T_cam_board = to_transform(true.rvec, true.tvec) @ poses[frame]
+    T_cam_board[:, :3, :3] = T_cam_board[:, :3, :3] @ flip
     rvec, tvec = from_transform(T_cam_board)
     centres = -np.einsum("cji,cj->ci", Rotation.from_rotvec(rvec).as_matrix(), tvec)
     # one board placement fixes the axes: its own pose error (~0.05 deg) moves cameras 2.5 m away by a few mm

@@ -90,9 +90,10 @@ class CalibrationConfig:
     gross_error_factor, gross_error_px : float
         What counts as grossly wrong for that check.
     origin_frame : int or None
-        Video frame index whose board placement defines the world (origin at
-        its first corner, x/y along the board, z out of it). None: the first
-        camera's frame.
+        Video frame index whose board placement defines the world: origin at
+        the origin of the board's coordinates (``board.object_points()``), x
+        along the board's x axis, z out of the printed face (up, for a board
+        lying face up on the floor), y = z x x. None: the first camera's frame.
     """
 
     distortion: str = "k1k2p1p2"

@@ -101,16 +101,20 @@ def _intrinsics(detections, corners, object_points, usable, config) -> tuple[Cam
     return rig, np.array(n_views), np.array(rms), "estimated"
 
 
+# board coordinates -> world: x along the board's x, z out of the printed face (towards the cameras that read it;
+# OpenCV's board z points into the board), y = z cross x
+_FLIP = np.diag([1.0, -1.0, -1.0, 1.0])
+
+
 def _world_from_board(rig: CameraRig, T_world_board: np.ndarray, index: int) -> tuple[CameraRig, np.ndarray]:
-    """Re-express everything in the frame of board placement ``index``."""
-    T_w_b = T_world_board[index]
+    """Re-express everything in the frame of board placement ``index`` (see ``_FLIP``)."""
+    T_w_new = T_world_board[index] @ _FLIP  # the new world's axes in the old world
     cam = np.zeros((rig.n_cameras, 4, 4))
     cam[:, :3, :3] = rig.R
     cam[:, :3, 3] = rig.tvec
     cam[:, 3, 3] = 1
-    new_cam = cam @ T_w_b  # T_cam_board = T_cam_world T_world_board
-    rvec, tvec = from_transform(new_cam)
-    return rig.replace(rvec=rvec, tvec=tvec), invert_transform(T_w_b) @ T_world_board
+    rvec, tvec = from_transform(cam @ T_w_new)  # T_cam_new = T_cam_world T_world_new
+    return rig.replace(rvec=rvec, tvec=tvec), invert_transform(T_w_new) @ T_world_board
 
 
 @dataclass(frozen=True)
