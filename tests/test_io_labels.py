@@ -265,10 +265,20 @@ def test_predictions_round_trip(tmp_path, individuals, with_images):
         load_labels(tmp_path / "machinelabels-iter0.h5")
 
 
-def test_human_labels_are_not_predictions(tmp_path):
-    h5, _ = save_labels(_small(), tmp_path / "CollectedData_alice.h5")
-    with pytest.raises(LabelFileError, match="need x, y and likelihood"):
-        load_predictions(h5)
+def test_predictions_without_likelihood(tmp_path):
+    """Guesses written as x, y only (as a label table) read as predictions with likelihood 1 where given."""
+    labels = _small()
+    h5, _ = save_labels(labels, tmp_path / "machinelabels-iter0.h5")
+    pred = load_predictions(h5)
+    np.testing.assert_array_equal(pred.points, labels.points)
+    np.testing.assert_array_equal(pred.likelihood, np.where(labels.labelled, 1.0, np.nan))
+    assert pred.images == labels.images
+    track = Track2D(np.ones((2, 1, 1, 2)), np.ones((2, 1, 1)), ("a",), ("individual0",))
+    save_dlc(track, tmp_path / "x.csv")
+    text = (tmp_path / "x.csv").read_text().replace("likelihood", "z")
+    (tmp_path / "x.csv").write_text(text)
+    with pytest.raises(LabelFileError, match=r"need x, y \[and likelihood\]"):
+        load_predictions(tmp_path / "x.csv")
 
 
 def test_file_written_by_pandas2_as_napari_deeplabcut_does():

@@ -305,9 +305,9 @@ def _scatter(df, source: str, with_likelihood: bool):
     if len(scorers) != 1:
         raise LabelFileError(f"{source}: holds several scorers {scorers}; a DeepLabCut file has one.")
     coords = set(level["coords"])
-    if with_likelihood and coords != {"x", "y", "likelihood"}:
+    if with_likelihood and coords not in ({"x", "y", "likelihood"}, {"x", "y"}):
         raise LabelFileError(
-            f"{source}: predictions need x, y and likelihood columns (a DeepLabCut analysis or machinelabels "
+            f"{source}: predictions need x, y [and likelihood] columns (a DeepLabCut analysis or machinelabels "
             f"file); found {sorted(coords)}."
         )
     if not with_likelihood and "likelihood" in coords:
@@ -331,7 +331,11 @@ def _scatter(df, source: str, with_likelihood: bool):
         raise LabelFileError(f"{source}: non-numeric values in the coordinate columns ({exc}).") from exc
     table = np.full((values.shape[0], len(individuals), len(bodyparts), 3), np.nan)
     table[:, ii, kk, cc] = values
-    likelihood = table[..., 2] if with_likelihood else None
+    likelihood = None
+    if with_likelihood:
+        # A predictions table without likelihoods (some tools write machinelabels so): 1 where a point is given.
+        given = np.isfinite(table[..., :2]).all(-1)
+        likelihood = table[..., 2] if "likelihood" in coords else np.where(given, 1.0, np.nan)
     return scorers[0], tuple(individuals), tuple(bodyparts), table[..., :2], likelihood
 
 
@@ -368,7 +372,11 @@ class Predictions:
 
 
 def load_predictions(path: str | Path) -> Predictions:
-    """Read a DeepLabCut analysis ``.h5``/``.csv`` or ``machinelabels-iter<N>.h5`` (``x, y, likelihood``)."""
+    """Read a DeepLabCut analysis ``.h5``/``.csv`` or ``machinelabels-iter<N>.h5`` (``x, y, likelihood``).
+
+    A table with ``x, y`` only is read with likelihood 1 where a point is
+    given (NaN elsewhere).
+    """
     path = Path(path)
     if not path.is_file():
         raise LabelFileError(f"{path}: no such predictions file.")
