@@ -226,6 +226,33 @@ def test_optim_beats_robust_frame_by_frame(sample, robust, optim):
     assert np.median(e_o) < 3.5  # mm; 1.5 px noise at 5 m is ~7 mm per ray
 
 
+def test_huber_loss_as_accurate(sample, limbs, optim):
+    cfg = TriangulationConfig(method="optim", constraints=limbs, reproj_loss="huber")
+    huber = triangulate(sample.poses2d, sample.rig, cfg)
+    truth = sample.truth.points
+    assert np.median(errors(huber.points, truth)) < 1.1 * np.median(errors(optim.points, truth))
+
+
+def test_outputs_describe_the_solution(sample, optim):
+    """error / ncams / cameras_used / score are recomputed from the returned points and the 2D input."""
+    v = len(sample.poses2d.views)
+    used = optim.cameras_used.transpose(2, 0, 1)  # (V, F, K)
+    dist = np.linalg.norm(sample.rig.project(optim.points) - sample.poses2d.points, axis=-1)
+    valid = sample.poses2d.scores >= 0.3
+    assert not (used & ~valid).any()
+    np.testing.assert_array_equal(used, valid & (dist <= 15.0))
+    np.testing.assert_array_equal(optim.ncams, used.sum(0))
+    seen = optim.ncams > 0
+    n = optim.ncams[seen]
+    np.testing.assert_allclose(optim.error[seen], np.where(used, dist, 0).sum(0)[seen] / n)
+    np.testing.assert_allclose(optim.score[seen], np.where(used, sample.poses2d.scores, 0).sum(0)[seen] / n)
+    assert np.isnan(optim.error[~seen]).all() and (optim.score[~seen] == 0).all()
+    assert optim.views == sample.poses2d.views and optim.cameras_used.shape[-1] == v
+    meta = optim.metadata
+    assert meta["triangulation"]["method"] == "optim" and meta["triangulation"]["scale_smooth"] == 4.0
+    assert meta["optim"]["rejected_observations"][0] > 0.5 * sample.outliers.sum()
+
+
 def test_limb_lengths_recovered(sample, optim):
     found = optim.metadata["optim"]["limb_lengths"]
     assert set(found) == {f"{a}-{b}" for a, b in sample.limbs}
