@@ -257,12 +257,15 @@ def project_observations(
     persp[:, 1, 2] = -y / z
     d_cam_point = d_xy @ persp  # (M, 2, 3)
     d_ext = np.empty((m, 2, _N_EXT))
-    # d(R(r) v)/dr = -R [v]x J_r(r)
-    d_ext[:, :, :3] = d_cam_point @ (-rc_m @ _skew(xw) @ _right_jacobian(ext[:, :3])[obs.camera])
+    # d(R(r) v)/dr = -R [v]x J_r(r) = -[R v]x R J_r(r); a row vector times [a]x is its cross product with a
+    rj_cam = rc @ _right_jacobian(ext[:, :3])  # (C, 3, 3)
+    rj_board = rb @ _right_jacobian(board[:, :3])  # (B, 3, 3)
+    rotated = xw - board[obs.board, 3:]  # R_board @ corner
+    d_ext[:, :, :3] = -np.matmul(np.cross(d_cam_point, (xc - ext[obs.camera, 3:])[:, None, :]), rj_cam[obs.camera])
     d_ext[:, :, 3:] = d_cam_point
     d_world = d_cam_point @ rc_m
     d_board = np.empty((m, 2, _N_BOARD))
-    d_board[:, :, :3] = d_world @ (-rb_m @ _skew(pts) @ _right_jacobian(board[:, :3])[obs.board])
+    d_board[:, :, :3] = -np.matmul(np.cross(d_world, rotated[:, None, :]), rj_board[obs.board])
     d_board[:, :, 3:] = d_world
     return uv, d_ext, d_intr, d_board
 
