@@ -136,7 +136,8 @@ def project_with_jacobian(
     points : array (M, 3)
         World points.
     cameras : int array (M,)
-        Index into ``rig`` of the camera of each point.
+        Index into ``rig`` of the camera of each point. Fastest when sorted
+        (each camera's points are then contiguous slices).
     jacobian : bool
         Also return ``d pixel / d point``.
     distort : bool
@@ -149,50 +150,72 @@ def project_with_jacobian(
     jac : array (M, 2, 3) or None
         Derivative of the pixel coordinates with respect to the world point.
     """
-    R = rig.R[cameras]
-    cam = np.einsum("mij,mj->mi", R, points) + rig.tvec[cameras]
+    cameras = np.asarray(cameras)
+    order = None
+    if len(cameras) > 1 and (np.diff(cameras) < 0).any():
+        order = np.argsort(cameras, kind="stable")
+        cameras, points = cameras[order], points[order]
+    pixels = np.empty((len(cameras), 2))
+    jac = np.empty((len(cameras), 2, 3)) if jacobian else None
+    bounds = np.searchsorted(cameras, np.arange(rig.n_cameras + 1))
+    R = rig.R
+    for c in range(rig.n_cameras):  # a loop over cameras; each camera's points are vectorized
+        lo, hi = bounds[c], bounds[c + 1]
+        if hi > lo:
+            pix_c, jac_c = _project_camera(rig, c, R[c], points[lo:hi], jacobian, distort)
+            pixels[lo:hi] = pix_c
+            if jac is not None:
+                jac[lo:hi] = jac_c
+    if order is not None:
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        pixels = pixels[inverse]
+        jac = jac[inverse] if jac is not None else None
+    return pixels, jac
+
+
+def _project_camera(rig: CameraRig, c: int, R: np.ndarray, points: np.ndarray, jacobian: bool, distort: bool):
+    """Pixels (m, 2) of world points (m, 3) in camera ``c`` and, optionally, their derivative (m, 2, 3)."""
+    cam = points @ R.T + rig.tvec[c]
     inv_z = 1.0 / cam[:, 2]
     x, y = cam[:, 0] * inv_z, cam[:, 1] * inv_z
-    k = rig.K[cameras]
-    fx, fy, skew = k[:, 0, 0], k[:, 1, 1], k[:, 0, 1]
-    d = rig.dist[cameras] if distort else np.zeros((len(cameras), 5))
-    k1, k2, p1, p2, k3 = d.T
+    k = rig.K[c]
+    fx, fy, skew = k[0, 0], k[1, 1], k[0, 1]
+    k1, k2, p1, p2, k3 = rig.dist[c] if distort else np.zeros(5)
     r2 = x * x + y * y
-    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-    if jacobian:
-        dradial = k1 + r2 * (2 * k2 + 3 * k3 * r2)  # d radial / d r2
-        a11 = radial + 2 * x * x * dradial + 2 * p1 * y + 6 * p2 * x
-        a12 = 2 * x * y * dradial + 2 * p1 * x + 2 * p2 * y
-        a22 = radial + 2 * y * y * dradial + 6 * p1 * y + 2 * p2 * x
-        a21 = a12
-    fish = rig.fisheye[cameras] & distort
-    if fish.any():
+    a11 = a12 = a21 = a22 = None
+    if distort and rig.fisheye[c]:  # OpenCV fisheye model: k1..k4 live in dist[0:4]
         r = np.sqrt(r2)
         theta = np.arctan(r)
         t2 = theta * theta
-        theta_d = theta * (1 + t2 * (k1 + t2 * (k2 + t2 * (p1 + t2 * p2))))  # fisheye k1..k4 in dist[0:4]
+        theta_d = theta * (1 + t2 * (k1 + t2 * (k2 + t2 * (p1 + t2 * p2))))
         tiny = r < 1e-8
-        scale = np.where(tiny, 1.0, theta_d / np.where(tiny, 1.0, r))
-        xd = np.where(fish, x * scale, xd)
-        yd = np.where(fish, y * scale, yd)
+        r_safe = np.where(tiny, 1.0, r)
+        scale = np.where(tiny, 1.0, theta_d / r_safe)
+        xd, yd = x * scale, y * scale
         if jacobian:
             dtheta_d = 1 + t2 * (3 * k1 + t2 * (5 * k2 + t2 * (7 * p1 + t2 * 9 * p2)))
-            r_safe = np.where(tiny, 1.0, r)
             # q = (d scale / d r) / r; its limit at r = 0 is 2 (k1 - 1/3)
             q = np.where(tiny, 2 * (k1 - 1.0 / 3.0), (dtheta_d / (1 + r2) * r - theta_d) / r_safe**3)
-            a11 = np.where(fish, scale + x * x * q, a11)
-            a12 = np.where(fish, x * y * q, a12)
-            a21 = np.where(fish, x * y * q, a21)
-            a22 = np.where(fish, scale + y * y * q, a22)
-    pixels = np.stack([fx * xd + skew * yd + k[:, 0, 2], fy * yd + k[:, 1, 2]], -1)
+            a11, a12, a22 = scale + x * x * q, x * y * q, scale + y * y * q
+            a21 = a12
+    else:  # OpenCV pinhole model
+        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+        yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+        if jacobian:
+            dradial = k1 + r2 * (2 * k2 + 3 * k3 * r2)  # d radial / d r2
+            a11 = radial + 2 * x * x * dradial + 2 * p1 * y + 6 * p2 * x
+            a12 = 2 * x * y * dradial + 2 * p1 * x + 2 * p2 * y
+            a22 = radial + 2 * y * y * dradial + 6 * p1 * y + 2 * p2 * x
+            a21 = a12
+    pixels = np.stack([fx * xd + skew * yd + k[0, 2], fy * yd + k[1, 2]], -1)
     if not jacobian:
         return pixels, None
     # pixel <- distorted (K) <- normalized (lens) <- camera point (division by z) <- world (R),
     # written out: batched products of 2x2 and 2x3 matrices are slow in numpy.
-    dx = inv_z[:, None] * (R[:, 0] - x[:, None] * R[:, 2])  # d(x/z) / d world point
-    dy = inv_z[:, None] * (R[:, 1] - y[:, None] * R[:, 2])
+    dx = inv_z[:, None] * (R[0] - x[:, None] * R[2])  # d(x/z) / d world point
+    dy = inv_z[:, None] * (R[1] - y[:, None] * R[2])
     du = (fx * a11 + skew * a21)[:, None] * dx + (fx * a12 + skew * a22)[:, None] * dy
     dv = (fy * a21)[:, None] * dx + (fy * a22)[:, None] * dy
     return pixels, np.stack([du, dv], 1)
@@ -356,8 +379,13 @@ def _smooth_band(problem: _Problem) -> np.ndarray:
     return pr.smooth**2 * out
 
 
-def _normal_equations(problem: _Problem, x: np.ndarray, smooth_band: np.ndarray):
-    """IRLS Gauss-Newton normal equations: band ``A``, coupling ``B``, ``D`` and gradients."""
+def _normal_equations(problem: _Problem, x: np.ndarray, smooth_band: np.ndarray, out: np.ndarray | None = None):
+    """IRLS Gauss-Newton normal equations: band ``A``, coupling ``B``, ``D`` and gradients.
+
+    ``out``: a (n_coords, bandwidth + 1) buffer to build the band in (reused
+    between iterations: fresh allocations of this size cost more in page
+    faults than filling them).
+    """
     pr = problem
     e, jac, smooth, vec, length, lres = _terms(pr, x, jacobian=True)
     rho, drho = robust_loss((e * e).sum(-1), pr.loss, pr.loss_scale)
@@ -388,19 +416,29 @@ def _normal_equations(problem: _Problem, x: np.ndarray, smooth_band: np.ndarray)
     np.add.at(grad_pts, point_b, (-lres[..., None] * da).reshape(-1, 3))
     grad = grad_pts.reshape(pr.n_frames, pr.n_points, 3) + _smooth_grad(pr, smooth)
     width = 3 * pr.n_points
-    band = np.zeros((pr.bandwidth + 1, pr.n_coords))
+    # Lower band storage (bandwidth + 1, n_coords) in LAPACK's column-major layout, built through its
+    # row-major transpose so that the factorization needs no transposing copy.
+    if out is None:
+        band_t = np.zeros((pr.n_coords, pr.bandwidth + 1))
+    else:
+        band_t = out
+        band_t.fill(0.0)
+    band = band_t.T
+    per_frame = band_t.reshape(pr.n_frames, width, pr.bandwidth + 1)
     for m in range(pr.n_deriv + 1):  # coordinate (g, k, i) with (g + m, k, i): band row m * width
-        band[m * width].reshape(pr.n_frames, width)[: pr.n_frames - m] += smooth_band[m, : pr.n_frames - m, None]
-    base = (np.arange(pr.n_frames)[:, None] * width + 3 * np.arange(pr.n_points)[None]).ravel()  # first coord
+        per_frame[: pr.n_frames - m, :, m * width] += smooth_band[m, : pr.n_frames - m, None]
+    # Entry (3 p + i, 3 q + j), i >= j for p = q, lives at band_t[3 q + j, 3 (p - q) + i - j]: per point
+    # q and axis j, a short contiguous run. So each point's 3x3 block is one strided slab,
+    per_point = band_t.reshape(pr.n_frames * pr.n_points, 3, pr.bandwidth + 1)
+    lower = np.zeros((len(block), 3, 3))  # [q, j, i - j] = block[q, i, j]
     for i, j in ((0, 0), (1, 0), (1, 1), (2, 0), (2, 1), (2, 2)):
-        band[i - j, base + j] += block[:, i, j]
-    # Cross blocks between the two body parts of a pair (a > b, so they sit below the diagonal).
-    frames = np.arange(pr.n_frames)[:, None] * width
-    for i in range(3):  # 3 x 3 coordinate pairs, each vectorized over frames and pairs
-        for j in range(3):
-            offset = 3 * (a_idx - b_idx) + i - j  # row - column
-            col = frames + 3 * b_idx + j
-            np.add.at(band, (np.broadcast_to(offset, col.shape), col), -outer[..., i, j])
+        lower[:, j, i - j] = block[:, i, j]
+    per_point[:, :, :3] += lower
+    # and the cross block of pair (a, b), a > b, in a frame: axis j of b, columns 3 (a - b) - j + (0, 1, 2).
+    runs = 3 * (a_idx - b_idx)[None, :, None] + np.arange(3)[None, None, :]  # (1, P, 3) for j = 0
+    for j in range(3):
+        cols = np.broadcast_to(runs - j, (pr.n_frames, len(a_idx), 3)).reshape(-1, 3)
+        np.add.at(per_point, (point_b[:, None], j, cols), -outer[..., :, j].reshape(-1, 3))
     # Length parameters: coupling B (n_coords, P) and D (P, P), gradient.
     n_len = len(L)
     cross = da * dl[..., None]  # (F, P, 3): d residual / d X_a times d residual / d L
@@ -421,16 +459,21 @@ def _smooth_grad(problem: _Problem, smooth: np.ndarray) -> np.ndarray:
     return problem.smooth * _difference_adjoint(smooth, problem.n_deriv)
 
 
-def _solve_step(band, coupling, d_len, grad, lam: float):
+def _solve_step(band, coupling, d_len, grad, lam: float, work: np.ndarray | None = None):
     """Solve the damped normal equations ``(H + lam diag(H)) step = -grad``; None if not positive definite.
 
     With ``A = L L^T`` (band Cholesky), the length parameters are eliminated
     through ``W = L^-1 B``: the Schur complement is ``D - W^T W``, so the
     ``P + 1`` right-hand sides need only forward substitutions and the
-    points one backward substitution.
+    points one backward substitution. ``work``: a buffer shaped and laid out
+    like ``band`` (column-major) for the factor.
     """
     n = band.shape[1]
-    ab = np.asfortranarray(band)  # a copy in LAPACK's layout, factorized in place
+    if work is None:
+        ab = band.copy(order="F")
+    else:
+        ab = work
+        np.copyto(ab, band)
     diag = band[0]
     ab[0] = diag * (1.0 + lam) + 1e-9 * (1.0 + diag.max())
     try:
@@ -459,16 +502,18 @@ def _solve_step(band, coupling, d_len, grad, lam: float):
 
 def _levenberg_marquardt(problem: _Problem, x0: np.ndarray, max_iterations: int, ftol: float = 1e-6):
     smooth_band = _smooth_band(problem)
+    band_buffer = np.empty((problem.n_coords, problem.bandwidth + 1))
+    factor_buffer = np.empty((problem.bandwidth + 1, problem.n_coords), order="F")
     x = x0.copy()
     lam = 1e-3
     initial = cost = _cost(problem, x)
     converged = False
     it = 0
     for it in range(1, max_iterations + 1):
-        cost, band, coupling, d_len, grad = _normal_equations(problem, x, smooth_band)
+        cost, band, coupling, d_len, grad = _normal_equations(problem, x, smooth_band, band_buffer)
         improved = False
         for _ in range(10):  # raise the damping until the step lowers the cost
-            step = _solve_step(band, coupling, d_len, grad, lam)
+            step = _solve_step(band, coupling, d_len, grad, lam, factor_buffer)
             if step is not None:
                 trial = x + step
                 new = _cost(problem, trial) if np.isfinite(trial).all() else np.inf
