@@ -436,9 +436,10 @@ def _normal_equations(problem: _Problem, x: np.ndarray, smooth_band: np.ndarray,
     per_point[:, :, :3] += lower
     # and the cross block of pair (a, b), a > b, in a frame: axis j of b, columns 3 (a - b) - j + (0, 1, 2).
     runs = 3 * (a_idx - b_idx)[None, :, None] + np.arange(3)[None, None, :]  # (1, P, 3) for j = 0
+    flat = band_t.reshape(-1)
     for j in range(3):
-        cols = np.broadcast_to(runs - j, (pr.n_frames, len(a_idx), 3)).reshape(-1, 3)
-        np.add.at(per_point, (point_b[:, None], j, cols), -outer[..., :, j].reshape(-1, 3))
+        index = (3 * point_b.reshape(pr.n_frames, -1, 1) + j) * (pr.bandwidth + 1) + runs - j  # (F, P, 3)
+        np.add.at(flat, index.ravel(), -outer[..., :, j].ravel())
     # Length parameters: coupling B (n_coords, P) and D (P, P), gradient.
     n_len = len(L)
     cross = da * dl[..., None]  # (F, P, 3): d residual / d X_a times d residual / d L
