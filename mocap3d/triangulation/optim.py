@@ -501,7 +501,7 @@ def _solve_step(band, coupling, d_len, grad, lam: float, work: np.ndarray | None
     return np.concatenate([-back[:, 0], step_len])
 
 
-def _levenberg_marquardt(problem: _Problem, x0: np.ndarray, max_iterations: int, ftol: float = 1e-6):
+def _levenberg_marquardt(problem: _Problem, x0: np.ndarray, max_iterations: int, ftol: float = 1e-6, bar=None):
     smooth_band = _smooth_band(problem)
     band_buffer = np.empty((problem.n_coords, problem.bandwidth + 1))
     factor_buffer = np.empty((problem.bandwidth + 1, problem.n_coords), order="F")
@@ -529,6 +529,9 @@ def _levenberg_marquardt(problem: _Problem, x0: np.ndarray, max_iterations: int,
         x, cost = trial, new
         lam = max(lam / 5.0, 1e-7)
         log.debug("optim iteration %d: cost %.6g (%.2e lower), lambda %.1e", it, cost, decrease, lam)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(cost=f"{cost:.6g}", refresh=False)
         if decrease < ftol:
             converged = True
             break
@@ -552,6 +555,7 @@ def optimize_trajectories(
     max_iterations: int = 30,
     outlier_threshold: float | None = 10.0,
     ftol: float = 1e-6,
+    progress: bool = False,
     lengths: np.ndarray | None = None,
     smooth_unit: float | None = None,
 ) -> OptimResult:
@@ -581,6 +585,8 @@ def optimize_trajectories(
     ftol : float
         Stop when an iteration lowers the objective by less than this
         fraction.
+    progress : bool
+        Show a progress bar of the iterations (long recordings).
 
     Returns
     -------
@@ -609,10 +615,11 @@ def optimize_trajectories(
     rejected = 0
     # OpenBLAS' threaded band Cholesky is pathologically slow (10-100x) beyond a
     # half-bandwidth of about 64; one thread is the fastest everywhere.
-    with threadpool_limits(limits=1, user_api="blas"):
+    bar = _progress(2 * max_iterations, "optim iterations", "it", enabled=progress)
+    with bar, threadpool_limits(limits=1, user_api="blas"):
         # Before the outlier gate a rough optimum is enough: the second pass refines it.
         first_ftol = max(ftol, 1e-4) if outlier_threshold is not None else ftol
-        x, cost, initial, iterations, converged = _levenberg_marquardt(problem, x0, max_iterations, first_ftol)
+        x, cost, initial, iterations, converged = _levenberg_marquardt(problem, x0, max_iterations, first_ftol, bar)
         if outlier_threshold is not None:
             # A robust loss bounds an outlier's pull but does not remove it (soft-L1 leaves a bias of
             # about loss_scale / cameras px); drop what the converged solution cannot explain, then refine.
@@ -622,7 +629,7 @@ def optimize_trajectories(
             rejected = int(far.sum())
             if rejected:
                 problem = dataclasses.replace(problem, obs_weight=np.where(far, 0.0, problem.obs_weight))
-                x, cost, _, more, converged = _levenberg_marquardt(problem, x, max_iterations, ftol)
+                x, cost, _, more, converged = _levenberg_marquardt(problem, x, max_iterations, ftol, bar)
                 iterations += more
     return OptimResult(
         points=x[: problem.n_coords].reshape(f, k, 3), lengths=x[problem.n_coords :], iterations=iterations,
@@ -740,14 +747,16 @@ def triangulate_optim(poses2d: Poses2D, rig: CameraRig, config: TriangulationCon
             log.info("optim: %d frames exceed the memory budget; chunks of %d frames", f, chunk)
     bounds = _chunks(f, chunk, config.chunk_overlap)
     iterations, costs, rejected = [], [], []
-    progress = _progress(len(bounds))
+    progress = _progress(len(bounds), "optim", "chunk", enabled=len(bounds) > 1)
+    # a bar of iterations when one chunk is long enough to take a while (seconds per iteration)
+    iteration_bar = len(bounds) == 1 and f * k >= 50_000
     for lo, hi in bounds:
         res = optimize_trajectories(
             cams, poses2d.points[:, lo:hi][:, :, active], weights[:, lo:hi][:, :, active], filled[lo:hi][:, active],
             pairs_active, weights_active, scale_smooth=config.scale_smooth, n_deriv_smooth=config.n_deriv_smooth,
             loss=config.reproj_loss, loss_scale=config.reproj_loss_scale, distort=config.undistort,
             max_iterations=config.max_iterations, outlier_threshold=config.outlier_threshold, lengths=lengths0,
-            smooth_unit=unit,
+            smooth_unit=unit, progress=iteration_bar,
         )  # fmt: skip
         w = _crossfade(lo, hi, f, config.chunk_overlap)
         acc[lo:hi] += w[:, None, None] * res.points
@@ -830,7 +839,7 @@ def _crossfade(lo: int, hi: int, n_frames: int, overlap: int) -> np.ndarray:
     return w
 
 
-def _progress(total: int):
+def _progress(total: int, desc: str, unit: str, enabled: bool):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="optim", unit="chunk", disable=total <= 1, leave=False)
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False)
