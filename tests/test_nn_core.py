@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import urllib.error
 
-import cv2
+import _nn_scene as scene
 import numpy as np
 import pytest
 import torch
 
 from mocap3d.nn.augment import affine_matrix, augment, flip_index, transform_points, warp_image
-from mocap3d.nn.config import AugmentConfig, ModelConfig, NetworkConfig, NetworkError, TrainConfig
+from mocap3d.nn.config import AugmentConfig, ModelConfig, NetworkError
 from mocap3d.nn.dataset import TrainingSet, split
 from mocap3d.nn.heatmaps import decode, make_targets
 from mocap3d.nn.models import build_backbone, build_model, imagenet_cache_path, load_imagenet
 from mocap3d.nn.predict import Predictor, export_onnx
-from mocap3d.nn.train import load_model, snapshots, train
+from mocap3d.nn.train import snapshots, train
 
 torch.set_num_threads(2)
 
-NO_PHOTO = dict(brightness=0.0, contrast=0.0, blur_prob=0.0, occlusion_prob=0.0, noise_std=0.0)
+NO_PHOTO = scene.NO_PHOTO
 
 
 # ----------------------------------------------------------------------------- backbones
@@ -167,42 +167,13 @@ def test_split_is_seeded_and_sized_like_deeplabcut():
 # ----------------------------------------------------------------------------- training
 
 
-def _synthetic(n=6, size=(96, 80), seed=0):
-    """Frames with a bright head (keypoint 0) and a dark-ringed tail dot (keypoint 1) on a textured floor."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    images, kps = [], []
-    for _ in range(n):
-        img = rng.integers(90, 130, (h, w, 3)).astype(np.uint8)
-        head = rng.uniform([22, 22], [w - 22, h - 22])
-        tail = head + rng.uniform(-15, 15, 2)
-        cv2.circle(img, tuple(int(round(v * 16)) for v in head), 4 * 16, (250, 40, 40), -1, cv2.LINE_AA, 4)
-        cv2.circle(img, tuple(int(round(v * 16)) for v in tail), 3 * 16, (20, 20, 220), -1, cv2.LINE_AA, 4)
-        images.append(img)
-        kps.append([head, tail])
-    return TrainingSet(tuple(f"img{i}.png" for i in range(n)), images, np.array(kps), ("head", "tail"))
+def _synthetic(n=6, seed=0):
+    images, kps = scene.frames(n, seed=seed)
+    return TrainingSet(tuple(f"img{i}.png" for i in range(n)), images, kps, ("head", "tail"))
 
 
 def _tiny_config(iterations):
-    return NetworkConfig(
-        model=ModelConfig(backbone="hrnet", hrnet_channels=12, hrnet_branches=2, hrnet_blocks=1, output_stride=4,
-                          pretrained="none", head_channels=16, pos_dist_thresh=6.0, locref_stdev=4.0),
-        augment=AugmentConfig(crop_size=(64, 64), crop_on_animal=1.0, scale_range=(1.0, 1.0), rotation_deg=0.0,
-                              **NO_PHOTO),
-        train=TrainConfig(iterations=iterations, batch_size=4, lr=5e-3, warmup=10, checkpoint_every=5, log_every=5),
-    )
-
-
-def test_tiny_network_overfits_synthetic_frames(tmp_path):
-    data = _synthetic()
-    result = train(data, _tiny_config(120), tmp_path, progress=False)
-    assert result.losses[-1] < 0.3 * result.losses[0]
-    model, info = load_model(result.model_path)
-    assert info.bodyparts == ("head", "tail")
-    xy, score = Predictor(model, info.config.model).predict(np.stack(data.images))
-    err = np.linalg.norm(xy - data.keypoints, axis=-1)
-    assert np.median(err) < 1.0 and err.max() < 4.5, err  # an untrained network is off by tens of pixels
-    assert score.min() > 0.5
+    return scene.tiny_config(iterations)
 
 
 def test_interrupted_training_resumes_to_the_same_state(tmp_path):

@@ -38,6 +38,7 @@ class ModelConfig:
     backbone_stride: int = 16  # resnet_50 / mobilenet_v2: dilate beyond this stride (hrnet: always 4)
     output_stride: int = 8
     head_channels: int = 256  # channels of intermediate deconvolution layers
+    mobilenet_last_conv: bool = True  # False: the head reads the 320-channel features (fast setting)
     hrnet_channels: int = 18
     hrnet_branches: int = 4
     hrnet_blocks: int = 2
@@ -131,8 +132,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "resnet_50": {"model": {"backbone": "resnet_50"}},
     "mobilenet_v2": {"model": {"backbone": "mobilenet_v2", "head_channels": 128}},
     "hrnet": {"model": {"backbone": "hrnet", "output_stride": 4, "pretrained": "none"}},
-    # Fast setting: MobileNetV2 at half resolution.
-    "fast": {"model": {"backbone": "mobilenet_v2", "head_channels": 128, "input_scale": 0.5, "output_stride": 4}},
+    # Fast setting: a half-width MobileNetV2 without its last 1x1 convolution, at half resolution.
+    "fast": {
+        "model": {"backbone": "mobilenet_v2", "width": 0.5, "mobilenet_last_conv": False, "head_channels": 64,
+                  "input_scale": 0.5, "output_stride": 8, "pretrained": "none", "pos_dist_thresh": 8.0,
+                  "locref_stdev": 4.0},
+        "augment": {"crop_size": (192, 192)},
+        "train": {"lr": 2e-3, "batch_size": 8},
+    },
     # From-scratch CPU setting (no ImageNet weights): a small HRNet at half resolution.
     "scratch": {
         "model": {"backbone": "hrnet", "hrnet_channels": 16, "hrnet_branches": 3, "hrnet_blocks": 2,

@@ -161,9 +161,8 @@ def train(
     running: list[float] = []
     bar = tqdm(total=tc.iterations, initial=start, desc="train", disable=not progress or rank != 0)
     with ThreadPoolExecutor(1) as pool:  # the next batch is augmented while this one trains
-        pending = pool.submit(batch, start) if start < end else None
+        pending = pool.submit(batch, start)
         for it in range(start, end):
-            assert pending is not None
             images, heat_t, loc_t, mask = pending.result()
             if it + 1 < end:
                 pending = pool.submit(batch, it + 1)
@@ -187,8 +186,12 @@ def train(
     if end > start:
         snapshot(end)
     model_path = out_dir / "model.pt"
-    if end == tc.iterations and rank == 0:
+    if end == tc.iterations and rank == 0 and (end > start or not model_path.exists()):
         _save(model_path, {"model": model.state_dict(), "iteration": end, "losses": losses, **info})
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()  # no process leaves before rank 0 has written its files
     return TrainResult(model_path, end, losses, start)
 
 

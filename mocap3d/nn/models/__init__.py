@@ -83,7 +83,7 @@ def build_backbone(cfg: ModelConfig) -> nn.Module:
     if cfg.backbone == "resnet_50":
         return ResNet((3, 4, 6, 3), output_stride=cfg.backbone_stride, width=cfg.width)
     if cfg.backbone == "mobilenet_v2":
-        return MobileNetV2(width=cfg.width, output_stride=cfg.backbone_stride)
+        return MobileNetV2(width=cfg.width, output_stride=cfg.backbone_stride, last_conv=cfg.mobilenet_last_conv)
     return HRNet(channels=cfg.hrnet_channels, branches=cfg.hrnet_branches, blocks=cfg.hrnet_blocks)
 
 

@@ -50,9 +50,10 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    """Input ``(N, 3, H, W)``; output ``(N, C, H/s, W/s)``, ``C = 1280 * max(1, width)``."""
+    """Input ``(N, 3, H, W)``; output ``(N, C, H/s, W/s)``, ``C = 1280 * max(1, width)`` (``320 * width``
+    without the last convolution)."""
 
-    def __init__(self, width: float = 1.0, output_stride: int = 16) -> None:
+    def __init__(self, width: float = 1.0, output_stride: int = 16, last_conv: bool = True) -> None:
         super().__init__()
         if output_stride not in (8, 16, 32):
             raise ValueError(f"MobileNetV2 output_stride must be 8, 16 or 32, got {output_stride}")
@@ -74,11 +75,13 @@ class MobileNetV2(nn.Module):
         features.append(ConvBNReLU(cin, last, kernel=1))
         self.features = nn.Sequential(*features)
         self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(last, 1000))
-        self.out_channels = last
+        # Without the last 1x1 (to 1280 channels) the head starts from 320 * width channels: ~4x cheaper head.
+        self.last_conv = last_conv
+        self.out_channels = last if last_conv else cin
         self.stride = output_stride
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.features(x)
+        return self.features(x) if self.last_conv else self.features[:-1](x)

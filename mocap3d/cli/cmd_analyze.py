@@ -1,0 +1,46 @@
+"""``mocap3d analyze``: 2D keypoints of videos with a trained network (DeepLabCut .h5/.csv out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("analyze")
+@click.argument("videos", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--project", "-p", "project_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Project TOML (body parts, skeleton, p-cutoff).")
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Network file (default: models/<name>/model.pt).")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
+              help="Output folder (default: beside each video).")
+@click.option("--backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True,
+              help="onnx: ONNX Runtime on the CPU (model.onnx beside the model, exported when missing).")
+@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda:0.")
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--labelled-video", is_flag=True, default=False, help="Also write <video>_<scorer>_labeled.mp4.")
+@click.option("--no-csv", is_flag=True, default=False, help="Write only the .h5.")
+@click.option("--overwrite", is_flag=True, default=False, help="Redo videos whose output exists.")
+def command(videos, project_path, model_path, out, backend, device, batch_size, labelled_video, no_csv,
+            overwrite) -> None:
+    """Write <video>_<scorer>.h5 (+ .csv) per video in DeepLabCut's layout; mocap3d triangulate reads them as is.
+
+    \b
+    Examples:
+      mocap3d analyze -p openfield/project.toml videos/m3v1mp4.mp4 --labelled-video
+      mocap3d analyze -p rig/project.toml --backend onnx -o pose-2d/ videos/cam-*.mp4
+    """
+    from ..nn.analyze import AnalyzeConfig
+    from ..nn.project import load_project
+    from ..nn.run import analyze_project_videos
+
+    proj = load_project(project_path)
+    cfg = AnalyzeConfig(batch_size=batch_size, save_csv=not no_csv, labelled_video=labelled_video,
+                        pcutoff=proj.pcutoff, scorer=f"mocap3d_{proj.network.model.backbone}", overwrite=overwrite)
+    results = analyze_project_videos(proj, list(videos), model_path, out, cfg, backend=backend, device=device)
+    for r in results:
+        if r.skipped:
+            click.echo(f"{r.video.name}: {r.output} exists, skipped (--overwrite to redo)")
+        else:
+            click.echo(f"{r.video.name}: {r.frames} frames, {r.fps:.1f} frames/s -> {r.output}")

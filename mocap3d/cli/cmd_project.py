@@ -1,0 +1,64 @@
+"""``mocap3d project``: create a 2D-network project or import a DeepLabCut one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group("project")
+def command() -> None:
+    """Create or import a 2D keypoint-network project (a TOML file).
+
+    \b
+    Examples:
+      mocap3d project create mouse.toml --name mouse --bodyparts snout,leftear,rightear,tailbase videos/*.mp4
+      mocap3d project import ../openfield-Pranav-2018-10-30 --out openfield/
+    """
+
+
+@command.command("create")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Project (and network) name.")
+@click.option("--bodyparts", required=True, help="Comma-separated body part names.")
+@click.option("--skeleton", default="", help="Comma-separated a-b edges, e.g. snout-leftear,snout-rightear.")
+@click.option("--preset", "preset_name", default="resnet_50", show_default=True,
+              help="Network preset: resnet_50, mobilenet_v2, hrnet, fast, scratch.")
+@click.option("--scorer", default="mocap3d", show_default=True, help="Labeller name (CollectedData_<scorer>.h5).")
+@click.argument("videos", nargs=-1, type=click.Path(path_type=Path))
+def create(path, name, bodyparts, skeleton, preset_name, scorer, videos) -> None:
+    """Write a new project TOML.
+
+    \b
+    Example:
+      mocap3d project create mouse.toml --name mouse --bodyparts snout,tailbase --skeleton snout-tailbase a.mp4
+    """
+    from ..nn.project import create_project
+
+    parts = [b.strip() for b in bodyparts.split(",") if b.strip()]
+    edges = [tuple(e.split("-", 1)) for e in skeleton.split(",") if "-" in e]
+    project = create_project(path, name, parts, videos=[str(v) for v in videos], skeleton=edges,
+                             preset_name=preset_name, scorer=scorer)
+    click.echo(f"wrote {project.path}: {len(parts)} body parts, {len(videos)} videos, preset {preset_name}")
+
+
+@command.command("import")
+@click.argument("dlc_folder", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path),
+              help="Project TOML (or a folder for project.toml) that uses the DeepLabCut folder in place.")
+@click.option("--preset", "preset_name", default=None, help="Network preset (default: DeepLabCut's net type).")
+def import_(dlc_folder, out, preset_name) -> None:
+    """Import a DeepLabCut project (config.yaml + labeled-data) without touching it.
+
+    \b
+    Example:
+      mocap3d project import ~/dlc/openfield-Pranav-2018-10-30 --out openfield/ --preset scratch
+    """
+    from ..io.labels import find_label_files
+    from ..nn.project import import_dlc
+
+    project = import_dlc(dlc_folder, out, preset_name)
+    files = find_label_files(project.data_root)
+    click.echo(f"wrote {project.path}: {len(project.bodyparts)} body parts ({', '.join(project.bodyparts)}), "
+               f"{len(files)} label files, {len(project.videos)} videos")

@@ -1,0 +1,192 @@
+"""Video analysis: frames decoded in a background thread, batched inference, DeepLabCut output.
+
+One ``.h5`` (and ``.csv``) per video in DeepLabCut's analysis layout
+(:func:`mocap3d.io.pose2d.save_dlc`), named ``<video stem>_<scorer>.h5`` so
+that ``mocap3d triangulate`` matches it to its camera by name. A video whose
+output exists is skipped unless ``overwrite``: an interrupted batch of videos
+resumes where it stopped. Optionally a labelled video with the skeleton.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..io.atomic import atomic_path
+from ..io.pose2d import save_dlc
+from ..poses import Track2D
+from .config import NetworkError
+from .evaluate import colours, draw_skeleton
+from .predict import Predictor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AnalyzeConfig:
+    batch_size: int = 16
+    save_csv: bool = True
+    labelled_video: bool = False
+    pcutoff: float = 0.6
+    scorer: str = "mocap3d"
+    overwrite: bool = False
+    max_frames: int | None = None  # stop after this many frames (quick looks, benchmarks)
+
+
+@dataclass
+class VideoResult:
+    video: Path
+    output: Path
+    frames: int
+    seconds: float  # wall time of decoding + inference + decoding of heatmaps
+    skipped: bool = False
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else float("nan")
+
+
+def video_info(path: str | Path) -> tuple[int, int, int, float]:
+    """``(width, height, frame count (0 when unknown), fps)`` of a video file."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise NetworkError(f"cannot open video {path}; is it a video file OpenCV can decode (mp4, avi)?")
+    try:
+        return (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT))), float(cap.get(cv2.CAP_PROP_FPS) or 0.0))
+    finally:
+        cap.release()
+
+
+def read_batches(path: str | Path, batch_size: int, max_frames: int | None = None, prefetch: int = 3
+                 ) -> Iterator[np.ndarray]:
+    """RGB uint8 batches ``(B, H, W, 3)`` of a video, decoded in a background thread.
+
+    The decoder runs ahead by up to ``prefetch`` batches while the caller
+    runs the network (OpenCV's decoder releases the GIL), so neither waits
+    for the other.
+    """
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise NetworkError(f"cannot open video {path}; is it a video file OpenCV can decode (mp4, avi)?")
+    q: queue.Queue = queue.Queue(maxsize=prefetch)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            done = 0
+            while not stop.is_set():
+                frames = []
+                while len(frames) < batch_size and (max_frames is None or done < max_frames):
+                    ok, frame = cap.read()
+                    if not ok:
+                        break
+                    frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+                    done += 1
+                if not frames:
+                    break
+                q.put(np.stack(frames))
+        except Exception as exc:  # handed to the consumer, which re-raises it
+            q.put(exc)
+        finally:
+            cap.release()
+            q.put(None)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is None:
+                break
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
+
+
+def output_path(video: str | Path, out_dir: str | Path | None, scorer: str) -> Path:
+    video = Path(video)
+    return (Path(out_dir) if out_dir else video.parent) / f"{video.stem}_{scorer}.h5"
+
+
+def analyze_video(predictor: Predictor, bodyparts: tuple[str, ...], video: str | Path,
+                  out_dir: str | Path | None = None, cfg: AnalyzeConfig | None = None,
+                  skeleton: list[tuple[str, str]] | None = None, progress: bool = True) -> VideoResult:
+    """Keypoints of every frame of ``video`` -> ``<out_dir>/<stem>_<scorer>.h5`` (+ ``.csv``, labelled ``.mp4``)."""
+    cfg = cfg or AnalyzeConfig()
+    video = Path(video)
+    out = output_path(video, out_dir, cfg.scorer)
+    if out.exists() and not cfg.overwrite:
+        log.info("%s exists; skipped (overwrite to redo)", out)
+        return VideoResult(video, out, 0, 0.0, skipped=True)
+    w, h, n, fps = video_info(video)
+    total = min(n, cfg.max_frames) if cfg.max_frames and n else (cfg.max_frames or n or None)
+    points, scores = [], []
+    t0 = time.perf_counter()
+    with tqdm(total=total, desc=video.name, unit="frame", disable=not progress) as bar:
+        for batch in read_batches(video, cfg.batch_size, cfg.max_frames):
+            xy, s = predictor.predict(batch)
+            points.append(xy)
+            scores.append(s)
+            bar.update(len(batch))
+    seconds = time.perf_counter() - t0
+    if not points:
+        raise NetworkError(f"{video}: no frame could be decoded.")
+    xy, s = np.concatenate(points), np.concatenate(scores)
+    track = Track2D(xy[:, None], s[:, None], bodyparts, source=str(video))
+    save_dlc(track, out, scorer=cfg.scorer)
+    if cfg.save_csv:
+        save_dlc(track, out.with_suffix(".csv"), scorer=cfg.scorer)
+    if cfg.labelled_video:
+        write_labelled_video(video, xy, s, bodyparts, out.with_name(out.stem + "_labeled.mp4"), cfg.pcutoff,
+                             skeleton, fps or 30.0)
+    log.info("%s: %d frames in %.1f s (%.1f frames/s) -> %s", video.name, len(xy), seconds, len(xy) / seconds, out)
+    return VideoResult(video, out, len(xy), seconds)
+
+
+def draw_pose(frame: np.ndarray, xy: np.ndarray, score: np.ndarray, bodyparts: tuple[str, ...], pcutoff: float,
+              skeleton: list[tuple[str, str]] | None = None, cols: np.ndarray | None = None) -> np.ndarray:
+    """A copy of an RGB frame with the skeleton and the body parts above ``pcutoff``."""
+    out = frame.copy()
+    ok = score >= pcutoff
+    draw_skeleton(out, xy, ok, bodyparts, skeleton)
+    cols = colours(len(bodyparts)) if cols is None else cols
+    for k in np.flatnonzero(ok):
+        cv2.circle(out, (int(round(xy[k, 0])), int(round(xy[k, 1]))), 4, tuple(int(v) for v in cols[k]), -1,
+                   cv2.LINE_AA)
+    return out
+
+
+def write_labelled_video(video: str | Path, xy: np.ndarray, score: np.ndarray, bodyparts: tuple[str, ...],
+                         out: str | Path, pcutoff: float, skeleton: list[tuple[str, str]] | None, fps: float) -> Path:
+    """The video with predictions drawn (MP4, written atomically)."""
+    w, h, _, _ = video_info(video)
+    cols = colours(len(bodyparts))
+    with atomic_path(out) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        try:
+            i = 0
+            for batch in read_batches(video, 32, len(xy)):
+                for frame in batch:
+                    drawn = draw_pose(frame, xy[i], score[i], bodyparts, pcutoff, skeleton, cols)
+                    writer.write(cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+                    i += 1
+        finally:
+            writer.release()
+    return Path(out)

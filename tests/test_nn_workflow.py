@@ -1,0 +1,190 @@
+"""2D networks end to end through the CLI on a synthetic project, and the DeepLabCut project import.
+
+The synthetic frames' keypoints are the exact disc centres drawn into them (tests/_nn_scene.py), so every
+error below is against ground truth. One tiny network is trained once (through ``mocap3d train``) and
+then evaluated, exported and used to analyse a lossless video of the labelled frames.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import _nn_scene as scene
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from mocap3d.cli import cli
+from mocap3d.io.labels import LabelSet, load_labels, save_labels
+from mocap3d.io.pose2d import load_track2d
+from mocap3d.nn.analyze import video_info
+from mocap3d.nn.project import load_project
+from mocap3d.nn.run import evaluate_project
+
+torch.set_num_threads(2)
+N_FRAMES = 8
+
+
+def _invoke(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nn-project")
+    images, kps = scene.frames(N_FRAMES, seed=3)
+    folder = root / "labeled-data" / "cam-A"
+    folder.mkdir(parents=True)
+    names = []
+    for i, img in enumerate(images):
+        cv2.imwrite(str(folder / f"img{i:04d}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        names.append(f"labeled-data/cam-A/img{i:04d}.png")
+    save_labels(LabelSet(tuple(names), ("head", "tail"), ("single",), kps[:, None], "tester"),
+                folder / "CollectedData_tester.h5")
+    video = root / "videos" / "cam-A.avi"
+    video.parent.mkdir()
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 10, (96, 80))  # lossless
+    for img in images:
+        writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    writer.release()
+    toml_path = root / "project.toml"
+    out = _invoke("project", "create", toml_path, "--name", "toy", "--bodyparts", "head,tail", "--skeleton",
+                  "head-tail", "--scorer", "tester", "videos/cam-A.avi")
+    assert "2 body parts" in out
+    project = load_project(toml_path)
+    project.network = scene.tiny_config(140)
+    project.train_fraction = 0.75  # 6 train, 2 test images
+    project.save()
+    out = _invoke("train", toml_path)
+    assert "trained 140 iterations" in out
+    return root, toml_path, video, kps
+
+
+def test_tiny_network_overfits_synthetic_frames_and_a_rerun_does_not_retrain(trained):
+    root, toml_path, _, _ = trained
+    model = root / "models" / "toy" / "model.pt"
+    stamp = model.stat().st_mtime_ns
+    out = _invoke("train", toml_path)
+    assert "resumed at 140" in out and model.stat().st_mtime_ns == stamp
+    report = evaluate_project(load_project(toml_path), plots=False)
+    assert report.evaluation.train.n_images == 6 and report.evaluation.test.n_images == 2
+    assert report.evaluation.train.mean_error < 1.5  # an untrained network is off by tens of pixels
+    assert report.evaluation.train.rms >= report.evaluation.train.mean_error
+
+
+def test_evaluate_cli_writes_summary_and_pictures(trained, tmp_path):
+    _, toml_path, _, _ = trained
+    out = _invoke("evaluate", toml_path, "--out", tmp_path)
+    assert "train: 6 images, mean error" in out and "test: 2 images" in out
+    assert (tmp_path / "evaluation.txt").is_file()
+    pics = sorted(p.name for p in (tmp_path / "predictions").glob("*.png"))
+    assert len(pics) == N_FRAMES and sum(p.startswith("test_") for p in pics) == 2
+
+
+def test_analyze_writes_dlc_files_that_the_triangulation_reads(trained, tmp_path):
+    root, toml_path, video, kps = trained
+    out = _invoke("analyze", "-p", toml_path, "-o", tmp_path, "--labelled-video", video)
+    h5 = tmp_path / "cam-A_mocap3d_hrnet.h5"
+    assert f"{N_FRAMES} frames" in out and h5.is_file() and h5.with_suffix(".csv").is_file()
+    track = load_track2d(h5)  # the reader mocap3d triangulate uses
+    assert track.keypoints == ("head", "tail") and track.n_frames == N_FRAMES
+    err = np.linalg.norm(track.points[:, 0] - kps, axis=-1)
+    assert np.median(err) < 1.5
+    np.testing.assert_allclose(load_track2d(h5.with_suffix(".csv")).points, track.points, atol=1e-6)
+    labelled = tmp_path / "cam-A_mocap3d_hrnet_labeled.mp4"
+    assert video_info(labelled)[:2] == (96, 80)
+    # a second run skips the finished video
+    assert "skipped" in _invoke("analyze", "-p", toml_path, "-o", tmp_path, video)
+    # ONNX Runtime gives the same keypoints
+    onnx_dir = tmp_path / "onnx"
+    _invoke("analyze", "-p", toml_path, "-o", onnx_dir, "--backend", "onnx", "--no-csv", video)
+    np.testing.assert_allclose(load_track2d(onnx_dir / h5.name).points, track.points, atol=0.05)
+
+
+def test_export_onnx_cli(trained, tmp_path):
+    root, *_ = trained
+    out = _invoke("export-onnx", root / "models" / "toy" / "model.pt", "--out", tmp_path / "toy.onnx", "--size",
+                  "96x80")
+    assert (tmp_path / "toy.onnx").stat().st_size > 10_000 and "wrote" in out
+    result = CliRunner().invoke(cli, ["export-onnx", str(root / "models" / "toy" / "model.pt"), "--size", "big"])
+    assert result.exit_code != 0 and "WIDTHxHEIGHT" in result.output
+
+
+def test_extract_frames_uniform_and_kmeans(trained, tmp_path):
+    _, _, video, _ = trained
+    _invoke("extract-frames", "-o", tmp_path / "u", "--method", "uniform", "--n", 4, video)
+    folder = tmp_path / "u" / "labeled-data" / "cam-A"
+    assert sorted(p.name for p in folder.glob("*.png")) == ["img0000.png", "img0002.png", "img0005.png",
+                                                            "img0007.png"]
+    first = cv2.imread(str(folder / "img0002.png"))
+    assert first.shape == (80, 96, 3)
+    index = (folder / "frames.csv").read_text().splitlines()
+    assert index[0] == "image,frame,time_s" and index[2].startswith("img0002.png,2,0.2")
+    _invoke("extract-frames", "-o", tmp_path / "k", "--method", "kmeans", "--n", 3, video)
+    assert len(list((tmp_path / "k" / "labeled-data" / "cam-A").glob("*.png"))) == 3
+
+
+def test_outliers_extracted_and_merged_back(trained, tmp_path):
+    root, toml_path, video, kps = trained
+    h5 = tmp_path / "cam-A_mocap3d_hrnet.h5"
+    _invoke("analyze", "-p", toml_path, "-o", tmp_path, "--no-csv", video)
+    # p-bound above 1 flags every frame: the extraction takes 3 of them, evenly spread
+    out = _invoke("extract-outliers", "-p", toml_path, video, h5, "--n", 3, "--p-bound", 1.01)
+    assert f"{N_FRAMES} frames flagged, 3 extracted" in out
+    folder = root / "labeled-data" / "cam-A"
+    machine = load_labels(folder / "machinelabels-iter0.h5")
+    assert machine.images == ("labeled-data/cam-A/img0000.png", "labeled-data/cam-A/img0004.png",
+                              "labeled-data/cam-A/img0007.png")
+    # "correct" one guess in the machine labels, then merge into the training set
+    fixed = machine.points.copy()
+    fixed[1, 0, 0] = [50.0, 40.0]
+    save_labels(machine.with_points(fixed), folder / "machinelabels-iter0.h5")
+    _invoke("extract-outliers", "-p", toml_path, video, h5, "--merge")
+    merged = load_labels(folder / "CollectedData_tester.h5")
+    assert len(merged.images) == N_FRAMES
+    np.testing.assert_allclose(merged.points[4, 0, 0], [50.0, 40.0])
+    np.testing.assert_allclose(merged.points[3, 0], kps[3])  # untouched labels stay
+
+
+def test_import_deeplabcut_openfield(dataset, tmp_path):
+    dlc = dataset("deeplabcut/examples/openfield-Pranav-2018-10-30")
+    out = _invoke("project", "import", dlc, "--out", tmp_path, "--preset", "scratch")
+    assert "4 body parts (snout, leftear, rightear, tailbase), 1 label files" in out
+    project = load_project(tmp_path / "project.toml")
+    assert project.symmetric_pairs == [("leftear", "rightear")]
+    assert project.train_fraction == 0.95 and project.pcutoff == 0.4 and project.scorer == "Pranav"
+    assert project.network.model.backbone == "hrnet"
+    assert project.video_paths()[0].is_file()
+    data = project.training_set()
+    assert len(data) == 116 and data.images[0].shape == (480, 640, 3)
+    labels = load_labels(dlc / "labeled-data" / "m4s1" / "CollectedData_Pranav.h5")
+    np.testing.assert_array_equal(data.keypoints, labels.points[:, 0])
+
+
+def test_cli_errors_are_messages(tmp_path):
+    result = CliRunner().invoke(cli, ["train", str(tmp_path)])
+    assert result.exit_code == 1 and "project.toml" in result.output and "Traceback" not in result.output
+    bad = tmp_path / "p.toml"
+    bad.write_text('[project]\nname = "x"\nbodyparts = ["a"]\nskeleton = [["a", "b"]]\n')
+    result = CliRunner().invoke(cli, ["train", str(bad)])
+    assert result.exit_code == 1 and "not body parts" in result.output
+
+
+def test_distributed_training_with_two_gloo_processes(trained, tmp_path):
+    """torchrun with two CPU processes (gloo): both train on their own batches, rank 0 writes the files."""
+    _, toml_path, _, _ = trained
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "mocap3d",
+           "train", str(toml_path), "--out", str(out), "--iterations", "6", "--fresh"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("trained 6 iterations") == 2  # one summary per process
+    state = torch.load(out / "model.pt", weights_only=False)
+    assert state["iteration"] == 6 and len(state["losses"]) == 2
