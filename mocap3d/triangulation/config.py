@@ -83,7 +83,8 @@ class TriangulationConfig:
         normal matrix fits in about 2 GB, e.g. 17,000 frames of 20 body parts
         with ``n_deriv_smooth = 2``; longer ones are chunked).
     chunk_overlap : int
-        Optim: frames shared by consecutive chunks, cross-faded linearly.
+        Optim: frames shared by consecutive chunks; each chunk's outer quarter
+        of the overlap is dropped and the middle half cross-faded linearly.
     max_iterations : int
         Optim: most Levenberg-Marquardt iterations per chunk.
     """
@@ -132,7 +133,7 @@ class TriangulationConfig:
                 if len(pair) != 2 or not all(isinstance(p, str) and p for p in pair) or pair[0] == pair[1]:
                     raise MocapError(
                         f"{name}: {item!r} is not a pair of two different body parts; write e.g. "
-                        f'[["l_hip", "l_knee"], ["l_knee", "l_ankle"]].'
+                        f'[["l_hip", "l_knee"], ["l_knee", "l_ankle"]] (or "l_hip-l_knee" when no name has a "-").'
                     )
                 pairs.append(pair)
             object.__setattr__(self, name, tuple(pairs))
