@@ -357,9 +357,13 @@ def _levenberg_marquardt(x_full, free, obs, object_points, fisheye, n_cam, loss,
     cam_free = np.concatenate(
         [free[: _N_EXT * c].reshape(c, _N_EXT), free[_N_EXT * c : n_cp * c].reshape(c, _N_INT)], 1
     ).astype(np.float64)  # (C, 15)
-    to_cam = _one_hot(obs.camera, c)
-    to_board = _one_hot(obs.board, b)
-    to_pair = _one_hot(obs.camera * b + obs.board, c * b)
+    # the normal equations are sums over the observations of each (camera, board placement) pair: one sparse
+    # product sums every pair's block at once
+    pairs, pair_of_obs = np.unique(obs.camera * b + obs.board, return_inverse=True)
+    to_pair = _one_hot(pair_of_obs, len(pairs))  # (P, M)
+    pair_cam, pair_board = pairs // b, pairs % b
+    to_cam = _one_hot(pair_cam, c)  # (C, P): sums pair blocks per camera
+    to_board = _one_hot(pair_board, b)  # (B, P)
 
     def cost_of(x):
         uv = project_observations(*_unpack(x, c), obs, object_points, fisheye)
@@ -384,20 +388,24 @@ def _levenberg_marquardt(x_full, free, obs, object_points, fisheye, n_cam, loss,
         r = uv - obs.xy
         sq = np.sum(r * r, 1)
         rho1 = _loss_weights(sq, loss, f_scale)[1]
-        jc = np.concatenate([d_ext, d_int], 2) * cam_free[obs.camera][:, None, :]  # (M, 2, 15)
-        jb = d_board
-        j_all = np.concatenate([jc, jb], 2)  # (M, 2, 15 + 6)
+        j_all = np.concatenate([d_ext, d_int, d_board], 2)  # (M, 2, 6 + 9 + 6)
         # robust loss as iteratively reweighted least squares: weight rho'(s) per observation
         wj_t = (rho1[:, None, None] * j_all).transpose(0, 2, 1)
         g = np.matmul(wj_t, r[:, :, None])[:, :, 0]  # per-observation J^T W r
-        h = np.matmul(wj_t, j_all).reshape(len(obs), -1, n_cp + 6)  # per-observation J^T W J (batched matmul)
-        m = len(obs)
-        u = (to_cam @ h[:, :n_cp, :n_cp].reshape(m, -1)).reshape(c, n_cp, n_cp)
-        v = (to_board @ h[:, n_cp:, n_cp:].reshape(m, -1)).reshape(b, 6, 6)
-        wcb = (to_pair @ h[:, :n_cp, n_cp:].reshape(m, -1)).reshape(c, b, n_cp, 6)
+        n_pairs = len(pairs)
+        h = (to_pair @ np.matmul(wj_t, j_all).reshape(len(obs), -1)).reshape(n_pairs, n_cp + 6, n_cp + 6)
+        g = to_pair @ g  # (P, 21): J^T W r per pair
+        u = (to_cam @ np.ascontiguousarray(h[:, :n_cp, :n_cp]).reshape(n_pairs, -1)).reshape(c, n_cp, n_cp)
+        v = (to_board @ np.ascontiguousarray(h[:, n_cp:, n_cp:]).reshape(n_pairs, -1)).reshape(b, 6, 6)
+        wcb = np.zeros((c, b, n_cp, 6))
+        wcb[pair_cam, pair_board] = h[:, :n_cp, n_cp:]
         gc = to_cam @ g[:, :n_cp]
         gb = to_board @ g[:, n_cp:]
-        # fixed camera parameters and unseen boards: unit diagonal, zero gradient -> zero step
+        # fixed camera parameters (their Jacobian columns zeroed here, on the small blocks) and unseen boards:
+        # unit diagonal, zero gradient -> zero step
+        u *= cam_free[:, :, None] * cam_free[:, None, :]
+        wcb *= cam_free[:, None, :, None]
+        gc *= cam_free
         u[:, np.arange(n_cp), np.arange(n_cp)] += 1.0 - cam_free
         unseen = np.einsum("bii->b", v) == 0
         v[unseen] = np.eye(6)
@@ -526,38 +534,47 @@ def bundle_adjust(
     threshold = np.inf
     # round 0 fits every observation under the robust loss alone (a rough start must not pass for outliers);
     # after each round the threshold is set from that round's errors, so it tightens round after round
-    for round_index in range(len(outlier_factors) + 1):
+    last = len(outlier_factors)
+    round_index = 0
+    rounds = 0
+    while True:
         if 2 * inliers.sum() < free.sum():
             raise CalibrationError(
                 f"bundle adjustment: only {int(inliers.sum())} of {len(obs)} detections agree with the initial "
                 "calibration; check that the videos are synchronised and that the board definition matches the print."
             )
         subset = obs.subset(inliers)
+        # rounds before the last only decide which observations are outliers: a looser tolerance is enough
+        round_ftol = ftol if round_index == last else max(ftol, 1e-6)
         if solver == "lm":
             x_full, n_eval, ok = _levenberg_marquardt(
-                x_full, free, subset, object_points, fisheye, c, loss, f_scale_px, max_nfev, ftol
+                x_full, free, subset, object_points, fisheye, c, loss, f_scale_px, max_nfev, round_ftol
             )
             cost = np.nan
         else:  # scipy's trust-region reflective solver on the same sparse problem
             problem = _Problem(x_full, free, subset, object_points, fisheye, c)
             result = least_squares(
                 problem.residuals, x_full[free], jac=problem.jacobian, method="trf", tr_solver="lsmr",
-                x_scale="jac", loss=loss, f_scale=f_scale_px, max_nfev=max_nfev, ftol=ftol, xtol=1e-12, gtol=1e-10,
+                x_scale="jac", loss=loss, f_scale=f_scale_px, max_nfev=max_nfev, ftol=round_ftol, xtol=1e-12,
+                gtol=1e-10,
             )
             x_full, n_eval, ok, cost = problem.full(result.x), int(result.nfev), result.status > 0, result.cost
         nfev += n_eval
         converged &= ok
+        rounds += 1
         log.info(
             "bundle adjustment round %d: %d/%d observations (threshold %.2f px), %d evaluations, cost %.4g",
-            round_index + 1, int(inliers.sum()), len(obs), threshold, n_eval, cost,
+            rounds, int(inliers.sum()), len(obs), threshold, n_eval, cost,
         )
-        if round_index < len(outlier_factors):
-            err = errors_of(x_full)
-            threshold = max(outlier_factors[round_index] * float(np.median(err[inliers])), outlier_floor_px)
-            kept = err <= threshold
-            if round_index > 0 and np.array_equal(kept, inliers):
-                break  # the same observations again: the next round would return the same solution
-            inliers = kept
+        if round_index == last:
+            break
+        err = errors_of(x_full)
+        threshold = max(outlier_factors[round_index] * float(np.median(err[inliers])), outlier_floor_px)
+        kept = err <= threshold
+        round_index += 1
+        if np.array_equal(kept, inliers):
+            round_index = last  # the same observations again: only the final, tight fit is left to do
+        inliers = kept
     err = errors_of(x_full)
     ext, intr, board = _unpack(x_full, c)
     k = np.zeros((c, 3, 3))
@@ -568,7 +585,7 @@ def bundle_adjust(
         T_world_board=to_transform(board[:, :3], board[:, 3:]),
         errors=err,
         inliers=inliers,
-        rounds=len(outlier_factors) + 1,
+        rounds=rounds,
         nfev=nfev,
         converged=bool(converged),
         seconds=time.perf_counter() - start,
