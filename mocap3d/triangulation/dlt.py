@@ -86,6 +86,10 @@ def normal_matrices(coeffs: np.ndarray, basis: np.ndarray, mask: np.ndarray | No
     return flat.reshape(n, 4, 4)
 
 
+# Rayleigh-quotient steps beyond ``iterations`` for points that have not converged.
+_EXTRA_ITERATIONS = 12
+
+
 def _ldl_solve4(a: np.ndarray, diag: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Solve ``(A with diagonal replaced by diag) y = b`` for many symmetric 4x4 systems.
 
@@ -151,11 +155,30 @@ def solve_homogeneous(M: np.ndarray, iterations: int = 3) -> np.ndarray:
     x = np.zeros((4, a.shape[2]))
     x[3] = 1.0
     mu = np.zeros(a.shape[2])
+    active = np.arange(a.shape[2])
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for _ in range(iterations):
-            x = _ldl_solve4(a, base - (mu * (1 - 1e-9) - 1e-13), x)
-            x /= np.sqrt((x * x).sum(0))
-            mu = np.einsum("in,ijn,jn->n", x, a, x)
+        for it in range(max(iterations, 1) + _EXTRA_ITERATIONS):
+            full = active.size == x.shape[1]  # plain views while every point is active: no copies
+            xa = x if full else x[:, active]
+            aa = a if full else a[:, :, active]
+            new = _ldl_solve4(
+                aa, (base if full else base[:, active]) - ((mu if full else mu[active]) * (1 - 1e-9) - 1e-13), xa
+            )
+            new /= np.sqrt((new * new).sum(0))
+            new *= np.where((new * xa).sum(0) < 0, -1.0, 1.0)  # keep the sign: compare directions
+            check = it + 1 >= iterations
+            if check:  # before x is overwritten: xa may be a view of it
+                # Converged when the dehomogenised point moved by < 1e-9 of its
+                # size. Nearly degenerate geometry (a point on the line between
+                # two cameras) converges slowly: iterate on those points only.
+                p_new, p_old = new[:3] / new[3], xa[:3] / xa[3]
+                moving = np.abs(p_new - p_old).max(0) > 1e-9 * (1.0 + np.abs(p_new).max(0))
+            x[:, active] = new
+            mu[active] = np.einsum("in,ijn,jn->n", new, aa, new)
+            if check:
+                active = active[moving]
+                if active.size == 0:
+                    break
         pts = (x[:3] / x[3]).T
     bad = ~np.isfinite(pts).all(1) | (np.abs(x[3]) < 1e-12)
     pts[bad] = np.nan
