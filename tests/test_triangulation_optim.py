@@ -310,7 +310,7 @@ def test_long_recordings_are_chunked_past_the_memory_budget(sample, limbs, optim
     from mocap3d.triangulation import optim as module
 
     k = len(sample.poses2d.keypoints)
-    monkeypatch.setattr(module, "_BAND_MEMORY", 2 * 8 * 3 * k * (3 * k * 2 + 1) * 130)  # 130 frames' worth
+    monkeypatch.setattr(module, "_BAND_MEMORY", 8 * 3 * k * (3 * k * 2 + 1) * 130)  # 130 frames' worth
     out = triangulate(sample.poses2d, sample.rig, TriangulationConfig(method="optim", constraints=limbs))
     assert out.metadata["optim"]["chunks"] == [[0, 130], [70, 200], [140, 240]]  # overlap 60 (default)
     assert np.max(errors(out.points, optim.points)) < 3.0

@@ -80,7 +80,7 @@ class TriangulationConfig:
         cameras) are left NaN instead of being bridged.
     chunk_frames : int or None
         Optim: frames per chunk (None: the whole recording at once while its
-        normal matrix fits in about 2 GB, e.g. 17,000 frames of 20 body parts
+        normal matrix's band fits in 1.2 GB, e.g. 20,000 frames of 20 body parts
         with ``n_deriv_smooth = 2``; longer ones are chunked).
     chunk_overlap : int
         Optim: frames shared by consecutive chunks; each chunk's outer quarter

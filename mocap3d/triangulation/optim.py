@@ -51,7 +51,7 @@ aniposelib:
 Memory is ``O(frames x keypoints x 3 K n)`` for the band: 10,000 frames x 20
 body parts x 4 cameras with ``n = 2`` peak at about 1.2 GB resident
 (``benchmarks/bench_optim.py --long 10000``). Recordings whose band would
-pass about 2 GB, or any recording when ``chunk_frames`` is set, are processed
+pass about 1.2 GB, or any recording when ``chunk_frames`` is set, are processed
 in overlapping chunks cross-faded over the overlap.
 
 Initialisation: the robust (best camera subset) triangulation, each body
@@ -89,8 +89,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Bytes the band matrices of one chunk may take when ``chunk_frames`` is not set
-# (about 17,000 frames of 20 body parts with n_deriv_smooth = 2).
-_BAND_MEMORY = 2.0e9
+# (about 20,000 frames of 20 body parts with n_deriv_smooth = 2).
+_BAND_MEMORY = 1.2e9
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -460,25 +460,22 @@ def _smooth_grad(problem: _Problem, smooth: np.ndarray) -> np.ndarray:
     return problem.smooth * _difference_adjoint(smooth, problem.n_deriv)
 
 
-def _solve_step(band, coupling, d_len, grad, lam: float, work: np.ndarray | None = None):
+def _solve_step(band, coupling, d_len, grad, lam: float):
     """Solve the damped normal equations ``(H + lam diag(H)) step = -grad``; None if not positive definite.
 
+    ``band`` (lower band storage, column-major) is factorized in place: one
+    band in memory instead of two; a retry with more damping rebuilds it.
     With ``A = L L^T`` (band Cholesky), the length parameters are eliminated
     through ``W = L^-1 B``: the Schur complement is ``D - W^T W``, so the
     ``P + 1`` right-hand sides need only forward substitutions and the
-    points one backward substitution. ``work``: a buffer shaped and laid out
-    like ``band`` (column-major) for the factor.
+    points one backward substitution.
     """
     n = band.shape[1]
-    if work is None:
-        ab = band.copy(order="F")
-    else:
-        ab = work
-        np.copyto(ab, band)
     diag = band[0]
-    ab[0] = diag * (1.0 + lam) + 1e-9 * (1.0 + diag.max())
+    diag *= 1.0 + lam
+    diag += 1e-9 * (1.0 + diag.max())
     try:
-        factor = cholesky_banded(ab, lower=True, overwrite_ab=True, check_finite=False)
+        factor = cholesky_banded(band, lower=True, overwrite_ab=True, check_finite=False)
     except np.linalg.LinAlgError:
         return None
     g_pts, g_len = grad[:n], grad[n:]
@@ -504,17 +501,17 @@ def _solve_step(band, coupling, d_len, grad, lam: float, work: np.ndarray | None
 def _levenberg_marquardt(problem: _Problem, x0: np.ndarray, max_iterations: int, ftol: float = 1e-6, bar=None):
     smooth_band = _smooth_band(problem)
     band_buffer = np.empty((problem.n_coords, problem.bandwidth + 1))
-    factor_buffer = np.empty((problem.bandwidth + 1, problem.n_coords), order="F")
     x = x0.copy()
     lam = 1e-3
     initial = cost = _cost(problem, x)
     converged = False
     it = 0
     for it in range(1, max_iterations + 1):
-        cost, band, coupling, d_len, grad = _normal_equations(problem, x, smooth_band, band_buffer)
         improved = False
         for _ in range(10):  # raise the damping until the step lowers the cost
-            step = _solve_step(band, coupling, d_len, grad, lam, factor_buffer)
+            # (re)built on each attempt: the factorization consumes the band; retries are rare
+            cost, band, coupling, d_len, grad = _normal_equations(problem, x, smooth_band, band_buffer)
+            step = _solve_step(band, coupling, d_len, grad, lam)
             if step is not None:
                 trial = x + step
                 new = _cost(problem, trial) if np.isfinite(trial).all() else np.inf
@@ -738,10 +735,10 @@ def triangulate_optim(poses2d: Poses2D, rig: CameraRig, config: TriangulationCon
     lengths_acc = np.zeros(len(pairs_active))
     chunk = config.chunk_frames
     if chunk is None:
-        # The normal matrix's band takes 8 (3 K n + 1) bytes per coordinate and lives twice
-        # (assembled, factorized); past the budget, chunks keep memory bounded.
+        # The normal matrix's band takes 8 (3 K n + 1) bytes per coordinate (factorized in
+        # place); past the budget, chunks keep memory bounded.
         width = 3 * int(active.sum())
-        per_frame = 2 * 8 * width * (width * config.n_deriv_smooth + 1)
+        per_frame = 8 * width * (width * config.n_deriv_smooth + 1)
         chunk = max(int(_BAND_MEMORY // per_frame), 2 * config.chunk_overlap + 10)
         if chunk < f:
             log.info("optim: %d frames exceed the memory budget; chunks of %d frames", f, chunk)
