@@ -342,6 +342,16 @@ def test_body_part_never_seen_is_nan_and_others_unaffected():
     assert np.median(errors(out.points[:, 1:], s.truth.points[:, 1:])) < 4.0
 
 
+@pytest.mark.parametrize("n_frames", [1, 2, 3])
+def test_recordings_shorter_than_the_derivative(sample, limbs, n_frames):
+    poses = Poses2D(views=sample.poses2d.views, keypoints=sample.poses2d.keypoints,
+                    points=sample.poses2d.points[:, 30 : 30 + n_frames],
+                    scores=sample.poses2d.scores[:, 30 : 30 + n_frames])  # fmt: skip
+    out = triangulate(poses, sample.rig, TriangulationConfig(method="optim", constraints=limbs))
+    assert out.points.shape == (n_frames, len(poses.keypoints), 3)
+    assert np.nanmedian(errors(out.points, sample.truth.points[30 : 30 + n_frames])) < 10.0
+
+
 def test_optimize_trajectories_recovers_truth_from_a_poor_start(sample):
     """The solver on its own: a 30 mm-noisy start converges to the noise floor, lengths included."""
     s = make_sample(n_frames=60, seed=7, outlier_fraction=0.0, occlusion=False)

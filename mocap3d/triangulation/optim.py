@@ -457,6 +457,8 @@ def _normal_equations(problem: _Problem, x: np.ndarray, smooth_band: np.ndarray,
 
 def _smooth_grad(problem: _Problem, smooth: np.ndarray) -> np.ndarray:
     """Gradient of the smoothness term: ``s D^T (s D X)`` (frames, points, 3)."""
+    if problem.n_frames <= problem.n_deriv:  # too few frames for an n-th difference: no such term
+        return np.zeros((problem.n_frames, problem.n_points, 3))
     return problem.smooth * _difference_adjoint(smooth, problem.n_deriv)
 
 
