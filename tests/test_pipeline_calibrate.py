@@ -77,3 +77,18 @@ def test_calibration_videos_without_board_is_explained(project, tmp_path):
     (copy / "config.toml").write_text("[project]\nfps = 60.0\n")
     report = run_project(copy, stages=["calibrate"], workers=0, progress=False)
     assert "sets no board" in report.failed[0].error
+
+
+def test_truncated_calibration_video_is_named(project, tmp_path):
+    import shutil
+
+    root, _, _ = project
+    copy = tmp_path / "p"
+    shutil.copytree(root, copy)
+    shutil.rmtree(copy / "trial" / ".mocap3d")
+    (copy / "trial" / "calibration" / "calibration.toml").unlink()
+    video = copy / "trial" / "calibration" / "cam-B.mp4"
+    video.write_bytes(video.read_bytes()[: video.stat().st_size // 3])
+    report = run_project(copy, workers=0, progress=False)
+    (failed,) = report.failed
+    assert failed.error.startswith("calibrate:") and "cam-B.mp4" in failed.error and "cannot be read" in failed.error

@@ -227,6 +227,46 @@ def test_videos_without_2d_files_and_no_network(tmp_path):
     assert "pose-2d" in report.failed[0].error
 
 
+FAKE_NETWORK = """
+import shutil
+from pathlib import Path
+
+
+def analyze(videos, out_dir, source, calls):
+    Path(calls).open("a").write("called\\n")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for video in videos:  # a stand-in network: the '2D detections' of each video are in `source`
+        shutil.copy(Path(source) / (video.stem + ".h5"), out_dir / (video.stem + ".h5"))
+    return [out_dir / (v.stem + ".h5") for v in videos]
+"""
+
+
+def test_analyze_stage_runs_the_configured_network(project, tmp_path, monkeypatch):
+    (tmp_path / "fake_net.py").write_text(FAKE_NETWORK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    session = project / "day1" / "walk01"
+    stash = tmp_path / "detections"
+    shutil.move(session / "pose-2d", stash)
+    (session / "videos-raw").mkdir()
+    for cam in ("cam1", "cam2", "cam3", "cam4"):
+        (session / "videos-raw" / f"{cam}.mp4").write_bytes(cam.encode())
+    calls = tmp_path / "calls.txt"
+    config = project / "config.toml"
+    config.write_text(config.read_text() + f'\n[network]\nanalyzer = "fake_net:analyze"\nsource = "{stash}"\n'
+                      f'calls = "{calls}"\n')
+    report = run_project(project, workers=0, progress=False)
+    assert not report.failed, report.table()
+    status = {s.session: {o.stage: o.status for o in s.stages} for s in report.sessions}
+    assert status["day1/walk01"]["analyze"] == "done" and status["day1/walk03"]["analyze"] == "not needed"
+    assert (session / "pose-3d" / "walk01.h5").exists()
+    run_project(project, workers=0, progress=False)
+    assert calls.read_text().count("called") == 1  # complete: not analysed again
+    config.write_text(config.read_text().replace('analyzer = "fake_net:analyze"', 'analyzer = "fake_net:missing"'))
+    shutil.rmtree(session / "pose-2d")
+    report = run_project(project, workers=0, progress=False)
+    assert "fake_net:missing" in report.failed[0].error and "pose-2d" in report.failed[0].error
+
+
 def test_partial_files_of_a_killed_write_are_removed(project):
     run_project(project, workers=0, progress=False)
     out_dir = project / "day1" / "walk01" / "pose-3d"

@@ -233,3 +233,25 @@ def test_cli_sync(unsynced_project, tmp_path):
     assert res.exit_code == 1 and "needs --calibration" in res.output
     res = runner.invoke(cli, ["sync", "--method", "keypoints", "--max-offset", "20", *files])
     assert res.exit_code == 0 and "cam3:" in res.output
+
+
+def test_pipeline_flash_sync_from_videos(unsynced_project, tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    root = tmp_path / "p"
+    shutil.copytree(unsynced_project, root)
+    for name in ("walk01", "walk02"):
+        folder = root / name / "videos-raw"
+        folder.mkdir()
+        for cam, offset in {"cam1": 0, **OFFSETS}.items():
+            at = 20 - offset  # a camera that started `offset` frames late sees the flash `offset` frames earlier
+            writer = cv2.VideoWriter(str(folder / f"{cam}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 60, (64, 48))
+            for i in range(50):
+                writer.write(np.full((48, 64, 3), 220 if at <= i < at + 3 else 50, np.uint8))
+            writer.release()
+    config = root / "config.toml"
+    config.write_text(config.read_text().replace('method = "none"', 'method = "flash"'))
+    report = run_project(root, stages=["sync", "filter2d", "triangulate"], workers=0, progress=False)
+    assert not report.failed, report.table()
+    for name in ("walk01", "walk02"):
+        assert load_offsets(root / name / "sync" / "offsets.toml") == {"cam1": 0, **OFFSETS}
+        assert _error_mm(root / name) < 12.0

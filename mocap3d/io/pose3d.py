@@ -273,7 +273,9 @@ def save_h5(poses: Poses3D, path: str | Path, calibration: CameraRig | None = No
         raise PoseFileError(
             f"cannot store the metadata in HDF5 ({exc}); use numbers, strings, lists and dicts."
         ) from exc
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    # No chunk cache: each chunk is written when its dataset is, not when the dataset object happens to be
+    # garbage-collected, so the file's layout (hence its bytes) depends only on its content.
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", rdcc_nbytes=0) as f:
         opts = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
         f.create_dataset("points", data=poses.points, **opts)
         f.create_dataset("error", data=poses.error, **opts)

@@ -32,7 +32,8 @@ and the library's own configs)::
     [calibration]                   # CalibrationConfig, plus:
     board = "board.toml"            # board file (relative to the project root)
 
-    [network]                       # the 'analyze' stage (2D network), passed to mocap3d.nn
+    [network]                       # the 'analyze' stage: videos-raw/ -> pose-2d/
+    analyzer = "mocap3d.nn:analyze" # "package.module:function"; the other keys are its options
     model = "models/walker"
 
     [sync]                          # SyncConfig

@@ -93,12 +93,17 @@ def select_stages(stages: Sequence[str] | None) -> tuple[str, ...]:
 
 def run_session(session: Session, config: ProjectConfig, stages: Sequence[str], force: bool = False) -> SessionResult:
     """Run ``stages`` of one session in order; stop at the first failure and return its reason (never raises)."""
+    from threadpoolctl import threadpool_limits
+
     start = time.time()
     result = SessionResult(session.name)
     ctx = SessionContext(session, config)
     for name in stages:
         try:
-            outcome = run_stage(name, ctx, force=force)
+            # One BLAS thread wherever the session runs: Dask workers get one (its nanny sets OMP/MKL/OpenBLAS
+            # threads to 1), and a threaded BLAS sums in another order, so outputs would differ in the last bits.
+            with threadpool_limits(1):
+                outcome = run_stage(name, ctx, force=force)
         except MocapError as exc:
             result.error = f"{name}: {exc}"
         except Exception as exc:  # a crash in one session must not stop the others; keep the evidence

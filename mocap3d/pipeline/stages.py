@@ -13,6 +13,7 @@ Order: ``calibrate``, ``analyze``, ``sync``, ``filter2d``, ``triangulate``,
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Callable
@@ -151,24 +152,50 @@ def _plan_calibrate(ctx: SessionContext) -> StageWork | str:
     return StageWork([board, *videos], [out], {"board": ctx.config.board, **ctx.config.params("calibration")}, run)
 
 
+DEFAULT_ANALYZER = "mocap3d.nn:analyze"
+
+
+def _load_analyzer(spec: str) -> Callable:
+    """``"package.module:function"`` -> the function."""
+    module_name, _, name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, name)
+    except (ImportError, AttributeError):
+        raise ProjectError(
+            f"the 2D network '{spec}' ([network] analyzer) is not available in this installation; install it, name "
+            "another analyzer as \"package.module:function\", or run your network (DeepLabCut, SLEAP, ...) into "
+            "pose-2d/ first."
+        ) from None
+
+
 def _plan_analyze(ctx: SessionContext) -> StageWork | str:
+    """Videos in ``videos-raw/`` -> 2D files in ``pose-2d/``, by the ``[network]`` table's analyzer.
+
+    The analyzer is ``analyzer(videos: list[Path], out_dir: Path, **options) -> list[Path]``
+    (the ``[network]`` table's other keys are its options); it writes
+    ``out_dir/<video stem>.h5`` (DeepLabCut format) per video. Sessions that
+    already have 2D files skip this stage.
+    """
     pose_dir = ctx.session.folder("pose2d")
     if pose_dir.is_dir() and any(not p.name.startswith(".") for p in pose_dir.iterdir()):
         return "2D files already in pose-2d/"
     videos = ctx.videos(ctx.session.folder("videos"))
     if not videos:
         raise ProjectError(f"session {ctx.session.name}: neither videos in videos-raw/ nor 2D files in pose-2d/.")
-    try:
-        from ..nn import analyze  # type: ignore[attr-defined]  # the 2D-network package, when installed
-    except ImportError:
+    options = dict(ctx.config.network)
+    spec = str(options.pop("analyzer", DEFAULT_ANALYZER))
+    if spec == DEFAULT_ANALYZER and "model" not in options:
         raise ProjectError(
-            f"session {ctx.session.name}: has videos but no 2D files, and no 2D network stage is available in this "
-            "installation (mocap3d.nn.analyze); run your network (DeepLabCut, SLEAP, ...) into pose-2d/ first."
-        ) from None
+            f"session {ctx.session.name}: videos-raw/ has videos but no 2D files in pose-2d/, and config.toml's "
+            '[network] table names no trained network; set model = "path/to/model" there, or put DeepLabCut/SLEAP '
+            "2D files in pose-2d/."
+        )
+    analyzer = _load_analyzer(spec)
     outputs = [pose_dir / f"{v.stem}.h5" for v in videos]
 
     def run() -> list[str]:
-        analyze(videos, pose_dir, **ctx.config.network)
+        analyzer(videos, pose_dir, **options)
         return [f"analysed {len(videos)} videos"]
 
     return StageWork(videos, outputs, ctx.config.params("network"), run)
