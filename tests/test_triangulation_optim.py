@@ -285,8 +285,9 @@ def test_robust_to_confident_outliers_from_the_default_start(limbs):
 
 def test_outlier_gate_improves_on_the_robust_loss_alone(sample, limbs, optim):
     plain = triangulate(
-        sample.poses2d, sample.rig, TriangulationConfig(method="optim", constraints=limbs, outlier_threshold=None)
+        sample.poses2d, sample.rig, TriangulationConfig(method="optim", constraints=limbs, outlier_threshold=0)
     )
+    assert plain.metadata["optim"]["rejected_observations"] == [0]
     truth = sample.truth.points
     assert np.median(errors(optim.points, truth)) < np.median(errors(plain.points, truth))
 
@@ -373,9 +374,11 @@ def test_config_checks_and_toml(tmp_path):
     path.write_text(toml.dumps({"triangulation": {"method": "optim", "constraints": [["a", "b"]], "scale_smooth": 2}}))
     loaded = TriangulationConfig.from_toml(path)
     assert loaded.constraints == (("a", "b"),) and loaded.scale_smooth == 2
+    assert "scale_smooth" not in TriangulationConfig(method="robust").to_dict()  # robust records stay as they were
+    assert TriangulationConfig.from_dict(cfg.to_dict()) == cfg
     for bad in (dict(constraints=["a-b-c"]), dict(constraints=[["a", "a"]]), dict(reproj_loss="cauchy"),
                 dict(n_deriv_smooth=0), dict(scale_smooth=-1), dict(chunk_frames=50, chunk_overlap=30),
-                dict(reproj_loss_scale=0)):  # fmt: skip
+                dict(reproj_loss_scale=0), dict(outlier_threshold=-1)):  # fmt: skip
         with pytest.raises(MocapError):
             TriangulationConfig(method="optim", **bad)
 

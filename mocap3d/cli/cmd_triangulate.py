@@ -42,14 +42,16 @@ from ..triangulation.config import LOSSES, METHODS, PRESETS, TriangulationConfig
 @click.option("--n-deriv-smooth", type=int, default=None, help="optim: derivative kept small (1-4, default 2).")
 @click.option("--reproj-loss", type=click.Choice(LOSSES), default=None, help="optim: robust loss (default soft_l1).")
 @click.option("--reproj-loss-scale", type=float, default=None, help="optim: robust loss threshold (px, default 3).")
+@click.option("--outlier-threshold", type=float, default=None,
+              help="optim: drop observations this far (px) from the converged solution (default 10; 0: keep all).")
 @click.option("--max-gap", type=int, default=None, help="optim: longest run of unseen frames bridged (default 30).")
 @click.option("--chunk-frames", type=int, default=None, help="optim: frames per chunk (default: all at once).")
 @click.argument("pose2d", nargs=-1, required=True, type=click.Path(exists=False, path_type=Path))
 def command(
     calibration, out, method, config_path, preset, score_threshold, min_cameras, reproj_threshold, no_undistort,
     cam_regex, individual, keypoint_preset, fps, keypoints, trc_zup, units, constraints, constraints_weak,
-    scale_smooth, scale_length, scale_length_weak, n_deriv_smooth, reproj_loss, reproj_loss_scale, max_gap,
-    chunk_frames, pose2d,
+    scale_smooth, scale_length, scale_length_weak, n_deriv_smooth, reproj_loss, reproj_loss_scale,
+    outlier_threshold, max_gap, chunk_frames, pose2d,
 ) -> None:  # fmt: skip
     """Triangulate one recording's 2D keypoints (one file per camera) into 3D.
 
@@ -77,7 +79,7 @@ def command(
         "constraints": _pairs(constraints), "constraints_weak": _pairs(constraints_weak),
         "scale_smooth": scale_smooth, "scale_length": scale_length, "scale_length_weak": scale_length_weak,
         "n_deriv_smooth": n_deriv_smooth, "reproj_loss": reproj_loss, "reproj_loss_scale": reproj_loss_scale,
-        "max_gap": max_gap, "chunk_frames": chunk_frames,
+        "outlier_threshold": outlier_threshold, "max_gap": max_gap, "chunk_frames": chunk_frames,
     }  # fmt: skip
     if preset:
         base = {}  # a preset on the command line replaces the file's values, then options refine it

@@ -15,6 +15,12 @@ __all__ = ["TriangulationConfig", "PRESETS"]
 
 METHODS = ("dlt", "robust", "ransac", "optim")
 LOSSES = ("soft_l1", "huber", "linear")
+#: Options that only ``method = "optim"`` reads (left out of other methods' records).
+OPTIM_OPTIONS = (
+    "scale_smooth", "scale_length", "scale_length_weak", "n_deriv_smooth", "reproj_loss", "reproj_loss_scale",
+    "constraints", "constraints_weak", "outlier_threshold", "max_gap", "chunk_frames", "chunk_overlap",
+    "max_iterations",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,8 @@ class TriangulationConfig:
         (weak) segment; their lengths are estimated with the 3D points.
     outlier_threshold : float or None
         Optim: once converged, observations farther than this (px) from their
-        reprojection are dropped and the optimisation continues (None: keep
-        every observation, under the robust loss only).
+        reprojection are dropped and the optimisation continues (0 or None:
+        keep every observation, under the robust loss only).
     max_gap : int
         Optim: runs of frames longer than this (frames) where a body part
         could not be triangulated frame by frame (fewer than two agreeing
@@ -146,8 +152,8 @@ class TriangulationConfig:
             raise MocapError(f"unknown reproj_loss '{self.reproj_loss}'; choose one of {', '.join(LOSSES)}.")
         if not self.reproj_loss_scale > 0:
             raise MocapError(f"reproj_loss_scale must be positive (px), got {self.reproj_loss_scale}.")
-        if self.outlier_threshold is not None and not self.outlier_threshold > 0:
-            raise MocapError(f"outlier_threshold must be positive (px) or unset, got {self.outlier_threshold}.")
+        if self.outlier_threshold is not None and not self.outlier_threshold >= 0:
+            raise MocapError(f"outlier_threshold must be >= 0 px (0 turns the gate off), got {self.outlier_threshold}.")
         if self.max_gap < 0 or self.chunk_overlap < 0 or self.max_iterations < 1:
             raise MocapError("max_gap and chunk_overlap must be >= 0 and max_iterations >= 1.")
         if self.chunk_frames is not None and self.chunk_frames < 2 * self.chunk_overlap + 10:
@@ -193,8 +199,12 @@ class TriangulationConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as plain values; the optim-only ones only when ``method`` is ``optim``."""
         out = dataclasses.asdict(self)
         out.pop("extra")
+        if self.method != "optim":
+            for name in OPTIM_OPTIONS:
+                out.pop(name)
         return {k: v for k, v in out.items() if v is not None}
 
 

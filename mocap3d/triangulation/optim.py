@@ -754,7 +754,7 @@ def triangulate_optim(poses2d: Poses2D, rig: CameraRig, config: TriangulationCon
             cams, poses2d.points[:, lo:hi][:, :, active], weights[:, lo:hi][:, :, active], filled[lo:hi][:, active],
             pairs_active, weights_active, scale_smooth=config.scale_smooth, n_deriv_smooth=config.n_deriv_smooth,
             loss=config.reproj_loss, loss_scale=config.reproj_loss_scale, distort=config.undistort,
-            max_iterations=config.max_iterations, outlier_threshold=config.outlier_threshold, lengths=lengths0,
+            max_iterations=config.max_iterations, outlier_threshold=config.outlier_threshold or None, lengths=lengths0,
             smooth_unit=unit, progress=iteration_bar,
         )  # fmt: skip
         w = _crossfade(lo, hi, f, config.chunk_overlap)
