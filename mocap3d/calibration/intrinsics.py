@@ -149,7 +149,7 @@ def opencv_flags(distortion_mask: tuple[bool, ...], fisheye: bool) -> int:
 
 
 def _opencv_calibrate(obj, img, size, flags, fisheye, criteria):
-    """One OpenCV calibration; returns rms, K, dist (5,), per-view median errors (V,)."""
+    """One OpenCV calibration; returns rms, K, dist (5,), per-view median and RMS errors (V, 2)."""
     if fisheye:
         # OpenCV 5's fisheye solver wants (1, N, 3) float64 views and a starting camera matrix
         k0 = cv2.initCameraMatrix2D([o.astype(np.float32) for o in obj], [i.astype(np.float32) for i in img], size)
@@ -166,14 +166,14 @@ def _opencv_calibrate(obj, img, size, flags, fisheye, criteria):
         )
         dist = np.zeros(5)
         dist[: min(5, d.size)] = np.ravel(d)[:5]
-    errors = np.empty(len(obj))
+    errors = np.empty((len(obj), 2))
     for v, (o, i) in enumerate(zip(obj, img, strict=True)):  # one call per view, vectorized over its corners
         if fisheye:
             proj = cv2.fisheye.projectPoints(o.reshape(-1, 1, 3), rvecs[v], tvecs[v], k, dist[:4])[0]
         else:
             proj = cv2.projectPoints(o, rvecs[v], tvecs[v], k, dist)[0]
-        # the median: a few wrong corners leave it alone, a wrongly numbered view does not
-        errors[v] = np.median(np.linalg.norm(proj.reshape(-1, 2) - i, axis=1))
+        dist_px = np.linalg.norm(proj.reshape(-1, 2) - i, axis=1)
+        errors[v] = np.median(dist_px), np.sqrt(np.mean(dist_px**2))
     return float(rms), np.asarray(k, dtype=np.float64), dist, errors
 
 
@@ -190,13 +190,15 @@ def calibrate_camera(
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """Intrinsics of one camera from the chosen views, dropping views that disagree.
 
-    A view whose corners were numbered wrongly (a checkerboard read rotated by
-    half a turn, a mis-identified marker) ruins the whole fit. Each view is
-    judged by the median error of its corners (a few wrong corners do not move
-    it; bundle adjustment's robust loss deals with those). While the worst
-    view's median exceeds ``max(3 x the typical view's, 1 px)``, or the typical
-    view's exceeds ``max_view_error_px``, the worst view is dropped and the
-    camera calibrated again (never below ``min_views`` views).
+    A view whose corners were numbered wrongly (a mis-read board, a
+    mis-identified marker) or badly located (blur) pulls the whole fit. Each
+    view is judged by the median and the RMS of its corner errors. While the
+    worst view's median or RMS exceeds ``max(3 x the typical view's, 1 px)``,
+    or the typical view's median exceeds ``max_view_error_px`` (everything is
+    off), the worst view is dropped and the camera calibrated again (never
+    below ``min_views`` views). A threshold relative to the typical view keeps
+    scattered wrong corners, which every view has a few of, from emptying the
+    calibration; bundle adjustment's robust loss deals with those.
 
     Parameters
     ----------
@@ -240,14 +242,15 @@ def calibrate_camera(
             rms, k, dist, errors = _opencv_calibrate(
                 [obj[v] for v in keep], [img[v] for v in keep], size, flags, fisheye, criteria
             )
-            worst = int(np.argmax(errors))
-            typical = float(np.median(errors))
-            bad = errors[worst] > max(3 * typical, 1.0) or typical > max_view_error_px
+            typical = np.median(errors, axis=0)  # (median, RMS) of the typical view
+            ratio = errors / np.maximum(3 * typical, 1.0)  # > 1: far worse than the typical view
+            worst = int(np.argmax(ratio.max(1)))
+            bad = ratio[worst].max() > 1 or typical[0] > max_view_error_px
             if not bad or len(keep) <= min_views:
                 break
             log.warning(
-                "camera %s: dropping view of frame %d from the intrinsic calibration (median error %.2f px, typical "
-                "view %.2f px)", camera, int(views[keep[worst]]), errors[worst], typical,
+                "camera %s: dropping view of frame %d from the intrinsic calibration (median/RMS error %.2f/%.2f px, "
+                "typical view %.2f/%.2f px)", camera, int(views[keep[worst]]), *errors[worst], *typical,
             )
             keep.pop(worst)
     except cv2.error as exc:
