@@ -22,10 +22,10 @@ from pathlib import Path
 
 import torch
 
-from mocap3d.nn.analyze import AnalyzeConfig, analyze_video
 from mocap3d.nn.config import preset
 from mocap3d.nn.models import build_model
 from mocap3d.nn.predict import Predictor, export_onnx
+from mocap3d.nn.videos import AnalyzeConfig, analyze_video
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MOCAP3D_DATASETS", REPO.parent / "shared" / "datasets"))

@@ -31,13 +31,13 @@ from pathlib import Path
 
 import torch
 
-from mocap3d.nn.analyze import AnalyzeConfig, analyze_video
 from mocap3d.nn.config import preset
 from mocap3d.nn.dataset import split
 from mocap3d.nn.evaluate import check_labels, evaluate
 from mocap3d.nn.predict import Predictor, export_onnx
 from mocap3d.nn.project import dlc_project
 from mocap3d.nn.train import load_model, train
+from mocap3d.nn.videos import AnalyzeConfig, analyze_video
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MOCAP3D_DATASETS", REPO.parent / "shared" / "datasets"))
@@ -108,7 +108,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     if args.quick:
-        args.minutes, args.speed_frames = 3.0, 100
+        args.minutes, args.speed_frames = 3.0, 50
     if not PROJECT.is_dir():
         raise SystemExit(f"dataset not found at {PROJECT} (set MOCAP3D_DATASETS)")
     project = dlc_project(PROJECT / "config.yaml")

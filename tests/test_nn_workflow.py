@@ -8,6 +8,7 @@ then evaluated, exported and used to analyse a lossless video of the labelled fr
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -19,11 +20,11 @@ import torch
 from click.testing import CliRunner
 
 from mocap3d.cli import cli
-from mocap3d.io.labels import LabelSet, load_labels, save_labels
+from mocap3d.io.labels import LabelSet, load_labels, load_predictions, merge_labels, save_labels
 from mocap3d.io.pose2d import load_track2d
-from mocap3d.nn.analyze import video_info
 from mocap3d.nn.project import load_project
 from mocap3d.nn.run import evaluate_project
+from mocap3d.nn.videos import video_info
 
 torch.set_num_threads(2)
 N_FRAMES = 8
@@ -43,8 +44,8 @@ def trained(tmp_path_factory):
     folder.mkdir(parents=True)
     names = []
     for i, img in enumerate(images):
-        cv2.imwrite(str(folder / f"img{i:04d}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        names.append(f"labeled-data/cam-A/img{i:04d}.png")
+        cv2.imwrite(str(folder / f"img{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))  # DeepLabCut's names
+        names.append(f"labeled-data/cam-A/img{i}.png")
     save_labels(LabelSet(tuple(names), ("head", "tail"), ("single",), kps[:, None], "tester"),
                 folder / "CollectedData_tester.h5")
     video = root / "videos" / "cam-A.avi"
@@ -120,36 +121,37 @@ def test_extract_frames_uniform_and_kmeans(trained, tmp_path):
     _, _, video, _ = trained
     _invoke("extract-frames", "-o", tmp_path / "u", "--method", "uniform", "--n", 4, video)
     folder = tmp_path / "u" / "labeled-data" / "cam-A"
-    assert sorted(p.name for p in folder.glob("*.png")) == ["img0000.png", "img0002.png", "img0005.png",
-                                                            "img0007.png"]
-    first = cv2.imread(str(folder / "img0002.png"))
+    assert sorted(p.name for p in folder.glob("*.png")) == ["img0.png", "img2.png", "img5.png", "img7.png"]
+    first = cv2.imread(str(folder / "img2.png"))
     assert first.shape == (80, 96, 3)
     index = (folder / "frames.csv").read_text().splitlines()
-    assert index[0] == "image,frame,time_s" and index[2].startswith("img0002.png,2,0.2")
+    assert index[0] == "image,frame,time_s" and index[2].startswith("img2.png,2,0.2")
     _invoke("extract-frames", "-o", tmp_path / "k", "--method", "kmeans", "--n", 3, video)
     assert len(list((tmp_path / "k" / "labeled-data" / "cam-A").glob("*.png"))) == 3
 
 
-def test_outliers_extracted_and_merged_back(trained, tmp_path):
+def test_analysis_feeds_outlier_extraction_and_corrections_merge_back(trained, tmp_path):
+    """The network's .h5 goes through ``mocap3d outliers`` (the labelling tool's active-learning step)."""
     root, toml_path, video, kps = trained
     h5 = tmp_path / "cam-A_mocap3d_hrnet.h5"
     _invoke("analyze", "-p", toml_path, "-o", tmp_path, "--no-csv", video)
-    # p-bound above 1 flags every frame: the extraction takes 3 of them, evenly spread
-    out = _invoke("extract-outliers", "-p", toml_path, video, h5, "--n", 3, "--p-bound", 1.01)
-    assert f"{N_FRAMES} frames flagged, 3 extracted" in out
+    # a likelihood bound above 1 flags every frame: 3 frames, at least 3 apart
+    _invoke("outliers", root, "--video", video, "--pose2d", h5, "--n-frames", 3, "--likelihood", 1.01,
+            "--min-gap", 3)
     folder = root / "labeled-data" / "cam-A"
-    machine = load_labels(folder / "machinelabels-iter0.h5")
-    assert machine.images == ("labeled-data/cam-A/img0000.png", "labeled-data/cam-A/img0004.png",
-                              "labeled-data/cam-A/img0007.png")
-    # "correct" one guess in the machine labels, then merge into the training set
+    machine = load_predictions(folder / "machinelabels-iter0.h5")
+    assert len(machine.images) == 3
+    rows = [int(re.search(r"(\d+)\.png$", name).group(1)) for name in machine.images]
+    np.testing.assert_allclose(machine.points[:, 0], load_track2d(h5).points[rows, 0], atol=1e-6)
+    # corrections merge into the training set (io.labels.merge_labels), labels not corrected stay
     fixed = machine.points.copy()
     fixed[1, 0, 0] = [50.0, 40.0]
-    save_labels(machine.with_points(fixed), folder / "machinelabels-iter0.h5")
-    _invoke("extract-outliers", "-p", toml_path, video, h5, "--merge")
-    merged = load_labels(folder / "CollectedData_tester.h5")
+    base = load_labels(folder / "CollectedData_tester.h5")
+    merged = merge_labels(base, LabelSet(machine.images, machine.bodyparts, ("single",), fixed, "tester"))
     assert len(merged.images) == N_FRAMES
-    np.testing.assert_allclose(merged.points[4, 0, 0], [50.0, 40.0])
-    np.testing.assert_allclose(merged.points[3, 0], kps[3])  # untouched labels stay
+    np.testing.assert_allclose(merged.points[rows[1], 0, 0], [50.0, 40.0])
+    untouched = [i for i in range(N_FRAMES) if i not in rows]
+    np.testing.assert_allclose(merged.points[untouched, 0], kps[untouched])
 
 
 def test_import_deeplabcut_openfield(dataset, tmp_path):
@@ -188,3 +190,14 @@ def test_distributed_training_with_two_gloo_processes(trained, tmp_path):
     assert proc.stdout.count("trained 6 iterations") == 2  # one summary per process
     state = torch.load(out / "model.pt", weights_only=False)
     assert state["iteration"] == 6 and len(state["losses"]) == 2
+
+
+def test_pipeline_analyzer_entry_point(trained, tmp_path):
+    """``[network] analyzer = "mocap3d.nn:analyze"`` of the project pipeline: <stem>.h5 per video in out_dir."""
+    from mocap3d.nn import analyze
+
+    root, _, video, kps = trained
+    written = analyze([video], tmp_path, model=root / "models" / "toy", backend="onnx")
+    assert written == [tmp_path / "cam-A.h5"]
+    err = np.linalg.norm(load_track2d(written[0]).points[:, 0] - kps, axis=-1)
+    assert np.median(err) < 1.5

@@ -31,9 +31,9 @@ def command(videos, project_path, model_path, out, backend, device, batch_size, 
       mocap3d analyze -p openfield/project.toml videos/m3v1mp4.mp4 --labelled-video
       mocap3d analyze -p rig/project.toml --backend onnx -o pose-2d/ videos/cam-*.mp4
     """
-    from ..nn.analyze import AnalyzeConfig
     from ..nn.project import load_project
     from ..nn.run import analyze_project_videos
+    from ..nn.videos import AnalyzeConfig
 
     proj = load_project(project_path)
     cfg = AnalyzeConfig(batch_size=batch_size, save_csv=not no_csv, labelled_video=labelled_video,

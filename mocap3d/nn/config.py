@@ -42,6 +42,7 @@ class ModelConfig:
     hrnet_channels: int = 18
     hrnet_branches: int = 4
     hrnet_blocks: int = 2
+    hrnet_stem: int = 64  # channels of the stride-2/4 stem
     pretrained: str = "imagenet"
     input_scale: float = 1.0
     locref_stdev: float = 7.2801  # DeepLabCut's scaling of location-refinement targets (px)
@@ -142,10 +143,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     # From-scratch CPU setting (no ImageNet weights): a small HRNet at half resolution.
     "scratch": {
-        "model": {"backbone": "hrnet", "hrnet_channels": 16, "hrnet_branches": 3, "hrnet_blocks": 2,
-                  "output_stride": 4, "input_scale": 0.5, "pretrained": "none", "pos_dist_thresh": 8.0,
-                  "locref_stdev": 4.0},
-        "augment": {"crop_size": (192, 192)},
+        "model": {"backbone": "hrnet", "hrnet_channels": 20, "hrnet_branches": 3, "hrnet_blocks": 2,
+                  "hrnet_stem": 32, "head_channels": 64, "output_stride": 4, "input_scale": 0.5, "pretrained": "none",
+                  "pos_dist_thresh": 8.0, "locref_stdev": 4.0},
+        "augment": {"crop_size": (192, 192), "flip": True},
         "train": {"lr": 2e-3, "batch_size": 8},
     },
 }

@@ -1,8 +1,9 @@
 """Frames to label: uniform or k-means selection per video, written as PNGs plus an index.
 
 ``extract_frames(video, folder, n, method)`` writes
-``<folder>/img<frame number, 5+ digits>.png`` (DeepLabCut's naming, so the
-label tools and DeepLabCut itself find them) and ``<folder>/frames.csv``
+``<folder>/img<frame number>.png``, zero-padded to the digits of the frame
+count (DeepLabCut's naming, so the label tools and DeepLabCut itself find
+them) and ``<folder>/frames.csv``
 (``image,frame,time_s``). k-means clusters downsampled grey frames and keeps
 the frame nearest each cluster centre, so that rare postures are labelled as
 well as common ones (DeepLabCut's ``kmeans`` method). Already extracted
@@ -20,8 +21,8 @@ import numpy as np
 from scipy.cluster.vq import kmeans2
 
 from ..io.atomic import atomic_path, atomic_write_text
-from .analyze import read_batches, video_info
 from .config import NetworkError
+from .videos import read_batches, video_info
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def extract_frames(video: str | Path, folder: str | Path, n: int = 20, method: s
         thumbs, numbers = _thumbnails(video, step, thumb)
         keep = (numbers >= start * n_total) & (numbers < stop * n_total)
         chosen = kmeans_frames(thumbs[keep], numbers[keep], n, seed)
-    digits = max(4, len(str(n_total)))
+    digits = max(1, int(np.ceil(np.log10(max(n_total, 2)))))  # DeepLabCut's rule (as mocap3d outliers names them)
     frames = read_frames(video, chosen)
     images = []
     for number in chosen:

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io.atomic import atomic_write_text
-from .analyze import AnalyzeConfig, VideoResult, analyze_video
 from .config import NetworkError
 from .dataset import split
 from .evaluate import Evaluation, LabelIssue, check_labels, draw_comparison, evaluate, write_png
-from .predict import Predictor, export_onnx
+from .predict import Predictor
 from .project import Project
 from .train import TrainResult, load_model, train
+from .videos import AnalyzeConfig, VideoResult, analyze_video, load_predictor
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +83,6 @@ def analyze_project_videos(project: Project, videos: list[Path], model_path: str
                            out_dir: str | Path | None = None, cfg: AnalyzeConfig | None = None,
                            backend: str = "torch", device: str = "cpu") -> list[VideoResult]:
     """Analyse videos with the project's network (ONNX Runtime with ``backend="onnx"``: ``model.onnx`` beside it)."""
-    model_path = Path(model_path) if model_path else default_model(project)
-    model, info = load_model(model_path)
+    predictor, info = load_predictor(model_path or default_model(project), backend, device)
     cfg = cfg or AnalyzeConfig(pcutoff=project.pcutoff)
-    if backend == "onnx":
-        onnx_path = model_path.with_suffix(".onnx")
-        if not onnx_path.is_file():
-            export_onnx(model, onnx_path)
-        predictor = Predictor(None, info.config.model, backend="onnx", onnx_path=onnx_path)
-    else:
-        predictor = Predictor(model, info.config.model, device=device)
     return [analyze_video(predictor, info.bodyparts, v, out_dir, cfg, project.skeleton) for v in videos]

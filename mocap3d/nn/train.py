@@ -128,9 +128,19 @@ def train(
         optimizer, lambda it: lr_factor(it, tc.iterations, tc.warmup, tc.min_lr_fraction)
     )
     start, losses = 0, []
+    if not resume and rank == 0:
+        for _, old in snapshots(out_dir):  # a fresh run must not be mistaken for the old one later
+            old.unlink()
     found = snapshots(out_dir) if resume else []
     if found:
         state = torch.load(found[-1][1], map_location="cpu", weights_only=False)
+        if state.get("config", {}).get("model") != cfg.to_dict()["model"] or list(state.get("bodyparts", [])) != list(
+            data.bodyparts
+        ):
+            raise NetworkError(
+                f"{found[-1][1]} was trained with another network or other body parts than asked for now; "
+                f"train into another folder, or start over (--fresh) to replace it."
+            )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

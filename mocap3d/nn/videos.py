@@ -40,6 +40,7 @@ class AnalyzeConfig:
     scorer: str = "mocap3d"
     overwrite: bool = False
     max_frames: int | None = None  # stop after this many frames (quick looks, benchmarks)
+    name_with_scorer: bool = True  # <stem>_<scorer>.h5; False: <stem>.h5 (a project pipeline's pose-2d/)
 
 
 @dataclass
@@ -120,9 +121,10 @@ def read_batches(path: str | Path, batch_size: int, max_frames: int | None = Non
                 thread.join(0.05)
 
 
-def output_path(video: str | Path, out_dir: str | Path | None, scorer: str) -> Path:
+def output_path(video: str | Path, out_dir: str | Path | None, scorer: str, with_scorer: bool = True) -> Path:
     video = Path(video)
-    return (Path(out_dir) if out_dir else video.parent) / f"{video.stem}_{scorer}.h5"
+    name = f"{video.stem}_{scorer}.h5" if with_scorer else f"{video.stem}.h5"
+    return (Path(out_dir) if out_dir else video.parent) / name
 
 
 def analyze_video(predictor: Predictor, bodyparts: tuple[str, ...], video: str | Path,
@@ -131,7 +133,7 @@ def analyze_video(predictor: Predictor, bodyparts: tuple[str, ...], video: str |
     """Keypoints of every frame of ``video`` -> ``<out_dir>/<stem>_<scorer>.h5`` (+ ``.csv``, labelled ``.mp4``)."""
     cfg = cfg or AnalyzeConfig()
     video = Path(video)
-    out = output_path(video, out_dir, cfg.scorer)
+    out = output_path(video, out_dir, cfg.scorer, cfg.name_with_scorer)
     if out.exists() and not cfg.overwrite:
         log.info("%s exists; skipped (overwrite to redo)", out)
         return VideoResult(video, out, 0, 0.0, skipped=True)
@@ -190,3 +192,32 @@ def write_labelled_video(video: str | Path, xy: np.ndarray, score: np.ndarray, b
         finally:
             writer.release()
     return Path(out)
+
+
+def analyze(videos: list[Path], out_dir: Path, model: str | Path, backend: str = "torch", device: str = "cpu",
+            batch_size: int = 16, labelled_video: bool = False, pcutoff: float = 0.6) -> list[Path]:
+    """The project pipeline's analyzer (``[network] analyzer = "mocap3d.nn:analyze"``): ``out_dir/<stem>.h5`` per video.
+
+    ``model`` is a trained ``model.pt`` or the folder holding it. Returns the files written (or already there).
+    """
+    path = Path(model)
+    predictor, info = load_predictor(path / "model.pt" if path.is_dir() else path, backend, device)
+    cfg = AnalyzeConfig(batch_size=batch_size, labelled_video=labelled_video, pcutoff=pcutoff,
+                        scorer=f"mocap3d_{info.config.model.backbone}", name_with_scorer=False, save_csv=False)
+    return [analyze_video(predictor, info.bodyparts, v, out_dir, cfg, info.skeleton).output for v in videos]
+
+
+def load_predictor(model_path: str | Path, backend: str = "torch", device: str = "cpu"):
+    """``(Predictor, ModelInfo)`` for a trained network; ``backend="onnx"`` uses (and first writes, when
+    missing) ``model.onnx`` beside ``model.pt``."""
+    from .predict import export_onnx
+    from .train import load_model
+
+    model_path = Path(model_path)
+    net, info = load_model(model_path)
+    if backend == "onnx":
+        onnx_path = model_path.with_suffix(".onnx")
+        if not onnx_path.is_file():
+            export_onnx(net, onnx_path)
+        return Predictor(None, info.config.model, backend="onnx", onnx_path=onnx_path), info
+    return Predictor(net, info.config.model, backend=backend, device=device), info

@@ -84,7 +84,8 @@ def build_backbone(cfg: ModelConfig) -> nn.Module:
         return ResNet((3, 4, 6, 3), output_stride=cfg.backbone_stride, width=cfg.width)
     if cfg.backbone == "mobilenet_v2":
         return MobileNetV2(width=cfg.width, output_stride=cfg.backbone_stride, last_conv=cfg.mobilenet_last_conv)
-    return HRNet(channels=cfg.hrnet_channels, branches=cfg.hrnet_branches, blocks=cfg.hrnet_blocks)
+    return HRNet(channels=cfg.hrnet_channels, branches=cfg.hrnet_branches, blocks=cfg.hrnet_blocks,
+                 stem=cfg.hrnet_stem)
 
 
 def build_model(cfg: ModelConfig, n_keypoints: int, load_pretrained: bool = True) -> PoseNet:
