@@ -240,7 +240,7 @@ def test_outputs_describe_the_solution(sample, optim):
     dist = np.linalg.norm(sample.rig.project(optim.points) - sample.poses2d.points, axis=-1)
     valid = sample.poses2d.scores >= 0.3
     assert not (used & ~valid).any()
-    np.testing.assert_array_equal(used, valid & (dist <= 15.0))
+    np.testing.assert_array_equal(used, valid & (dist <= 10.0))  # the outlier gate's threshold
     np.testing.assert_array_equal(optim.ncams, used.sum(0))
     seen = optim.ncams > 0
     n = optim.ncams[seen]

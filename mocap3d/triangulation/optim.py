@@ -690,7 +690,8 @@ def triangulate_optim(poses2d: Poses2D, rig: CameraRig, config: TriangulationCon
     Poses3D
         Points in the calibration's units. Per point: cameras used are the
         valid observations whose final reprojection distance is within
-        ``reproj_threshold`` px; ``error`` is their mean distance (px);
+        ``outlier_threshold`` px (``reproj_threshold`` when the gate is off);
+        ``error`` is their mean distance (px);
         ``score`` their mean score. Points bridged across frames without any
         such camera keep their position but have ``ncams = 0``, ``score = 0``
         and ``error = NaN`` (as the gap filters mark filled points). Runs of
@@ -771,7 +772,8 @@ def triangulate_optim(poses2d: Poses2D, rig: CameraRig, config: TriangulationCon
     # Outputs: which observations the solution explains, and what stays a gap.
     proj = cams.project(points, distort=config.undistort)
     dist = np.linalg.norm(proj - poses2d.points, axis=-1)  # (V, F, K)
-    use = valid & (dist <= config.reproj_threshold)
+    gate = config.outlier_threshold or config.reproj_threshold  # what the optimisation kept, on its final points
+    use = valid & (dist <= gate)
     points[long_gaps] = np.nan
     ok = np.isfinite(points).all(-1)
     use &= ok[None]
