@@ -169,13 +169,28 @@ def _load_analyzer(spec: str) -> Callable:
         ) from None
 
 
+def _worker_client():
+    """A client for submitting tasks from inside a Dask worker (it leaves the worker's thread pool while it
+    waits), or None when this is not running in a Dask worker."""
+    try:
+        from distributed import get_worker, worker_client
+    except ImportError:
+        return None
+    try:
+        get_worker()
+    except ValueError:
+        return None
+    return worker_client()
+
+
 def _plan_analyze(ctx: SessionContext) -> StageWork | str:
     """Videos in ``videos-raw/`` -> 2D files in ``pose-2d/``, by the ``[network]`` table's analyzer.
 
     The analyzer is ``analyzer(videos: list[Path], out_dir: Path, **options) -> list[Path]``
     (the ``[network]`` table's other keys are its options); it writes
     ``out_dir/<video stem>.h5`` (DeepLabCut format) per video. Sessions that
-    already have 2D files skip this stage.
+    already have 2D files skip this stage. On a Dask cluster each video is its
+    own task (the analyzer is called once per video, on any worker).
     """
     pose_dir = ctx.session.folder("pose2d")
     if pose_dir.is_dir() and any(not p.name.startswith(".") for p in pose_dir.iterdir()):
@@ -195,8 +210,14 @@ def _plan_analyze(ctx: SessionContext) -> StageWork | str:
     outputs = [pose_dir / f"{v.stem}.h5" for v in videos]
 
     def run() -> list[str]:
-        analyzer(videos, pose_dir, **options)
-        return [f"analysed {len(videos)} videos"]
+        client = _worker_client()
+        if client is None or len(videos) < 2:
+            analyzer(videos, pose_dir, **options)
+            return [f"analysed {len(videos)} videos"]
+        # Inside a Dask worker: one task per video, so a session's cameras are analysed on several workers.
+        with client as c:
+            c.gather([c.submit(analyzer, [v], pose_dir, pure=False, **options) for v in videos])
+        return [f"analysed {len(videos)} videos as {len(videos)} Dask tasks"]
 
     return StageWork(videos, outputs, ctx.config.params("network"), run)
 
