@@ -253,3 +253,17 @@ def test_pose2sim_demo_reference(dataset):
     # Points Pose2Sim could not triangulate were interpolated by it; we leave them NaN.
     assert triangulated.sum() >= 0.95 * np.isfinite(ref.points).all(-1).sum()
     assert np.mean(dist[triangulated] < 1e-3) >= 0.95
+
+
+def test_config_reads_anipose_project_files(dataset, tmp_path):
+    cfg = TriangulationConfig.from_toml(dataset("aniposelib-tests") / "tests/data/calib/7cam-allen-mouse/config.toml")
+    assert cfg.method == "optim" and cfg.cam_regex == "(cam[0-9]+)_"
+    assert cfg.score_threshold == 0.4 and cfg.n_deriv_smooth == 3 and cfg.chunk_frames == 1000
+    assert ("nose", "L-ear") in cfg.constraints and len(cfg.constraints_weak) == 18
+    flat = tmp_path / "flat.toml"
+    flat.write_text('method = "dlt"\nmin_cameras = 3\n\n[[filter3d]]\ntype = "median"\n')
+    assert TriangulationConfig.from_toml(flat).min_cameras == 3
+    ransac = tmp_path / "anipose.toml"
+    ransac.write_text('nesting = 1\n[triangulation]\nransac = true\nreproj_error_threshold = 8\naxes = []\n')
+    cfg = TriangulationConfig.from_toml(ransac)
+    assert cfg.method == "robust" and cfg.reproj_threshold == 8

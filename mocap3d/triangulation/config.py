@@ -192,7 +192,11 @@ class TriangulationConfig:
             raise MocapError(f"config file '{path}' does not exist.") from None
         except (toml.TomlDecodeError, UnicodeDecodeError) as exc:
             raise MocapError(f"config file '{path}' is not valid TOML: {exc}") from None
-        table = data.get("triangulation", data)
+        table = data.get("triangulation")
+        if table is None:  # a flat file of options; other tables ([[filter3d]]...) belong to other stages
+            table = {k: v for k, v in data.items() if not isinstance(v, (dict, list))}
+        if _is_anipose(data):
+            table = from_anipose(table, str(path))
         return cls.from_dict(table, str(path))
 
     def replace(self, **changes) -> TriangulationConfig:
@@ -206,6 +210,42 @@ class TriangulationConfig:
             for name in OPTIM_OPTIONS:
                 out.pop(name)
         return {k: v for k, v in out.items() if v is not None}
+
+
+_ANIPOSE_RENAMES = {"reproj_error_threshold": "reproj_threshold", "optim_chunking_size": "chunk_frames"}
+_ANIPOSE_SAME = {"score_threshold", "cam_regex", "constraints", "constraints_weak", "scale_smooth", "scale_length",
+                 "scale_length_weak", "n_deriv_smooth"}  # fmt: skip
+_ANIPOSE_IGNORED = {"triangulate", "ransac", "optim", "optim_chunking", "axes", "reference_point"}
+
+
+def _is_anipose(data: dict[str, Any]) -> bool:
+    tri = data.get("triangulation", {})
+    return isinstance(tri, dict) and ("ransac" in tri or "optim" in tri or "nesting" in data)
+
+
+def from_anipose(table: dict[str, Any], source: str = "anipose config") -> dict[str, Any]:
+    """Translate anipose's ``[triangulation]`` table into mocap3d's option names.
+
+    ``optim = true`` selects ``optim``, else ``ransac = true`` selects
+    ``robust``, else ``dlt``. ``axes`` and ``reference_point`` belong to the
+    alignment step (``mocap3d export --align``), not to triangulation.
+    """
+    out: dict[str, Any] = {}
+    unknown = []
+    for key, value in table.items():
+        if key in _ANIPOSE_RENAMES:
+            out[_ANIPOSE_RENAMES[key]] = value
+        elif key in _ANIPOSE_SAME:
+            out[key] = value
+        elif key not in _ANIPOSE_IGNORED:
+            unknown.append(key)
+    if unknown:
+        raise MocapError(f"{source}: anipose [triangulation] option(s) {', '.join(sorted(unknown))} are not supported.")
+    out["method"] = "optim" if table.get("optim") else "robust" if table.get("ransac") else "dlt"
+    for key in ("constraints", "constraints_weak"):
+        if key in out:
+            out[key] = tuple(tuple(pair) for pair in out[key])
+    return out
 
 
 #: Named parameter sets. ``pose2sim`` reproduces Pose2Sim's default
