@@ -109,6 +109,24 @@ def test_dask_run_reports_a_broken_session_and_finishes_the_others(template, clu
     assert len(list(root.rglob("exports/*.trc"))) == N_SESSIONS - 2
 
 
+def _wait_until_group_gone(pgid: int, timeout: float = 20.0) -> None:
+    """Wait until no running (non-zombie) process is left in process group ``pgid`` (Linux /proc)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        alive = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                alive.append(stat.parent.name)
+        if not alive:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"processes {alive} of the killed run are still running")
+
+
 def _partial_files(root: Path) -> list[Path]:
     return [p for p in root.rglob(".*") if p.is_file() and p.parent.name != ".mocap3d"]
 
@@ -134,6 +152,7 @@ def test_sigkill_then_rerun_finishes_without_redoing_work(template, serial, tmp_
     finally:
         proc.wait(30)
     assert proc.returncode == -signal.SIGKILL
+    _wait_until_group_gone(proc.pid)  # Dask's worker processes die with their nanny, a moment later
     finished = sorted(p.parent.parent for p in root.rglob(".mocap3d/export.json"))
     assert 2 <= len(finished) < N_SESSIONS
     records = {p: p.read_bytes() for s in finished for p in (s / ".mocap3d").glob("*.json")}

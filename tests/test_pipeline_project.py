@@ -281,6 +281,28 @@ def test_partial_files_of_a_killed_write_are_removed(project):
     assert status["triangulate"] == "done" and status["filter3d"] == "skipped"  # same bytes again
 
 
+def test_a_session_in_use_by_another_process_is_left_alone(project):
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    lock = project / "day1" / "walk01" / ".mocap3d" / "lock"
+    lock.parent.mkdir(parents=True)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock.write_text(json.dumps({"host": socket.gethostname(), "pid": other.pid}))
+        report = run_project(project, workers=0, progress=False)
+        (failed,) = report.failed
+        assert failed.session == "day1/walk01" and f"process {other.pid}" in failed.error and str(lock) in failed.error
+        assert not (project / "day1" / "walk01" / "pose-3d").exists()
+    finally:
+        other.kill()
+        other.wait()
+    report = run_project(project, workers=0, progress=False)  # the holder is gone: its lock is taken over
+    assert not report.failed and not lock.exists()
+
+
 # --- command line -------------------------------------------------------------------------------------------------
 
 

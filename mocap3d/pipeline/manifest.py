@@ -13,19 +13,23 @@ computed when they differ, so checking a finished project is cheap.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
 import logging
 import os
+import socket
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import MocapError
 from ..io.atomic import atomic_write_text
 
-__all__ = ["fingerprint", "is_complete", "write_record", "read_record", "remove_partial", "record_path"]
+__all__ = ["fingerprint", "is_complete", "write_record", "read_record", "remove_partial", "record_path",
+           "session_lock"]
 
 log = logging.getLogger(__name__)
 
@@ -150,3 +154,55 @@ def remove_partial(outputs: Iterable[Path]) -> list[Path]:
     if removed:
         log.info("removed %d partial file(s) left by an interrupted run", len(removed))
     return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (a killed one that nobody reaped yet, a zombie, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): trust kill()
+    return state not in ("Z", "X")
+
+
+@contextlib.contextmanager
+def session_lock(manifests: Path, name: str) -> Iterator[None]:
+    """Hold ``<manifests>/lock`` while a session runs, so that two runs never work on one session at once.
+
+    A lock left by a process of this host that no longer exists (killed) is taken
+    over; a live holder, or one on another host, makes this raise a
+    :class:`~mocap3d.errors.MocapError` that names it.
+    """
+    manifests.mkdir(parents=True, exist_ok=True)
+    path = manifests / "lock"
+    me = {"host": socket.gethostname(), "pid": os.getpid()}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                holder = {}
+            same_host = holder.get("host") == me["host"]
+            if same_host and isinstance(holder.get("pid"), int) and not _pid_alive(holder["pid"]):
+                log.info("session %s: taking over the lock of process %s, which is gone", name, holder["pid"])
+                path.unlink(missing_ok=True)
+                continue
+            raise MocapError(
+                f"session {name} is being processed by process {holder.get('pid', '?')} on "
+                f"{holder.get('host', '?')}; wait for it, or delete {path} if no run is active."
+            ) from None
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+        break
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..errors import MocapError
 from .config import ProjectConfig, ProjectError, Session, find_sessions, load_config
+from .manifest import session_lock
 from .stages import STAGE_ORDER, SessionContext, StageOutcome, check_stage, run_stage
 
 __all__ = ["SessionResult", "ProjectReport", "run_session", "run_project", "select_stages"]
@@ -93,10 +94,21 @@ def select_stages(stages: Sequence[str] | None) -> tuple[str, ...]:
 
 def run_session(session: Session, config: ProjectConfig, stages: Sequence[str], force: bool = False) -> SessionResult:
     """Run ``stages`` of one session in order; stop at the first failure and return its reason (never raises)."""
-    from threadpoolctl import threadpool_limits
-
     start = time.time()
     result = SessionResult(session.name)
+    try:
+        with session_lock(session.folder("manifests"), session.name):
+            _run_stages(session, config, stages, force, result)
+    except MocapError as exc:  # the lock is held by another run
+        result.error = f"locked: {exc}"
+    result.seconds = time.time() - start
+    return result
+
+
+def _run_stages(session: Session, config: ProjectConfig, stages: Sequence[str], force: bool,
+                result: SessionResult) -> None:  # fmt: skip
+    from threadpoolctl import threadpool_limits
+
     ctx = SessionContext(session, config)
     for name in stages:
         try:
@@ -114,8 +126,6 @@ def run_session(session: Session, config: ProjectConfig, stages: Sequence[str], 
             break
         result.stages.append(outcome)
         log.info("%s %s: %s %s", session.name, name, outcome.status, outcome.note)
-    result.seconds = time.time() - start
-    return result
 
 
 def _if_complete(session: Session, config: ProjectConfig, stages: Sequence[str]) -> SessionResult | None:
