@@ -7,11 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mocap3d.camera import CameraRig
 from mocap3d.nn.config import NetworkError
 from mocap3d.nn.dataset import TrainingSet
 from mocap3d.nn.evaluate import check_labels, infer_symmetric_pairs
-from mocap3d.nn.mirror import MirrorLayout, MirrorView, load_layout
+from mocap3d.nn.mirror import MirrorLayout, MirrorView, load_layout, view_camera
 from mocap3d.poses import Track2D
+from mocap3d.triangulation import triangulate_dlt
 
 LAYOUT = MirrorLayout((
     MirrorView("direct", 0, 0, 120, 90),
@@ -95,3 +97,47 @@ def test_check_labels_finds_a_left_right_swap_and_a_far_label():
     issues = check_labels(data, truth, np.ones((30, 3)), [("leftear", "rightear")], pcutoff=0.5)
     assert [(i.image, i.kind) for i in issues] == [("img012.png", "far"), ("img007.png", "swapped")]
     assert issues[1].error > 20 and issues[1].error_if_fixed < 3
+
+
+# ----------------------------------------------------------------------------- a mirror as a second camera
+
+
+def _mirror_box():
+    """A camera at the origin looking along +Z; a mirror (plane x = 0.5) to its right fills the frame's right part."""
+    K = np.array([[800.0, 0, 479.5], [0, 800.0, 239.5], [0, 0, 1]])
+    rig = CameraRig(["cam"], [[960, 480]], K[None], [[-0.1, 0.02, 0.001, -0.002, 0.0]], [[0.0, 0.0, 0.0]],
+                    [[0.0, 0.0, 0.0]])
+    layout = MirrorLayout((MirrorView("direct", 0, 0, 600, 480), MirrorView("mirror", 600, 0, 360, 480, "horizontal")))
+    rng = np.random.default_rng(5)
+    points = np.c_[rng.uniform(-0.3, 0.3, 200), rng.uniform(-0.4, 0.4, 200), rng.uniform(3.0, 4.0, 200)]
+    return rig, layout, (np.array([1.0, 0.0, 0.0]), 0.5), points
+
+
+def test_a_mirror_view_is_the_reflected_camera():
+    rig, layout, mirror, X = _mirror_box()
+    n, d = mirror
+    reflected = X - 2 * ((X @ n) - d)[:, None] * n  # what the camera sees in the mirror
+    in_frame = rig.project(reflected)[0]  # lens distortion included
+    view = layout["mirror"]
+    assert view.inside(in_frame).all()
+    virtual = view_camera(rig, "cam", view, mirror)
+    np.testing.assert_allclose(virtual.project(X)[0], view.to_view(in_frame), atol=1e-8)
+    direct = view_camera(rig, "cam", layout["direct"])
+    np.testing.assert_allclose(direct.project(X)[0], layout["direct"].to_view(rig.project(X)[0]), atol=1e-8)
+    with pytest.raises(NetworkError, match="exactly one flip"):
+        view_camera(rig, "cam", MirrorView("m", 600, 0, 360, 480), mirror)
+
+
+def test_direct_and_mirror_views_triangulate_as_two_cameras():
+    rig, layout, mirror, X = _mirror_box()
+    n, d = mirror
+    frame_pts = np.stack([rig.project(X)[0], rig.project(X - 2 * ((X @ n) - d)[:, None] * n)[0]])
+    views = [layout["direct"], layout["mirror"]]
+    pair = [view_camera(rig, "cam", v, mirror if v.name == "mirror" else None) for v in views]
+    two = CameraRig([c.names[0] for c in pair], np.concatenate([c.sizes for c in pair]),
+                    np.concatenate([c.K for c in pair]), np.concatenate([c.dist for c in pair]),
+                    np.concatenate([c.rvec for c in pair]), np.concatenate([c.tvec for c in pair]))
+    obs = np.stack([v.to_view(p) for v, p in zip(views, frame_pts, strict=True)])  # (2 views, points, 2)
+    norm = two.undistort_points(obs, output="normalized")
+    found = triangulate_dlt(two.extrinsics(), norm)
+    np.testing.assert_allclose(found, X, atol=1e-6)

@@ -8,7 +8,11 @@ mapping is exact in pixel-centre coordinates::
     view x = (x - x0)                  or  (width - 1) - (x - x0)   when flipped horizontally
     view y = (y - y0)                  or  (height - 1) - (y - y0)  when flipped vertically
 
-and :meth:`MirrorLayout.to_frame` is its inverse. A layout lives in a TOML::
+and :meth:`MirrorLayout.to_frame` is its inverse. :func:`view_camera` gives the
+calibrated camera that a view is, geometrically: a mirror view of camera
+``C`` through the plane ``n . X = d``, flipped back, is exactly a pinhole camera
+at ``C``'s reflection, so the views of one frame triangulate like separate cameras.
+A layout lives in a TOML::
 
     [[view]]
     name = "direct"
@@ -27,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import toml
 
+from ..camera import CameraRig, rodrigues, rotation_to_rodrigues
 from ..poses import Track2D
 from .config import NetworkError
 
@@ -153,3 +158,47 @@ def load_layout(path: str | Path) -> MirrorLayout:
             raise NetworkError(f"{path}: view {i + 1} needs name and box = [x0, y0, width, height].")
         views.append(MirrorView(str(v["name"]), *(int(b) for b in box), flip=str(v.get("flip", "none"))))
     return MirrorLayout(tuple(views))
+
+
+def view_camera(rig: CameraRig, camera: str, view: MirrorView, mirror: tuple[np.ndarray, float] | None = None,
+                name: str | None = None) -> CameraRig:
+    """The one-camera rig that ``view`` of ``camera``'s frame is.
+
+    A mirror (unit normal ``n``, offset ``d``: the plane ``n . X = d`` in
+    world coordinates) reflects the world: ``X -> H X + 2 d n`` with ``H = I -
+    2 n n^T``. The camera sees the reflected scene; the view's crop moves the
+    principal point and its flip ``F`` (``diag(-1, 1, 1)`` for horizontal)
+    mirrors the image back, so the view is a pinhole camera with rotation ``F R
+    H``, translation ``F (2 d R n + t)``, the same focal lengths, principal
+    point moved into (and flipped within) the box, and the tangential
+    distortion term of the flipped axis negated (radial terms are symmetric).
+    A reflected view needs exactly one flip (horizontal or vertical); a direct
+    view none or both. Zero skew is assumed.
+    """
+    i = rig.index(camera)
+    H = np.eye(3)
+    offset = np.zeros(3)
+    if mirror is not None:
+        n = np.asarray(mirror[0], dtype=np.float64)
+        n = n / np.linalg.norm(n)
+        H = H - 2.0 * np.outer(n, n)
+        offset = 2.0 * float(mirror[1]) * n
+    F = np.diag([-1.0 if view.flip_x else 1.0, -1.0 if view.flip_y else 1.0, 1.0])
+    if np.linalg.det(F) * np.linalg.det(H) < 0:
+        what = "a mirror view needs exactly one flip" if mirror is not None else "a direct view needs none or both"
+        raise NetworkError(f"view '{view.name}' with flip '{view.flip}': {what} (horizontal or vertical) to be an "
+                           "ordinary camera image.")
+    R = rodrigues(rig.rvec[i])
+    R_view = F @ R @ H
+    t_view = F @ (R @ offset + rig.tvec[i])
+    K = rig.K[i].copy()
+    K[0, 2] = (view.width - 1 + view.x0 - K[0, 2]) if view.flip_x else K[0, 2] - view.x0
+    K[1, 2] = (view.height - 1 + view.y0 - K[1, 2]) if view.flip_y else K[1, 2] - view.y0
+    dist = rig.dist[i].copy()
+    if not rig.fisheye[i]:
+        if view.flip_y:
+            dist[2] = -dist[2]  # p1 multiplies odd powers of y
+        if view.flip_x:
+            dist[3] = -dist[3]  # p2 multiplies odd powers of x
+    return CameraRig([name or f"{camera}-{view.name}"], [[view.width, view.height]], K[None], dist[None],
+                     rotation_to_rodrigues(R_view)[None], t_view[None], rig.fisheye[i:i + 1])
