@@ -12,6 +12,7 @@ import torch
 from mocap3d.nn.augment import affine_matrix, augment, flip_index, transform_points, warp_image
 from mocap3d.nn.config import AugmentConfig, ModelConfig, NetworkError
 from mocap3d.nn.dataset import TrainingSet, split
+from mocap3d.nn.frames import kmeans_frames, uniform_frames
 from mocap3d.nn.heatmaps import decode, make_targets
 from mocap3d.nn.models import build_backbone, build_model, imagenet_cache_path, load_imagenet
 from mocap3d.nn.predict import Predictor, export_onnx
@@ -206,3 +207,15 @@ def test_onnx_export_agrees_with_torch(tmp_path):
     ho, lo = o.run(o.preprocess(frames))
     np.testing.assert_allclose(ho, ht, atol=1e-3)
     np.testing.assert_allclose(lo, lt, atol=1e-3)
+
+
+def test_kmeans_frames_pick_one_frame_per_posture():
+    """Three clearly different 'postures' in 90 thumbnails: k-means with k=3 picks one of each."""
+    rng = np.random.default_rng(0)
+    kinds = rng.integers(0, 3, 90)
+    centres = rng.uniform(0, 255, (3, 64))
+    thumbs = centres[kinds] + rng.normal(0, 3, (90, 64))
+    numbers = np.arange(90) * 7
+    picked = kmeans_frames(thumbs, numbers, 3, seed=1)
+    assert len(picked) == 3 and sorted(kinds[picked // 7]) == [0, 1, 2]
+    assert np.array_equal(uniform_frames(100, 5), [0, 25, 50, 74, 99])

@@ -156,7 +156,8 @@ def load_layout(path: str | Path) -> MirrorLayout:
         box = v.get("box")
         if not isinstance(box, list) or len(box) != 4 or "name" not in v:
             raise NetworkError(f"{path}: view {i + 1} needs name and box = [x0, y0, width, height].")
-        views.append(MirrorView(str(v["name"]), *(int(b) for b in box), flip=str(v.get("flip", "none"))))
+        x0, y0, w, h = (int(b) for b in box)
+        views.append(MirrorView(str(v["name"]), x0, y0, w, h, flip=str(v.get("flip", "none"))))
     return MirrorLayout(tuple(views))
 
 

@@ -86,7 +86,7 @@ def read_batches(path: str | Path, batch_size: int, max_frames: int | None = Non
         try:
             done = 0
             while not stop.is_set():
-                frames = []
+                frames: list[np.ndarray] = []
                 while len(frames) < batch_size and (max_frames is None or done < max_frames):
                     ok, frame = cap.read()
                     if not ok:
@@ -181,7 +181,7 @@ def write_labelled_video(video: str | Path, xy: np.ndarray, score: np.ndarray, b
     w, h, _, _ = video_info(video)
     cols = colours(len(bodyparts))
     with atomic_path(out) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
         try:
             i = 0
             for batch in read_batches(video, 32, len(xy)):

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig, NetworkError
+from .base import Backbone
 from .hrnet import HRNet
 from .mobilenet import MobileNetV2
 from .resnet import ResNet
@@ -41,7 +42,10 @@ class PoseNet(nn.Module):
     ``(N, K, 2, H/s, W/s)`` (x, y offsets / ``locref_stdev``), ``s = output_stride``.
     """
 
-    def __init__(self, backbone: nn.Module, n_keypoints: int, output_stride: int, head_channels: int) -> None:
+    mean: Tensor
+    std: Tensor
+
+    def __init__(self, backbone: Backbone, n_keypoints: int, output_stride: int, head_channels: int) -> None:
         super().__init__()
         self.backbone = backbone
         self.n_keypoints = n_keypoints
@@ -66,9 +70,11 @@ class PoseNet(nn.Module):
         self.heatmap = nn.Conv2d(cin, n_keypoints, 1)
         self.locref = nn.Conv2d(cin, 2 * n_keypoints, 1)
         nn.init.normal_(self.heatmap.weight, std=0.001)
-        nn.init.constant_(self.heatmap.bias, -4.0)  # start near "absent everywhere", the usual prior
         nn.init.normal_(self.locref.weight, std=0.001)
-        nn.init.zeros_(self.locref.bias)
+        # heatmaps start near "absent everywhere" (the usual prior), offsets at zero
+        for conv, value in ((self.heatmap, -4.0), (self.locref, 0.0)):
+            if conv.bias is not None:
+                nn.init.constant_(conv.bias, value)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0, persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0, persistent=False)
 
@@ -79,7 +85,7 @@ class PoseNet(nn.Module):
         return heat, self.locref(features).view(n, k, 2, h, w)
 
 
-def build_backbone(cfg: ModelConfig) -> nn.Module:
+def build_backbone(cfg: ModelConfig) -> Backbone:
     if cfg.backbone == "resnet_50":
         return ResNet((3, 4, 6, 3), output_stride=cfg.backbone_stride, width=cfg.width)
     if cfg.backbone == "mobilenet_v2":
@@ -106,7 +112,7 @@ def imagenet_cache_path(backbone: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
 
-def load_imagenet(backbone: nn.Module, cfg: ModelConfig) -> bool:
+def load_imagenet(backbone: Backbone, cfg: ModelConfig) -> bool:
     """Load ImageNet weights into ``backbone`` in place; return whether it was done.
 
     ``cfg.pretrained == "imagenet"``: torchvision's checkpoint through

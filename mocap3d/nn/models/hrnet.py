@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .base import Backbone
+
 
 def _conv_bn(cin: int, cout: int, kernel: int = 3, stride: int = 1, relu: bool = True) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False), nn.BatchNorm2d(cout)]
@@ -30,7 +32,9 @@ class BasicBlock(nn.Module):
         self.conv1 = _conv_bn(cin, cout)
         self.conv2 = _conv_bn(cout, cout, relu=False)
         self.skip = nn.Identity() if cin == cout else _conv_bn(cin, cout, 1, relu=False)
-        nn.init.zeros_(self.conv2[1].weight)  # residual branch starts as identity
+        bn = self.conv2[1]
+        if isinstance(bn, nn.BatchNorm2d):
+            nn.init.zeros_(bn.weight)  # residual branch starts as identity
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(self.skip(x) + self.conv2(self.conv1(x)))
@@ -60,7 +64,8 @@ class _Fuse(nn.Module):
         out = []
         for i, row in enumerate(self.paths):
             total = xs[i]
-            for j, path in enumerate(row):
+            paths: list[nn.Module] = list(row)  # type: ignore[call-overload]
+            for j, path in enumerate(paths):
                 if j == i:
                     continue
                 y = path(xs[j])
@@ -81,7 +86,7 @@ class _Stage(nn.Module):
         return self.fuse([b(x) for b, x in zip(self.branches, xs, strict=True)])
 
 
-class HRNet(nn.Module):
+class HRNet(Backbone):
     """Input ``(N, 3, H, W)``; output ``(N, sum(widths), H/4, W/4)`` (all branches upsampled and stacked)."""
 
     def __init__(self, channels: int = 18, branches: int = 4, blocks: int = 2, stem: int = 64) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .base import Backbone
+
 # (expansion t, channels c, repeats n, stride s), from the MobileNetV2 paper's table 2
 _SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 
@@ -49,7 +51,7 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.use_res else self.conv(x)
 
 
-class MobileNetV2(nn.Module):
+class MobileNetV2(Backbone):
     """Input ``(N, 3, H, W)``; output ``(N, C, H/s, W/s)``, ``C = 1280 * max(1, width)`` (``320 * width``
     without the last convolution)."""
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .base import Backbone
+
 
 class Bottleneck(nn.Module):
     expansion = 4
@@ -37,7 +39,7 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-class ResNet(nn.Module):
+class ResNet(Backbone):
     """ResNet with Bottleneck blocks; ``forward`` returns the last feature map.
 
     Input ``(N, 3, H, W)`` ImageNet-normalised; output ``(N, 2048, H/s, W/s)``
