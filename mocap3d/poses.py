@@ -15,10 +15,11 @@ confidences are in that range, SLEAP's instance/point scores may exceed 1
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import PoseFileError
 
@@ -188,7 +189,7 @@ class Poses2D:
         )
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, init=False)
 class Poses3D:
     """Triangulated 3D keypoints of one individual.
 
@@ -214,34 +215,46 @@ class Poses3D:
 
     keypoints: tuple[str, ...]
     points: np.ndarray
-    error: np.ndarray = None  # type: ignore[assignment]  # filled in __post_init__
-    ncams: np.ndarray = None  # type: ignore[assignment]  # filled in __post_init__
-    cameras_used: np.ndarray = None  # type: ignore[assignment]  # filled in __post_init__
-    score: np.ndarray = None  # type: ignore[assignment]  # filled in __post_init__
-    views: tuple[str, ...] = ()
-    fps: float | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    error: np.ndarray
+    ncams: np.ndarray
+    cameras_used: np.ndarray
+    score: np.ndarray
+    views: tuple[str, ...]
+    fps: float | None
+    metadata: dict[str, Any]
 
-    def __post_init__(self) -> None:
-        self.points = _float_array(self.points, "points", 3)
+    def __init__(
+        self,
+        keypoints: Sequence[str],
+        points: ArrayLike,
+        error: ArrayLike | None = None,
+        ncams: ArrayLike | None = None,
+        cameras_used: ArrayLike | None = None,
+        score: ArrayLike | None = None,
+        views: Sequence[str] = (),
+        fps: float | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Missing diagnostics default to: error NaN, ncams 0, no camera used, score 1 where a point exists."""
+        self.keypoints = tuple(str(x) for x in keypoints)
+        self.points = _float_array(points, "points", 3)
+        self.views = tuple(str(v) for v in views)
+        f, k = self.points.shape[:2]
+        valid = np.isfinite(self.points).all(-1)
+        self.error = np.full((f, k), np.nan) if error is None else np.asarray(error, dtype=np.float64)
+        self.ncams = np.zeros((f, k), np.int64) if ncams is None else np.asarray(ncams, dtype=np.int64)
+        self.score = np.where(valid, 1.0, 0.0) if score is None else np.asarray(score, dtype=np.float64)
+        self.cameras_used = (
+            np.zeros((f, k, len(self.views)), bool) if cameras_used is None else np.asarray(cameras_used, dtype=bool)
+        )
+        self.fps = fps
+        self.metadata = {} if metadata is None else metadata
+        self._validate()
+
+    def _validate(self) -> None:
         f, k, three = self.points.shape
         if three != 3 or len(self.keypoints) != k:
             raise ValueError(f"points must be (frames, {len(self.keypoints)}, 3), got {self.points.shape}")
-        self.keypoints = tuple(str(x) for x in self.keypoints)
-        self.views = tuple(str(v) for v in self.views)
-        valid = np.isfinite(self.points).all(-1)
-        if self.error is None:
-            self.error = np.full((f, k), np.nan)
-        if self.ncams is None:
-            self.ncams = np.zeros((f, k), np.int64)
-        if self.score is None:
-            self.score = np.where(valid, 1.0, 0.0)
-        if self.cameras_used is None:
-            self.cameras_used = np.zeros((f, k, len(self.views)), bool)
-        self.error = np.asarray(self.error, dtype=np.float64)
-        self.ncams = np.asarray(self.ncams, dtype=np.int64)
-        self.score = np.asarray(self.score, dtype=np.float64)
-        self.cameras_used = np.asarray(self.cameras_used, dtype=bool)
         for name, arr in (("error", self.error), ("ncams", self.ncams), ("score", self.score)):
             if arr.shape != (f, k):
                 raise ValueError(f"`{name}` must be ({f}, {k}), got {arr.shape}")
