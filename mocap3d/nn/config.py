@@ -146,7 +146,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "model": {"backbone": "hrnet", "hrnet_channels": 20, "hrnet_branches": 3, "hrnet_blocks": 2,
                   "hrnet_stem": 32, "head_channels": 64, "output_stride": 4, "input_scale": 0.5, "pretrained": "none",
                   "pos_dist_thresh": 8.0, "locref_stdev": 4.0},
-        "augment": {"crop_size": (160, 160), "flip": True},
+        "augment": {"crop_size": (160, 160), "flip": True, "crop_on_animal": 0.7},
         "train": {"lr": 2e-3, "batch_size": 8},
     },
 }
