@@ -81,7 +81,8 @@ def main() -> None:
     rig, keypoints = sample.rig, sample.truth.keypoints
     t0 = time.perf_counter()
     frames = render(sample)
-    print(f"rendered {len(rig.names)} x {args.frames} frames {tuple(rig.sizes[0])} in {time.perf_counter() - t0:.0f} s")
+    size = "x".join(str(int(x)) for x in rig.sizes[0])
+    print(f"rendered {len(rig.names)} x {args.frames} frames of {size} in {time.perf_counter() - t0:.0f} s")
     truth2d = rig.project(sample.truth.points)  # (V, F, K, 2)
     visible = rig.in_image(truth2d) & (rig.depths(sample.truth.points) > 0)
     labels = np.where(visible[..., None], truth2d, np.nan)
