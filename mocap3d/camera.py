@@ -369,7 +369,7 @@ class CameraRig:
                 x = x - dx
                 y = y - dy
                 step = np.abs(dx) + np.abs(dy)
-                if not (step > 1e-15).any():  # NaN steps compare False: diverged points do not hold the loop
+                if not (step > 1e-13).any():  # NaN steps compare False: diverged points do not hold the loop
                     break
             r2 = x * x + y * y
             radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
