@@ -34,17 +34,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import best_time, write_results
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-
-
-def best_time(fn, repeats: int = 2) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> int:
@@ -169,14 +161,12 @@ def main() -> int:
     lines += ["", f"Filter speed on {n} frames x 19 keypoints (2D: x 4 views), best of 2:", "",
               "| filter | wall time (s) | frames / s |", "|---|---|---|"]  # fmt: skip
     for name, fn in timings.items():
-        wall = best_time(fn)
+        wall = best_time(fn, repeats=2)
         lines.append(f"| {name} | {wall:.3f} | {n / wall:,.0f} |")
         print(name, wall, flush=True)
 
     text = "\n".join(lines) + "\n"
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_results(text, args.out)
     return 0
 
 

@@ -46,6 +46,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import write_results
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
@@ -244,9 +245,7 @@ def main() -> int:
             f"p99 {o['p99']:.2f} mm (robust: {r['median']:.2f} / {r['p99']:.2f} mm, {long['robust_seconds']:.1f} s).",
         ]
     text = "\n".join(lines) + "\n"
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_results(text, args.out)
     return 0
 
 

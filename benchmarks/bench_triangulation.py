@@ -32,17 +32,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import best_time, write_results
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-
-
-def best_time(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def anipose_group(rig, folder: Path):
@@ -166,9 +158,7 @@ def main() -> int:
     ratio_p90 = acc["aniposelib RANSAC"][1] / acc["mocap3d robust"][1]
     lines += ["", f"Error ratio aniposelib RANSAC / mocap3d robust: median {ratio_med:.2f}x, p90 {ratio_p90:.2f}x."]
     text = "\n".join(lines) + "\n"
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_results(text, args.out)
     return 0
 
 

@@ -184,3 +184,14 @@ def align_poses(
     m, center = axes_transform(poses, config)
     spec = {"axes": [list(a) for a in config.axes], "reference_point": config.reference_point}
     return apply_transform(poses, m, center, spec=spec)
+
+
+def axis_vector(up: str) -> np.ndarray:
+    """Unit vector (3,) of a signed axis name: ``"z"``, ``"+y"``, ``"-x"`` (what gait and the viewer call "up")."""
+    axes = {"x": 0, "y": 1, "z": 2}
+    key = up.lstrip("+-").lower()
+    if key not in axes:
+        raise MocapError(f"up axis '{up}' is not one of x, y, z (optionally signed, e.g. -y).")
+    vec = np.zeros(3)
+    vec[axes[key]] = -1.0 if up.startswith("-") else 1.0
+    return vec

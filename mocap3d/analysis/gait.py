@@ -60,6 +60,7 @@ import pandas as pd
 from ..errors import MocapError
 from ..io.atomic import atomic_path
 from ..poses import Poses3D
+from .alignment import axis_vector
 
 __all__ = [
     "GaitConfig",
@@ -135,16 +136,6 @@ def _fps(poses: Poses3D) -> float:
     if not poses.fps or not np.isfinite(poses.fps) or poses.fps <= 0:
         raise MocapError("gait: the poses have no frame rate; gait timing needs it (pass --fps, e.g. --fps 60).")
     return float(poses.fps)
-
-
-def _up_vector(up: str) -> np.ndarray:
-    axes = {"x": 0, "y": 1, "z": 2}
-    key = up.lstrip("+-").lower()
-    if key not in axes:
-        raise MocapError(f"gait: up axis '{up}' is not one of x, y, z (optionally signed, e.g. -y).")
-    vec = np.zeros(3)
-    vec[axes[key]] = -1.0 if up.startswith("-") else 1.0
-    return vec
 
 
 def foot_keypoints(keypoints: Sequence[str], config: GaitConfig | None = None) -> dict[str, tuple[str, ...]]:
@@ -427,7 +418,7 @@ def detect_gait_events(
     config = config or GaitConfig()
     fps = _fps(poses)
     feet = foot_keypoints(poses.keypoints, config)
-    up = _up_vector(config.up)
+    up = axis_vector(config.up)
     f = poses.n_frames
     if f < 10:
         raise MocapError(f"gait: only {f} frames; gait analysis needs at least a stride (~1 s) of walking.")
@@ -537,7 +528,7 @@ def analyze_gait(poses: Poses3D, config: GaitConfig | None = None) -> GaitResult
     fps = _fps(poses)
     events, contact, height, _ = detect_gait_events(poses, config)
     feet = foot_keypoints(poses.keypoints, config)
-    strides = _stride_table(poses, events, feet, _up_vector(config.up), fps)
+    strides = _stride_table(poses, events, feet, axis_vector(config.up), fps)
     summary = _summary(strides)
     n = events.groupby("event").size().to_dict()
     log.info("gait: %d strikes, %d toe offs, %d strides", n.get("strike", 0), n.get("off", 0), len(strides))

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.alignment import axis_vector
 from ..camera import CameraRig
 from ..errors import MocapError
 from ..io.atomic import atomic_path
@@ -94,16 +95,6 @@ class ViewerConfig:
     frame_label: bool = True  # "frame i/n" in the upper left corner
     cmap: str = "tab20"
     window_size: tuple[int, int] = (1280, 720)
-
-
-def _up_vector(up: str) -> np.ndarray:
-    axes = {"x": 0, "y": 1, "z": 2}
-    key = up.lstrip("+-").lower()
-    if key not in axes:
-        raise MocapError(f"viewer: up axis '{up}' is not one of x, y, z (optionally with a sign, e.g. -y).")
-    vec = np.zeros(3)
-    vec[axes[key]] = -1.0 if up.startswith("-") else 1.0
-    return vec
 
 
 def _nice_spacing(size: float) -> float:
@@ -221,7 +212,7 @@ class SkeletonScene:
             )
 
     def _add_floor(self) -> None:
-        up = _up_vector(self.config.up)
+        up = axis_vector(self.config.up)
         axis = int(np.argmax(np.abs(up)))
         plane = [i for i in range(3) if i != axis]
         spacing = self.config.floor_spacing or _nice_spacing(self.size)
@@ -309,7 +300,7 @@ class SkeletonScene:
 
     def reset_view(self) -> None:
         """An oblique view of the recorded motion (cameras may fall outside), the up axis up."""
-        up = _up_vector(self.config.up)
+        up = axis_vector(self.config.up)
         center = (self.body_lo + self.body_hi) / 2
         # look from the side of the motion's long axis, slightly above
         span = self.body_hi - self.body_lo
