@@ -550,6 +550,21 @@ def load_ground_truth(out_dir: str | Path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in ("poses", "corners", "visible", "cameras")}
 
 
+def render_key(payload: dict) -> str:
+    """A stamp of everything a rendering depends on (JSON-able ``payload``), for resumable renderings."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def up_to_date(stamp: Path, key: str, outputs: list[Path]) -> bool:
+    """Whether ``stamp`` (``render.json``) records ``key`` and every output exists."""
+    if not stamp.is_file() or not all(p.is_file() for p in outputs):
+        return False
+    try:
+        return json.loads(stamp.read_text()).get("key") == key
+    except json.JSONDecodeError:
+        return False
+
+
 def render_sample_calibration(
     out_dir: str | Path,
     rig: CameraRig,
@@ -581,16 +596,12 @@ def render_sample_calibration(
         "names": list(rig.names), "board": board_to_toml(board), "n_frames": n_frames, "seed": seed, "fps": fps,
         "render": asdict(cfg), "trajectory": asdict(traj),
     }
-    key = hashlib.sha256(json.dumps(key_payload, sort_keys=True).encode()).hexdigest()
+    key = render_key(key_payload)
     stamp = out_dir / "render.json"
     paths = {name: out_dir / video_name(name, cfg.codec) for name in rig.names}
-    if stamp.is_file() and (out_dir / GROUND_TRUTH_FILE).is_file() and all(p.is_file() for p in paths.values()):
-        try:
-            if json.loads(stamp.read_text()).get("key") == key:
-                log.info("sample calibration videos in %s are up to date", out_dir)
-                return paths
-        except json.JSONDecodeError:
-            pass
+    if up_to_date(stamp, key, [out_dir / GROUND_TRUTH_FILE, *paths.values()]):
+        log.info("sample calibration videos in %s are up to date", out_dir)
+        return paths
     poses = board_trajectory(rig, board, n_frames, seed, traj)
     paths = render_board_videos(rig, board, poses, out_dir, fps, config=cfg, progress=progress)
     from ..io.atomic import atomic_write_text

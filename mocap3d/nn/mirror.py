@@ -25,6 +25,8 @@ A layout lives in a TOML::
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,8 @@ import toml
 from ..camera import CameraRig, rodrigues, rotation_to_rodrigues
 from ..poses import Track2D
 from .config import NetworkError
+
+log = logging.getLogger(__name__)
 
 FLIPS = ("none", "horizontal", "vertical", "both")
 
@@ -203,3 +207,87 @@ def view_camera(rig: CameraRig, camera: str, view: MirrorView, mirror: tuple[np.
             dist[3] = -dist[3]  # p2 multiplies odd powers of x
     return CameraRig([name or f"{camera}-{view.name}"], [[view.width, view.height]], K[None], dist[None],
                      rotation_to_rodrigues(R_view)[None], t_view[None], rig.fisheye[i:i + 1])
+
+
+def view_video_name(camera: str, view: str, suffix: str = ".mp4") -> str:
+    """File name of one view of a camera's video: ``cam-<camera>-<view><suffix>``.
+
+    ``mocap3d calibrate`` names that camera ``<camera>-<view>`` (it strips
+    ``cam-``), and ``mocap3d triangulate`` matches ``cam-<camera>-<view>_<scorer>.h5``
+    from ``mocap3d analyze`` to it, so the views of one frame become cameras of their own.
+    """
+    return f"cam-{camera}-{view}{suffix}"
+
+
+_VIEW_CODECS = {"FFV1": ".mkv", "mp4v": ".mp4", "MJPG": ".avi"}
+
+
+def split_video(video: str | Path, layout: MirrorLayout, out_dir: str | Path, camera: str | None = None,
+                codec: str = "FFV1", overwrite: bool = False, progress: bool = True) -> dict[str, Path]:
+    """Write each view of a multi-view video as a video of its own (cropped, flipped back).
+
+    Parameters
+    ----------
+    video : a video OpenCV can read (every frame is split)
+    layout : the views (boxes must lie inside the frame)
+    out_dir : receives :func:`view_video_name` per view
+    camera : camera name (default: from the file name, ``cam-box.mp4`` -> ``box``)
+    codec : ``FFV1`` (lossless ``.mkv``, the default: splitting adds no compression loss to the recording's),
+        ``mp4v`` (``.mp4``, much smaller) or ``MJPG`` (``.avi``)
+    overwrite : redo views whose file exists (otherwise an existing set is returned as it is)
+
+    Returns
+    -------
+    dict view name -> path, in the layout's order.
+    """
+    import cv2
+    from tqdm.auto import tqdm
+
+    from ..calibration.pipeline import camera_name_from_path
+    from ..io.atomic import atomic_path
+
+    video = Path(video)
+    if codec not in _VIEW_CODECS:
+        raise NetworkError(f"split: codec '{codec}' is not one of {sorted(_VIEW_CODECS)}.")
+    if not video.is_file():
+        raise NetworkError(f"split: video '{video}' not found.")
+    camera = camera or camera_name_from_path(video)
+    out_dir = Path(out_dir)
+    paths = {v.name: out_dir / view_video_name(camera, v.name, _VIEW_CODECS[codec]) for v in layout.views}
+    if not overwrite and all(p.is_file() for p in paths.values()):
+        log.info("views of %s exist in %s; skipped", video, out_dir)
+        return paths
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        raise NetworkError(f"split: cannot open '{video}'; is it a video file OpenCV can decode (mp4, avi, mkv)?")
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 30.0)
+    n = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+    for v in layout.views:
+        if v.x0 + v.width > w or v.y0 + v.height > h:
+            cap.release()
+            raise NetworkError(
+                f"split: view '{v.name}' box [{v.x0}, {v.y0}, {v.width}, {v.height}] reaches outside the {w}x{h} "
+                f"frame of '{video}'; fix the box in the layout (x0 + width <= {w}, y0 + height <= {h}).")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fourcc = cv2.VideoWriter.fourcc(*codec)
+    with contextlib.ExitStack() as stack:
+        stack.callback(cap.release)
+        writers = {}
+        for v in layout.views:
+            tmp = stack.enter_context(atomic_path(paths[v.name]))
+            writer = cv2.VideoWriter(str(tmp), fourcc, fps, (v.width, v.height), True)
+            if not writer.isOpened():
+                raise NetworkError(f"split: OpenCV cannot write {codec} video to '{paths[v.name]}'.")
+            stack.callback(writer.release)
+            writers[v.name] = writer
+        with tqdm(total=n or None, desc=f"splitting {video.name}", unit="frame", disable=not progress) as bar:
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                for v in layout.views:
+                    writers[v.name].write(v.crop(frame))
+                bar.update(1)
+    log.info("split %s into %d views in %s", video, len(paths), out_dir)
+    return paths
