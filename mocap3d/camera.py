@@ -347,37 +347,14 @@ class CameraRig:
             raise ValueError(f"output must be 'pixel' or 'normalized', got {output!r}")
         return out.reshape(pts.shape)
 
-    def _invert_pinhole(self, xd: np.ndarray, yd: np.ndarray, iterations: int = 20) -> tuple[np.ndarray, np.ndarray]:
-        d = self.dist[:, :, None]
-        k1, k2, p1, p2, k3 = d[:, 0], d[:, 1], d[:, 2], d[:, 3], d[:, 4]
-        x, y = xd.copy(), yd.copy()
+    def _invert_pinhole(self, xd: np.ndarray, yd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not self.dist.any():
-            return x, y
-        with np.errstate(all="ignore"):  # points far outside the lens model's domain diverge; NaN below
-            for _ in range(iterations):
-                r2 = x * x + y * y
-                radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-                dradial = k1 + r2 * (2 * k2 + 3 * k3 * r2)  # d(radial)/d(r2)
-                ex = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x) - xd
-                ey = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y - yd
-                j11 = radial + 2 * x * x * dradial + 2 * p1 * y + 6 * p2 * x
-                j12 = 2 * x * y * dradial + 2 * p1 * x + 2 * p2 * y
-                j22 = radial + 2 * y * y * dradial + 6 * p1 * y + 2 * p2 * x
-                det = j11 * j22 - j12 * j12
-                dx = (j22 * ex - j12 * ey) / det
-                dy = (j11 * ey - j12 * ex) / det
-                x = x - dx
-                y = y - dy
-                step = np.abs(dx) + np.abs(dy)
-                if not (step > 1e-13).any():  # NaN steps compare False: diverged points do not hold the loop
-                    break
-            r2 = x * x + y * y
-            radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-            ex = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x) - xd
-            ey = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y - yd
-            bad = ~(np.abs(ex) + np.abs(ey) < 1e-9)
-        x[bad] = np.nan
-        y[bad] = np.nan
+            return xd.copy(), yd.copy()
+        x, y = np.empty_like(xd), np.empty_like(yd)
+        # One camera at a time: with scalar coefficients numpy's loops run several
+        # times faster than broadcasting (C, 1) coefficients against (C, N) points.
+        for c in range(self.n_cameras):
+            x[c], y[c] = _newton_undistort(xd[c], yd[c], *(float(v) for v in self.dist[c, :5]))
         return x, y
 
     def _invert_fisheye(self, flat: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -400,3 +377,105 @@ class CameraRig:
         pts = np.asarray(points2d)
         size = self.sizes.reshape((self.n_cameras,) + (1,) * (pts.ndim - 2) + (2,))
         return np.asarray(((pts >= -0.5) & (pts <= size - 0.5)).all(-1))
+
+
+# Newton steps taken on every point; points whose last step is still above
+# _NEWTON_CONVERGED (normalized units) continue, alone, up to _NEWTON_MAX_STEPS.
+_NEWTON_STEPS = 3
+_NEWTON_MAX_STEPS = 20
+_NEWTON_CONVERGED = 1e-8
+
+
+def _newton_steps(x: np.ndarray, y: np.ndarray, xd: np.ndarray, yd: np.ndarray, coeffs: tuple[float, ...],
+                  steps: int) -> np.ndarray:
+    """``steps`` Newton steps on the OpenCV model, updating ``x``/``y`` in place; returns the last step's size.
+
+    Written with in-place operations on scalar coefficients: ~60 vector
+    operations per step and few temporaries.
+    """
+    k1, k2, p1, p2, k3 = coeffs
+    step = np.zeros_like(x)
+    for _ in range(steps):
+        xx, yy, xy = x * x, y * y, x * y
+        r2 = xx + yy
+        radial = k3 * r2
+        radial += k2
+        radial *= r2
+        radial += k1
+        radial *= r2
+        radial += 1.0
+        slope = (3.0 * k3) * r2  # 2 d(radial)/d(r2)
+        slope += 2.0 * k2
+        slope *= r2
+        slope += k1
+        slope *= 2.0
+        ex = radial * x  # residuals of the model at (x, y)
+        ex += (2.0 * p1) * xy
+        ex += p2 * r2
+        ex += (2.0 * p2) * xx
+        ex -= xd
+        ey = radial * y
+        ey += (2.0 * p2) * xy
+        ey += p1 * r2
+        ey += (2.0 * p1) * yy
+        ey -= yd
+        j11 = xx * slope  # the Jacobian, symmetric
+        j11 += radial
+        j11 += (2.0 * p1) * y
+        j11 += (6.0 * p2) * x
+        j22 = yy * slope
+        j22 += radial
+        j22 += (6.0 * p1) * y
+        j22 += (2.0 * p2) * x
+        j12 = xy * slope
+        j12 += (2.0 * p1) * x
+        j12 += (2.0 * p2) * y
+        det = j11 * j22
+        det -= j12 * j12
+        dx = j22 * ex
+        dx -= j12 * ey
+        dx /= det
+        dy = j11 * ey
+        dy -= j12 * ex
+        dy /= det
+        x -= dx
+        y -= dy
+        np.abs(dx, out=step)
+        step += np.abs(dy)
+    return step
+
+
+def _newton_undistort(xd: np.ndarray, yd: np.ndarray, k1: float, k2: float, p1: float, p2: float,
+                      k3: float) -> tuple[np.ndarray, np.ndarray]:
+    """Undistorted normalized coordinates of one camera's distorted ones (N,), NaN where Newton fails.
+
+    Starting from the distorted point, Newton's method converges
+    quadratically: for lenses like the sample rig's (|k1| ~ 0.2, image
+    corners at r ~ 0.6) three steps bring every point below 1e-15. Points
+    whose third step was still large (strong distortion near the model's
+    fold, or divergence outside its domain) iterate further on their own and
+    are NaN unless the model then maps them back onto the input within 1e-9.
+    """
+    coeffs = (k1, k2, p1, p2, k3)
+    x, y = xd.copy(), yd.copy()
+    with np.errstate(all="ignore"):  # points far outside the lens model's domain diverge; NaN below
+        step = _newton_steps(x, y, xd, yd, coeffs, _NEWTON_STEPS)
+        slow = np.flatnonzero(step >= _NEWTON_CONVERGED)  # NaN (no observation) compares False
+        if slow.size:
+            xs, ys, xds, yds = x[slow], y[slow], xd[slow], yd[slow]
+            for _ in range(_NEWTON_MAX_STEPS - _NEWTON_STEPS):
+                if not (_newton_steps(xs, ys, xds, yds, coeffs, 1) >= _NEWTON_CONVERGED).any():
+                    break
+            r2 = xs * xs + ys * ys
+            radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+            ex = xs * radial + 2 * p1 * xs * ys + p2 * (r2 + 2 * xs * xs) - xds
+            ey = ys * radial + p1 * (r2 + 2 * ys * ys) + 2 * p2 * xs * ys - yds
+            bad = ~(np.abs(ex) + np.abs(ey) < 1e-9)
+            xs[bad] = np.nan
+            ys[bad] = np.nan
+            x[slow], y[slow] = xs, ys
+        lost = ~np.isfinite(step)  # diverged to inf/NaN within the first steps
+        if lost.any():
+            x[lost] = np.nan
+            y[lost] = np.nan
+    return x, y
