@@ -7,6 +7,7 @@ Usage::
     python benchmarks/bench_openfield.py --quick                    # a few minutes: pipeline check, not accuracy
     python benchmarks/bench_openfield.py --pretrained imagenet --preset resnet_50   # transfer learning (needs weights)
     python benchmarks/bench_openfield.py --speed-only --model M.pt  # frames/s of analyze for a trained model
+    nice -n 10 python benchmarks/bench_openfield.py --preset fast --minutes 20   # the fast setting's accuracy
 
 Data: ``$MOCAP3D_DATASETS/deeplabcut/examples/openfield-Pranav-2018-10-30``
 (116 human-labelled 640x480 frames, 4 body parts), imported as it is. The
@@ -17,7 +18,8 @@ Euclidean distance (what DeepLabCut calls RMSE) and the true RMS, with and
 without the p-cutoff, and PCK. DeepLabCut itself is not installable here; its
 published figure for this kind of data is a test error of a few pixels with
 ImageNet-pretrained ResNet-50. Writes a Markdown table to
-``benchmarks/results/openfield.md`` and the label check to the output folder.
+``benchmarks/results/openfield.md`` (``openfield-<preset>.md`` for other presets)
+and the label check to the output folder.
 """
 
 from __future__ import annotations
@@ -142,7 +144,8 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     (REPO / "benchmarks" / "results").mkdir(exist_ok=True)
-    name = "openfield-quick.md" if args.quick else "openfield.md"
+    name = "openfield.md" if args.preset == "scratch" else f"openfield-{args.preset}.md"
+    name = "openfield-quick.md" if args.quick else name
     (REPO / "benchmarks" / "results" / name).write_text(text + "\n")
     print(f"predictions and label check in {args.out}; errors per body part:",
           {k: round(v, 2) for k, v in runs[0]["ev"].test.per_bodypart.items()})
