@@ -214,28 +214,10 @@ def load_labels(path: str | Path) -> LabelSet:
 
 
 def _read_h5(path: Path):
-    import pandas as pd
+    from .pose2d import read_dlc_hdf
 
-    try:
-        with pd.HDFStore(path, mode="r") as store:
-            keys = [k.lstrip("/") for k in store.keys()]
-            key = next((k for k in ("df_with_missing", "keypoints") if k in keys), keys[0] if len(keys) == 1 else None)
-            if key is None:
-                raise LabelFileError(
-                    f"{path}: expected a DeepLabCut label table under key 'df_with_missing' or 'keypoints'; "
-                    f"found keys {keys or 'none'}."
-                )
-            df = store[key]
-    except LabelFileError:
-        raise
-    except Exception as exc:  # PyTables/HDF5 raise many types for damaged files
-        raise LabelFileError(
-            f"{path}: cannot read it as a DeepLabCut HDF5 table ({type(exc).__name__}: {exc}). The file is probably "
-            "truncated or corrupt; its .csv twin, if present, can be read instead."
-        ) from exc
-    if not isinstance(df, pd.DataFrame):
-        raise LabelFileError(f"{path}: holds a {type(df).__name__}, not a DeepLabCut label table.")
-    return df
+    return read_dlc_hdf(path, LabelFileError, ("df_with_missing", "keypoints"),
+                        "its .csv twin, if present, can be read instead.")
 
 
 def _read_csv(path: Path):

@@ -210,30 +210,40 @@ def load_dlc(path: str | Path) -> Track2D:
     return _track_from_dlc_columns(values, levels, str(path))
 
 
-def _read_dlc_h5(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def read_dlc_hdf(path: Path, error: type[Exception], keys: tuple[str, ...] = ("df_with_missing",),
+                 damaged_hint: str = "re-export it from DeepLabCut."):
+    """The pandas table of a DeepLabCut HDF5 file (predictions or labels), or ``error`` saying what is wrong.
+
+    The table is read from the first of ``keys`` present (DeepLabCut writes
+    ``df_with_missing``; some tools ``keypoints``), or from the file's only key.
+    """
     import pandas as pd
 
     try:
         with pd.HDFStore(path, mode="r") as store:
-            keys = [k.lstrip("/") for k in store.keys()]
-            if "df_with_missing" in keys:
-                key = "df_with_missing"
-            elif len(keys) == 1:
-                key = keys[0]
-            else:
-                raise PoseFileError(
-                    f"{path}: expected a DeepLabCut table under key 'df_with_missing' (or a single table); "
-                    f"found keys {keys or 'none'}. Is this a DeepLabCut output or labels file?"
+            present = [k.lstrip("/") for k in store.keys()]
+            key = next((k for k in keys if k in present), present[0] if len(present) == 1 else None)
+            if key is None:
+                raise error(
+                    f"{path}: expected a DeepLabCut table under key {' or '.join(repr(k) for k in keys)} (or a "
+                    f"single table); found keys {present or 'none'}. Is this a DeepLabCut output or labels file?"
                 )
             df = store[key]
-    except PoseFileError:
+    except error:
         raise
     except Exception as exc:  # PyTables/HDF5 raise many types for damaged files
-        raise PoseFileError(
+        raise error(
             f"{path}: cannot read it as a DeepLabCut HDF5 table ({type(exc).__name__}: {exc}). The file is probably "
-            "truncated or corrupt; re-export it from DeepLabCut."
+            f"truncated or corrupt; {damaged_hint}"
         ) from exc
-    if not isinstance(df, pd.DataFrame) or df.columns.nlevels not in (3, 4):
+    if not isinstance(df, pd.DataFrame):
+        raise error(f"{path}: holds a {type(df).__name__}, not a DeepLabCut table.")
+    return df
+
+
+def _read_dlc_h5(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    df = read_dlc_hdf(path, PoseFileError)
+    if df.columns.nlevels not in (3, 4):
         raise PoseFileError(
             f"{path}: not a DeepLabCut table (columns must have levels scorer, [individuals,] bodyparts, coords)."
         )
