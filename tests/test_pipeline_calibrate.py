@@ -86,7 +86,7 @@ def test_truncated_calibration_video_is_named(project, tmp_path):
     copy = tmp_path / "p"
     shutil.copytree(root, copy)
     shutil.rmtree(copy / "trial" / ".mocap3d", ignore_errors=True)  # present only if another test ran the project first
-    (copy / "trial" / "calibration" / "calibration.toml").unlink()
+    (copy / "trial" / "calibration" / "calibration.toml").unlink(missing_ok=True)
     video = copy / "trial" / "calibration" / "cam-B.mp4"
     video.write_bytes(video.read_bytes()[: video.stat().st_size // 3])
     report = run_project(copy, workers=0, progress=False)
