@@ -9,7 +9,7 @@ import numpy as np
 import toml
 
 from .errors import MocapError
-from .io.atomic import atomic_path
+from .io.atomic import atomic_path, save_figure
 from .sample import make_sample, write_sample
 from .triangulation import TriangulationConfig
 from .triangulation.run import triangulate_files
@@ -55,9 +55,7 @@ def _error_plot(path: Path, keypoints, errors: dict[str, np.ndarray]) -> Path:
     ax.legend(fontsize=8)
     ax.set_title("Sample rig: triangulation error per body part")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path, format="png")
     return path
 
 

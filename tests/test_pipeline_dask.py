@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _pipeline_helpers import use_fake_network
 
 from mocap3d.io.pose2d import load_dlc
 from mocap3d.io.pose3d import load_h5
@@ -170,40 +171,14 @@ def test_sigkill_then_rerun_finishes_without_redoing_work(template, serial, tmp_
         assert np.isfinite(load_h5(path).points).any()
 
 
-FAKE_NETWORK = '''
-import os
-import shutil
-from pathlib import Path
-
-
-def analyze(videos, out_dir, source, calls):
-    with open(calls, "a") as log:
-        log.write(f"{os.getpid()} {len(videos)}\\n")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for video in videos:  # a stand-in network: the '2D detections' of each video are in `source`
-        shutil.copy(Path(source) / (video.stem + ".h5"), out_dir / (video.stem + ".h5"))
-    return [out_dir / (v.stem + ".h5") for v in videos]
-'''
-
-
 def test_videos_of_a_session_are_analysed_as_separate_dask_tasks(template, serial, cluster, tmp_path):
     distributed = pytest.importorskip("distributed")
-    module = tmp_path / "fake_net_dask.py"
-    module.write_text(FAKE_NETWORK)
-    with distributed.Client(cluster.scheduler_address) as client:
-        client.upload_file(str(module))  # the workers import it; this process never needs to
     root = tmp_path / "videos"
     shutil.copytree(template, root)
     session = root / "day1" / "walk03"
-    stash = tmp_path / "detections"
-    shutil.move(session / "pose-2d", stash)
-    (session / "videos-raw").mkdir()
-    for cam in ("cam1", "cam2", "cam3", "cam4"):
-        (session / "videos-raw" / f"{cam}.mp4").write_bytes(cam.encode())
-    calls = tmp_path / "calls.txt"
-    config = root / "config.toml"
-    config.write_text(config.read_text() + f'\n[network]\nanalyzer = "fake_net_dask:analyze"\nsource = "{stash}"\n'
-                      f'calls = "{calls}"\n')
+    module, calls, _ = use_fake_network(root, session, tmp_path, "fake_net_dask")
+    with distributed.Client(cluster.scheduler_address) as client:
+        client.upload_file(str(module))  # the workers import it; this process never needs to
     report = run_project(root, scheduler=cluster.scheduler_address, progress=False)
     assert not report.failed, report.table()
     assert [line.split()[1] for line in calls.read_text().splitlines()] == ["1"] * 4  # one task per video

@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MocapError
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_path, save_figure
 from ..poses import Poses3D
 from .alignment import axis_vector
 
@@ -604,9 +604,7 @@ def plot_gait(result: GaitResult, path: str | Path, units: str = "mm") -> Path:
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)
     return path
 
 

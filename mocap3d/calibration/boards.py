@@ -33,7 +33,7 @@ import numpy as np
 import toml
 
 from ..errors import CalibrationError
-from ..io.atomic import atomic_path, atomic_write_text
+from ..io.atomic import atomic_write_text, save_figure
 
 __all__ = [
     "CharucoBoard",
@@ -620,7 +620,5 @@ def write_printable_board(board: Board, path: str | Path, config: PrintConfig | 
     else:
         desc = f"checkerboard {board.corners_x}x{board.corners_y} inner corners, square {square_mm:.2f} mm"
     ax.text(m, y0 + 13.5, desc + "  (mocap3d board)", fontsize=6, va="baseline")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=cfg.dpi, format=suffix[1:])
-    plt.close(fig)
+    save_figure(fig, path, dpi=cfg.dpi, format=suffix[1:])
     return PrintedBoard(path=path, page_mm=(page_w, page_h), square_mm=square_mm, bar_mm=bar_mm)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..camera import CameraRig
-from ..io.atomic import atomic_path, atomic_write_text
+from ..io.atomic import atomic_write_text, save_figure
 
 __all__ = ["CameraReport", "CalibrationReport", "write_report", "umeyama", "rig_errors", "lens_model_rms"]
 
@@ -146,9 +146,7 @@ def _plot_coverage(report: CalibrationReport, names: tuple[str, ...], path: Path
         ax.set_title(f"{names[i]}: median {cam.median_px:.2f} px, {cam.n_views} views")
         fig.colorbar(sc, ax=ax, label="reprojection error (px)", shrink=0.8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)
 
 
 def _plot_errors(report: CalibrationReport, names: tuple[str, ...], path: Path) -> None:
@@ -166,9 +164,7 @@ def _plot_errors(report: CalibrationReport, names: tuple[str, ...], path: Path) 
     ax.set_title(f"median {report.median_px:.3f} px, p90 {report.p90_px:.3f} px")
     ax.legend()
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)
 
 
 def _plot_rig(report: CalibrationReport, rig: CameraRig, path: Path) -> None:
@@ -198,9 +194,7 @@ def _plot_rig(report: CalibrationReport, rig: CameraRig, path: Path) -> None:
     ax.set_ylim(mid[1] - half, mid[1] + half)
     ax.set_zlim(mid[2] - half, mid[2] + half)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)
 
 
 def write_report(report: CalibrationReport, rig: CameraRig, calibration_path: str | Path,

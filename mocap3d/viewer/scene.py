@@ -27,8 +27,9 @@ pose), so a rendering can be compared pixel by pixel with
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -448,22 +449,30 @@ class SkeletonScene:
     _slider = None
 
 
-def render_png(
-    poses: Poses3D, path: str | Path, frame: int = 0, rig: CameraRig | None = None,
-    edges: Sequence[tuple[str, str]] | None = None, config: ViewerConfig | None = None,
-    camera: str | None = None,
-) -> Path:
-    """Render one frame offscreen to a PNG (from rig camera ``camera`` when given)."""
+@contextlib.contextmanager
+def _offscreen(poses: Poses3D, rig: CameraRig | None, edges: Sequence[tuple[str, str]] | None,
+               config: ViewerConfig | None, camera: str | None) -> Iterator[SkeletonScene]:
+    """An offscreen scene, seen from rig camera ``camera`` when given; closed on exit."""
     scene = SkeletonScene(poses, edges=edges, rig=rig, config=config, off_screen=True)
     try:
         if camera is not None:
             if rig is None:
                 raise MocapError("rendering from a camera's viewpoint needs the calibration (--calibration).")
             scene.view_from_camera(rig, camera)
-        scene.set_frame(frame)
-        return scene.save_png(path)
+        yield scene
     finally:
         scene.close()
+
+
+def render_png(
+    poses: Poses3D, path: str | Path, frame: int = 0, rig: CameraRig | None = None,
+    edges: Sequence[tuple[str, str]] | None = None, config: ViewerConfig | None = None,
+    camera: str | None = None,
+) -> Path:
+    """Render one frame offscreen to a PNG (from rig camera ``camera`` when given)."""
+    with _offscreen(poses, rig, edges, config, camera) as scene:
+        scene.set_frame(frame)
+        return scene.save_png(path)
 
 
 def render_movie(
@@ -472,12 +481,5 @@ def render_movie(
     camera: str | None = None,
 ) -> Path:
     """Render frames offscreen to an MP4 movie."""
-    scene = SkeletonScene(poses, edges=edges, rig=rig, config=config, off_screen=True)
-    try:
-        if camera is not None:
-            if rig is None:
-                raise MocapError("rendering from a camera's viewpoint needs the calibration (--calibration).")
-            scene.view_from_camera(rig, camera)
+    with _offscreen(poses, rig, edges, config, camera) as scene:
         return scene.save_movie(path, frames=frames, fps=fps)
-    finally:
-        scene.close()

@@ -33,7 +33,7 @@ import pandas as pd
 
 from ..camera import CameraRig
 from ..errors import MocapError
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_path, save_figure
 from ..poses import Poses2D, Poses3D
 
 __all__ = [
@@ -353,7 +353,5 @@ def plot_reprojection_summary(
     fig.colorbar(im, ax=ax, fraction=0.03)
     fig.tight_layout()
     path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)
     return path
