@@ -120,7 +120,9 @@ def _solve_entries(e: np.ndarray) -> np.ndarray:
     ok = np.isfinite(scale) & (scale > 0)
     if not ok.any():
         return out
-    rows = [r[ok] / scale[ok] if not ok.all() else r / scale for r in e]
+    if not ok.all():
+        e, scale = e[:, ok], scale[ok]
+    rows = [r / scale for r in e]
     done = np.zeros((rows[0].size, 3))
     good = np.zeros(rows[0].size, bool)
     index = np.arange(rows[0].size)
