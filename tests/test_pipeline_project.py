@@ -281,6 +281,27 @@ def test_a_session_in_use_by_another_process_is_left_alone(project):
     assert not report.failed and not lock.exists()
 
 
+def test_a_finished_sessions_stale_lock_is_removed_and_a_live_one_kept(project):
+    """A run killed after a session's last record but before it let go of the lock leaves a stale lock behind."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    assert not run_project(project, workers=0, progress=False).failed
+    lock = project / "day1" / "walk01" / ".mocap3d" / "lock"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock.write_text(json.dumps({"host": socket.gethostname(), "pid": other.pid}))
+        again = run_project(project, workers=0, progress=False)
+        assert again.scheduler == "nothing to do" and lock.exists()  # its holder is alive
+    finally:
+        other.kill()
+        other.wait()
+    again = run_project(project, workers=0, progress=False)
+    assert again.scheduler == "nothing to do" and not again.failed and not lock.exists()
+
+
 # --- command line -------------------------------------------------------------------------------------------------
 
 

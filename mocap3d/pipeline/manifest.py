@@ -29,7 +29,7 @@ from ..errors import MocapError
 from ..io.atomic import atomic_write_text
 
 __all__ = ["fingerprint", "is_complete", "write_record", "read_record", "remove_partial", "record_path",
-           "session_lock"]
+           "session_lock", "remove_stale_lock"]
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,36 @@ def _pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def _lock_holder(path: Path) -> dict:
+    try:
+        holder = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def _holder_gone(holder: dict) -> bool:
+    """Whether a lock's holder was a process of this host that no longer exists."""
+    pid = holder.get("pid")
+    return holder.get("host") == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid)
+
+
+def remove_stale_lock(manifests: Path, name: str) -> bool:
+    """Delete ``<manifests>/lock`` if its holder is a process of this host that is gone; whether it did.
+
+    A run killed between a session's last record and the release of its lock
+    leaves the lock of a finished session behind; runs that find the session
+    complete call this, so that nothing of the killed run is left.
+    """
+    path = manifests / "lock"
+    holder = _lock_holder(path)
+    if not _holder_gone(holder):
+        return False
+    log.info("session %s: removed the lock left by process %s, which is gone", name, holder["pid"])
+    path.unlink(missing_ok=True)
+    return True
+
+
 @contextlib.contextmanager
 def session_lock(manifests: Path, name: str) -> Iterator[None]:
     """Hold ``<manifests>/lock`` while a session runs, so that two runs never work on one session at once.
@@ -186,12 +216,8 @@ def session_lock(manifests: Path, name: str) -> Iterator[None]:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            try:
-                holder = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                holder = {}
-            same_host = holder.get("host") == me["host"]
-            if same_host and isinstance(holder.get("pid"), int) and not _pid_alive(holder["pid"]):
+            holder = _lock_holder(path)
+            if _holder_gone(holder):
                 log.info("session %s: taking over the lock of process %s, which is gone", name, holder["pid"])
                 path.unlink(missing_ok=True)
                 continue

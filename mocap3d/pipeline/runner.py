@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import MocapError
 from .config import ProjectConfig, ProjectError, Session, find_sessions, load_config
-from .manifest import session_lock
+from .manifest import remove_stale_lock, session_lock
 from .stages import STAGE_ORDER, SessionContext, StageOutcome, check_stage, run_stage
 
 __all__ = ["SessionResult", "ProjectReport", "run_session", "run_project", "select_stages"]
@@ -141,6 +141,7 @@ def _if_complete(session: Session, config: ProjectConfig, stages: Sequence[str])
         if outcome is None:
             return None
         result.stages.append(outcome)
+    remove_stale_lock(session.folder("manifests"), session.name)
     result.seconds = time.time() - start
     return result
 
