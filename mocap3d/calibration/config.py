@@ -20,6 +20,7 @@ from typing import Any
 
 import toml
 
+from .._typed import checked_values
 from ..errors import CalibrationError
 
 __all__ = ["CalibrationConfig", "DISTORTION_MODELS", "PRESETS"]
@@ -156,7 +157,7 @@ class CalibrationConfig:
             raise CalibrationError(
                 f"{source}: unknown calibration setting(s) {unknown}; known settings: {', '.join(sorted(known))}."
             )
-        return cls(**data)
+        return cls(**checked_values(cls, data, source, CalibrationError))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> CalibrationConfig:

@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .._typed import checked_values
 from ..errors import MocapError
 
 BACKBONES = ("resnet_50", "mobilenet_v2", "hrnet")
@@ -121,11 +122,7 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     unknown = sorted(set(data) - set(names))
     if unknown:
         raise NetworkError(f"unknown {cls.__name__} option(s) {unknown}; known: {sorted(names)}.")
-    values = {}
-    for key, value in data.items():
-        default = getattr(cls(), key)
-        values[key] = tuple(value) if isinstance(default, tuple) else value
-    return cls(**values)
+    return cls(**checked_values(cls, data, f"[{cls.__name__}]", NetworkError))
 
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {

@@ -63,6 +63,7 @@ from typing import Any
 
 import toml
 
+from .._typed import checked_values
 from ..calibration.config import CalibrationConfig
 from ..errors import MocapError
 from ..filters import FilterPipeline
@@ -151,10 +152,7 @@ def _from_table(cls, table: Mapping[str, Any], name: str, source: str):
     unknown = sorted(set(table) - known)
     if unknown:
         raise ProjectError(f"{source}: unknown key(s) {unknown} in [{name}]; known: {', '.join(sorted(known))}.")
-    try:
-        return cls(**table)
-    except TypeError as exc:
-        raise ProjectError(f"{source}: [{name}]: {exc}") from None
+    return cls(**checked_values(cls, table, f"{source}: [{name}]", ProjectError))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 import toml
 
+from .._typed import checked_values
 from ..errors import MocapError
 
 __all__ = ["TriangulationConfig", "PRESETS"]
@@ -176,11 +177,8 @@ class TriangulationConfig:
             raise MocapError(
                 f"{source}: unknown triangulation option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}."
             )
-        base.update(data)
-        try:
-            return cls(**base)
-        except TypeError as exc:
-            raise MocapError(f"{source}: {exc}") from None
+        base.update(checked_values(cls, data, source, MocapError, skip=("constraints", "constraints_weak")))
+        return cls(**base)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> TriangulationConfig:
