@@ -113,6 +113,13 @@ def test_all_points_below_score_threshold(recording, tmp_path):
                    *files["pose2d"]], "score", "--score-threshold")  # fmt: skip
 
 
+def test_more_cameras_required_than_given(recording, tmp_path):
+    _, files = recording
+    _expect_error(["triangulate", "-c", files["calibration"], "-o", tmp_path / "o.csv", "--min-cameras", 3,
+                   *files["pose2d"][:2]], "min_cameras is 3 but only 2 views", "--min-cameras")  # fmt: skip
+    assert not (tmp_path / "o.csv").exists()
+
+
 def test_truncated_and_unreadable_files(recording, tmp_path):
     _, files = recording
     data = Path(files["pose2d"][0]).read_bytes()

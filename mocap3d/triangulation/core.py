@@ -53,6 +53,11 @@ def triangulate(poses2d: Poses2D, rig: CameraRig, config: TriangulationConfig | 
             f"triangulation needs at least two views, got {len(views)} ({', '.join(views)}). "
             "Give one 2D file per camera."
         )
+    if config.min_cameras > len(views):
+        raise TriangulationError(
+            f"min_cameras is {config.min_cameras} but only {len(views)} views are given ({', '.join(views)}); "
+            f"lower --min-cameras to at most {len(views)}."
+        )
     cams = rig.select(views)
     v, f, k, _ = poses2d.points.shape
     pts = poses2d.points.reshape(v, f * k, 2)
