@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import cv2
@@ -181,10 +180,8 @@ def test_caliscope_detections_agree(dataset):
     ext = root / "calibration/extrinsic"
     board = load_board(root / "charuco.toml")
     cams = [0, 1]
-    t0 = time.perf_counter()
     det = detect_videos(board, {f"cam_{c}": ext / f"cam_{c}.mp4" for c in cams},
                         sample=SamplingConfig(step=5, densify="none"), progress=False)  # 12 frames each
-    elapsed = time.perf_counter() - t0
     stamps = pd.read_csv(ext / "timestamps.csv")
     ref = pd.read_csv(ext / "CHARUCO/xy_CHARUCO.csv")
     diffs = []
@@ -201,7 +198,6 @@ def test_caliscope_detections_agree(dataset):
     # caliscope refines with an 11x11 cornerSubPix, we keep OpenCV's ChArUco refinement (more precise on
     # rendered ground truth): the two agree to a third of a pixel
     assert np.median(diffs) < 0.5, np.median(diffs)
-    assert elapsed < 30
 
 
 def test_deeplabcut_stereo_checkerboard_matches_bouguet(dataset):
