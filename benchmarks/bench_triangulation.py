@@ -128,8 +128,7 @@ def main() -> int:
         crash = "no"
     except Exception as exc:  # noqa: BLE001 - reporting the peer's failure is the point
         crash = f"yes ({type(exc).__name__}: {exc})"
-    hidden_poses = dataclasses.replace(s.poses2d, points=hidden.reshape(s.poses2d.points.shape).copy(),
-                                       scores=s.poses2d.scores.copy())  # fmt: skip
+    hidden_poses = dataclasses.replace(s.poses2d, points=hidden.reshape(s.poses2d.points.shape))
     ours_hidden = triangulate(hidden_poses, s.rig, TriangulationConfig(method="robust", score_threshold=0.0))
     ours_crash = f"no (that point is NaN: {bool(np.isnan(ours_hidden.points[0, 0]).all())})"
     t = time.perf_counter()
@@ -144,12 +143,9 @@ def main() -> int:
     ours_dlt = triangulate(s.poses2d, s.rig, TriangulationConfig(method="dlt", score_threshold=0.0)).points
     ours_dlt = ours_dlt.reshape(-1, 3)
 
-    def stats(est):
-        e = np.linalg.norm(est - truth, axis=1)[enough]
-        return np.nanmedian(e), np.nanpercentile(e, 90), np.isfinite(e).mean()
-
-    acc = {"aniposelib DLT": stats(ani_dlt), "aniposelib RANSAC": stats(ani_ransac),
-           "mocap3d DLT": stats(ours_dlt), "mocap3d robust": stats(ours)}  # fmt: skip
+    estimates = {"aniposelib DLT": ani_dlt, "aniposelib RANSAC": ani_ransac, "mocap3d DLT": ours_dlt,
+                 "mocap3d robust": ours}  # fmt: skip
+    acc = {name: _errors(est[enough], truth[enough]) for name, est in estimates.items()}
     for name, (med, p90, frac) in acc.items():
         print(f"{name}: median {med:.2f} mm, p90 {p90:.2f} mm, triangulated {frac:.1%}", flush=True)
 
