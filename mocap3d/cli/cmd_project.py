@@ -23,8 +23,9 @@ def command() -> None:
 @click.option("--name", required=True, help="Project (and network) name.")
 @click.option("--bodyparts", required=True, help="Comma-separated body part names.")
 @click.option("--skeleton", default="", help="Comma-separated a-b edges, e.g. snout-leftear,snout-rightear.")
-@click.option("--preset", "preset_name", default="resnet_50", show_default=True,
-              help="Network preset: resnet_50, mobilenet_v2, hrnet, fast, scratch.")
+@click.option("--preset", "preset_name", default="lite0", show_default=True,
+              help="Network preset: lite0 (ImageNet-pretrained EfficientNet-Lite0), lite1, lite2, fast, smoke, "
+                   "resnet_50, mobilenet_v2 (torchvision's weights), hrnet_scratch, mobilenet_scratch, lite0_scratch.")
 @click.option("--scorer", default="mocap3d", show_default=True, help="Labeller name (CollectedData_<scorer>.h5).")
 @click.argument("videos", nargs=-1, type=click.Path(path_type=Path))
 def create(path, name, bodyparts, skeleton, preset_name, scorer, videos) -> None:
@@ -47,13 +48,14 @@ def create(path, name, bodyparts, skeleton, preset_name, scorer, videos) -> None
 @click.argument("dlc_folder", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path),
               help="Project TOML (or a folder for project.toml) that uses the DeepLabCut folder in place.")
-@click.option("--preset", "preset_name", default=None, help="Network preset (default: DeepLabCut's net type).")
+@click.option("--preset", "preset_name", default=None,
+              help="Network preset (default: lite0, ImageNet-pretrained EfficientNet-Lite0; see project create).")
 def import_(dlc_folder, out, preset_name) -> None:
     """Import a DeepLabCut project (config.yaml + labeled-data) without touching it.
 
     \b
     Example:
-      mocap3d project import ~/dlc/openfield-Pranav-2018-10-30 --out openfield/ --preset scratch
+      mocap3d project import ~/dlc/openfield-Pranav-2018-10-30 --out openfield/
     """
     from ..io.labels import find_label_files
     from ..nn.project import import_dlc

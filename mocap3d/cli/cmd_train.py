@@ -15,7 +15,10 @@ import click
 @click.option("--batch-size", type=int, default=None, help="Override [train] batch_size.")
 @click.option("--preset", "preset_name", default=None, help="Replace the project's network settings by a preset.")
 @click.option("--fresh", is_flag=True, default=False, help="Ignore existing snapshots and start over.")
-def command(project, out, iterations, batch_size, preset_name, fresh) -> None:
+@click.option("--init-from", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Fine-tune another project's network (its model.pt): the backbone and the body parts both share "
+                   "are kept, new body parts start fresh.")
+def command(project, out, iterations, batch_size, preset_name, fresh, init_from) -> None:
     """Train the network on the project's labelled frames (training split).
 
     Snapshots are written every [train] checkpoint_every iterations; re-running the
@@ -25,20 +28,27 @@ def command(project, out, iterations, batch_size, preset_name, fresh) -> None:
     \b
     Examples:
       mocap3d train openfield/project.toml
-      mocap3d train openfield/project.toml --preset scratch --iterations 6000
+      mocap3d train openfield/project.toml --preset hrnet_scratch --iterations 6000
+      mocap3d train newcam/project.toml --init-from openfield/models/openfield/model.pt --iterations 300
     """
-    from ..nn.config import preset
+    import dataclasses
+
+    from ..nn.config import NetworkError, preset
     from ..nn.project import load_project
     from ..nn.run import train_project
 
     proj = load_project(project)
     if preset_name:
         proj.network = preset(preset_name)
-    if iterations is not None:
-        proj.network.train.iterations = iterations
-    if batch_size is not None:
-        proj.network.train.batch_size = batch_size
-    result = train_project(proj, out_dir=out, resume=not fresh)
+    flags = {"iterations": ("--iterations", iterations), "batch_size": ("--batch-size", batch_size)}
+    for key, (flag, value) in flags.items():
+        if value is not None and value < 1:
+            raise NetworkError(f"{flag} must be at least 1 (got {value}).")
+    overrides = {k: v for k, (_, v) in flags.items() if v is not None}
+    proj.network.train = dataclasses.replace(proj.network.train, **overrides)  # validated again as a whole
+    result = train_project(proj, out_dir=out, resume=not fresh, init_from=init_from)
+    click.echo(f"started from {result.started_from}")
     start = f" (resumed at {result.resumed_from})" if result.resumed_from else ""
     last = f", final loss {result.losses[-1]:.4f}" if result.losses else ""
-    click.echo(f"trained {result.iterations} iterations{start}{last} -> {result.model_path}")
+    speed = f", {result.seconds_per_iteration:.2f} s/iteration" if result.iterations > result.resumed_from else ""
+    click.echo(f"trained {result.iterations} iterations{start}{last}{speed} -> {result.model_path}")

@@ -36,7 +36,7 @@ import toml
 
 from ..io.atomic import atomic_write_text
 from ..io.labels import LabelSet, find_label_files, load_labels
-from .config import NetworkConfig, NetworkError, preset
+from .config import DEFAULT_PRESET, NetworkConfig, NetworkError, preset
 from .dataset import TrainingSet
 from .evaluate import infer_symmetric_pairs
 
@@ -153,7 +153,7 @@ def load_project(path: str | Path) -> Project:
 
 
 def create_project(path: str | Path, name: str, bodyparts: list[str], *, videos: list[str] | None = None,
-                   skeleton: list[tuple[str, str]] | None = None, preset_name: str = "resnet_50",
+                   skeleton: list[tuple[str, str]] | None = None, preset_name: str = DEFAULT_PRESET,
                    scorer: str = "mocap3d", cameras: list[str] | None = None) -> Project:
     """A new project TOML with the given body parts (symmetric pairs inferred from left/right names)."""
     project = Project(path=Path(path), name=name, bodyparts=tuple(bodyparts), scorer=scorer,
@@ -200,6 +200,9 @@ def dlc_project(config_yaml: str | Path, preset_name: str | None = None) -> Proj
         videos = [str(p.relative_to(config_yaml.parent)) for p in sorted((config_yaml.parent / "videos").glob("*"))]
     net = str(cfg.get("default_net_type") or "resnet_50")
     backbone = next((v for k, v in _DLC_NETS.items() if net.startswith(k)), "resnet_50")
+    if preset_name is None:  # DeepLabCut's net type needs torchvision's weights, which a fresh machine lacks
+        log.info("%s: DeepLabCut's net type %s -> preset %s (ImageNet-pretrained, no download; --preset %s keeps "
+                 "DeepLabCut's)", config_yaml, net, DEFAULT_PRESET, backbone)
     fraction = cfg.get("TrainingFraction") or [0.95]
     skeleton = [tuple(e) for e in (cfg.get("skeleton") or []) if len(e) == 2]
     return Project(
@@ -213,7 +216,7 @@ def dlc_project(config_yaml: str | Path, preset_name: str | None = None) -> Proj
         videos=videos,
         train_fraction=float(fraction[0] if isinstance(fraction, list) else fraction),
         pcutoff=float(cfg.get("pcutoff", 0.6)),
-        network=preset(preset_name or backbone),
+        network=preset(preset_name or DEFAULT_PRESET),
     )
 
 

@@ -24,13 +24,18 @@ log = logging.getLogger(__name__)
 
 
 def train_project(project: Project, *, out_dir: str | Path | None = None, resume: bool = True,
-                  stop_after: int | None = None, progress: bool = True) -> TrainResult:
-    """Train the project's network on its training split -> ``<out_dir>/model.pt`` (default: ``models/<name>``)."""
+                  stop_after: int | None = None, progress: bool = True,
+                  init_from: str | Path | None = None) -> TrainResult:
+    """Train the project's network on its training split -> ``<out_dir>/model.pt`` (default: ``models/<name>``).
+
+    ``init_from``: fine-tune another project's ``model.pt`` (shared body parts matched by name).
+    """
     data = project.training_set()
     train_idx, _ = split(len(data), project.train_fraction, project.split_seed)
     out = Path(out_dir) if out_dir else project.model_dir
     return train(data.subset(train_idx), project.network, out, skeleton=project.skeleton,
-                 symmetric_pairs=project.symmetric_pairs, resume=resume, stop_after=stop_after, progress=progress)
+                 symmetric_pairs=project.symmetric_pairs, resume=resume, stop_after=stop_after, progress=progress,
+                 init_from=init_from)
 
 
 def default_model(project: Project) -> Path:

