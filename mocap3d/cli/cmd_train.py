@@ -41,7 +41,7 @@ def command(project, out, iterations, batch_size, preset_name, fresh, init_from)
     if preset_name:
         proj.network = preset(preset_name)
     flags = {"iterations": ("--iterations", iterations), "batch_size": ("--batch-size", batch_size)}
-    for key, (flag, value) in flags.items():
+    for flag, value in flags.values():
         if value is not None and value < 1:
             raise NetworkError(f"{flag} must be at least 1 (got {value}).")
     overrides = {k: v for k, (_, v) in flags.items() if v is not None}
