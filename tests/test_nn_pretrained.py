@@ -211,7 +211,8 @@ def test_init_from_keeps_the_backbone_and_the_shared_body_parts(tmp_path):
     line = init_from_model(model, first.model_path, ("tail", "nose"))
     assert "shared body parts: tail" in line and "new, initialised fresh: nose" in line
     new = model.state_dict()
-    assert torch.equal(new["backbone._blocks.7._depthwise_conv.weight"], old["backbone._blocks.7._depthwise_conv.weight"])
+    name = "backbone._blocks.7._depthwise_conv.weight"
+    assert torch.equal(new[name], old[name])
     assert torch.equal(new["head.0.weight"], old["head.0.weight"])
     assert torch.equal(new["heatmap.weight"][0], old["heatmap.weight"][1])  # tail: channel 1 there, 0 here
     assert torch.equal(new["locref.weight"][0:2], old["locref.weight"][2:4])

@@ -219,7 +219,7 @@ def train(
     if tc.freeze_bn:
         _freeze_backbone_bn(model)
     if tc.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=tc.lr, weight_decay=tc.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda it: lr_factor(it, tc.iterations, tc.warmup, tc.min_lr_fraction)

@@ -1,0 +1,194 @@
+"""Transfer learning on real labels: ImageNet-pretrained EfficientNet-Lite0 against the same network from random
+weights, on DeepLabCut's openfield example (Mathis et al. 2018's central result, reproduced on 2 CPU cores).
+
+Usage::
+
+    python benchmarks/bench_transfer.py openfield --minutes 20             # 80/20 split, both runs, same budget
+    python benchmarks/bench_transfer.py efficiency --minutes 4 --seeds 0 1 # error against the number of images
+    python benchmarks/bench_transfer.py openfield --minutes 20 --parallel  # both runs at once, one core each
+
+Both arms train the same architecture (presets ``lite0`` and ``lite0_scratch``: identical but for
+``pretrained``) on the same seeded split, with the same wall-clock budget: each run measures its own speed
+on iterations 10-40 (after start-up), lays the learning-rate schedule over the iteration count that fits the
+budget, and trains that many. Errors are DeepLabCut's "RMSE" (mean Euclidean distance, full-image pixels)
+on the test images. ``--parallel`` runs the two arms at the same time with one thread each, so each has one
+core for the budget (a harder condition than two cores each, and the same for both arms).
+
+``efficiency`` draws ``n`` training images from the 80 % split (10, 23, 46, 93 by default; ``--seeds``
+draws) and tests every run on the same 23 test images: the paper's data-efficiency figure, written as a
+PNG and a table. Results go to ``benchmarks/results/transfer-<mode>.md`` (and ``.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("MOCAP3D_DATASETS", REPO.parent / "shared" / "datasets"))
+PROJECT = DATA / "deeplabcut" / "examples" / "openfield-Pranav-2018-10-30"
+ARMS = {"pretrained": "lite0", "scratch": "lite0_scratch"}
+
+
+def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: int, out: Path) -> dict:
+    """Train one arm within the budget and evaluate it; returns a JSON-able summary."""
+    import torch
+
+    from mocap3d.nn.config import preset
+    from mocap3d.nn.dataset import split
+    from mocap3d.nn.evaluate import check_labels, evaluate
+    from mocap3d.nn.predict import Predictor
+    from mocap3d.nn.project import dlc_project
+    from mocap3d.nn.train import load_model, train
+
+    torch.set_num_threads(threads)
+    project = dlc_project(PROJECT / "config.yaml")
+    data = project.training_set()
+    train_idx, test_idx = split(len(data), 0.8, 1)
+    if n_train and n_train < len(train_idx):
+        train_idx = np.sort(np.random.default_rng(seed).permutation(train_idx)[:n_train])
+    cfg = preset(preset_name)
+    cfg.train.threads = threads
+    cfg.train.checkpoint_every = 10**6
+    subset = data.subset(train_idx)
+    t0 = time.perf_counter()
+    cfg.train.iterations = 10**6  # speed probe: iterations 10..40, after start-up
+    train(subset, cfg, out, symmetric_pairs=project.symmetric_pairs, stop_after=10, progress=False)
+    probe = train(subset, cfg, out, symmetric_pairs=project.symmetric_pairs, stop_after=40, progress=False)
+    spent = time.perf_counter() - t0
+    cfg.train.iterations = max(100, int((minutes * 60 - spent) / probe.seconds_per_iteration) + 40)
+    result = train(subset, cfg, out, symmetric_pairs=project.symmetric_pairs, progress=False)
+    seconds = time.perf_counter() - t0
+    model, info = load_model(result.model_path)
+    ev = evaluate(Predictor(model, info.config.model), data, train_idx, test_idx, project.pcutoff)
+    issues = check_labels(data, ev.predictions, ev.scores, project.symmetric_pairs, project.pcutoff)
+    return {"preset": preset_name, "n_train": len(train_idx), "n_test": len(test_idx), "seed": seed,
+            "iterations": result.iterations, "minutes": seconds / 60, "s_per_it": probe.seconds_per_iteration,
+            "started_from": result.started_from, "train": ev.train.mean_error, "test": ev.test.mean_error,
+            "test_rms": ev.test.rms, "test_pcut": ev.test.mean_error_pcutoff, "pck5": ev.test.pck[5.0],
+            "label_check": [i.line() for i in issues]}
+
+
+def launch(arm: str, args, n_train: int, seed: int, threads: int, work: Path) -> subprocess.Popen:
+    """One arm in its own process (so parallel arms do not share torch's thread pool)."""
+    out = work / f"{arm}-n{n_train}-s{seed}"
+    cmd = [sys.executable, __file__, "_one", ARMS[arm], str(args.minutes), str(n_train), str(seed), str(threads),
+           str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+
+
+def collect(proc: subprocess.Popen) -> dict:
+    stdout, _ = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"a training run failed (exit {proc.returncode})")
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def run_pairs(jobs: list[tuple[str, int, int]], args, work: Path) -> list[dict]:
+    """Run (arm, n_train, seed) jobs: two at a time with one thread each (--parallel), else one at a time."""
+    results: list[dict] = []
+    width = 2 if args.parallel else 1
+    threads = 1 if args.parallel else args.threads
+    for i in range(0, len(jobs), width):
+        procs = [launch(arm, args, n, s, threads, work) for arm, n, s in jobs[i:i + width]]
+        for (arm, _, s), proc in zip(jobs[i:i + width], procs, strict=True):
+            r = collect(proc)
+            r["arm"] = arm
+            results.append(r)
+            print(f"{arm:10s} n={r['n_train']:3d} seed={s} {r['iterations']:5d} it in {r['minutes']:.1f} min: "
+                  f"test {r['test']:.2f} px (train {r['train']:.2f})", flush=True)
+    return results
+
+
+def openfield(args, work: Path) -> str:
+    results = run_pairs([(arm, 0, 0) for arm in ARMS], args, work)
+    by = {r["arm"]: r for r in results}
+    p, s = by["pretrained"], by["scratch"]
+    cores = "1 core each, both arms at once" if args.parallel else f"{args.threads} threads, one arm at a time"
+    lines = [f"DeepLabCut openfield, seeded 80/20 split ({p['n_train']} train / {p['n_test']} test images), "
+             f"{args.minutes:g}-minute budget per arm ({cores})", "",
+             "| arm | preset | started from | iterations | minutes | train mean (px) | test mean (RMSE, px) | "
+             "test RMS | test mean p>cutoff | test PCK@5px |", "|" + "---|" * 10]
+    for r in (p, s):
+        lines.append(f"| {r['arm']} | {r['preset']} | {r['started_from'].split(' from ')[0]} | {r['iterations']} | "
+                     f"{r['minutes']:.1f} | {r['train']:.2f} | {r['test']:.2f} | {r['test_rms']:.2f} | "
+                     f"{r['test_pcut']:.2f} | {r['pck5']:.1%} |")
+    lines += ["", f"pretrained is **{s['test'] / p['test']:.2f}x** lower in test error than from scratch "
+              f"({p['test']:.2f} against {s['test']:.2f} px)", "", "labels to review (pretrained run):"]
+    lines += [f"- {line}" for line in p["label_check"][:10]]
+    return "\n".join(lines)
+
+
+def efficiency(args, work: Path) -> str:
+    jobs = [(arm, n, seed) for n in args.sizes for seed in args.seeds for arm in ARMS]
+    results = run_pairs(jobs, args, work)
+    table: dict[tuple[str, int], list[float]] = {}
+    for r in results:
+        table.setdefault((r["arm"], r["n_train"]), []).append(r["test"])
+    sizes = sorted({n for _, n in table})
+    lines = [f"DeepLabCut openfield: test error (mean px, the same 23 test images) against the number of training "
+             f"images, {args.minutes:g} minutes per run, seeds {args.seeds}", "",
+             "| training images | pretrained (px) | from scratch (px) | ratio |", "|---|---|---|---|"]
+    for n in sizes:
+        p, s = np.mean(table["pretrained", n]), np.mean(table["scratch", n])
+        lines.append(f"| {n} | {p:.2f} ({', '.join(f'{v:.2f}' for v in table['pretrained', n])}) | "
+                     f"{s:.2f} ({', '.join(f'{v:.2f}' for v in table['scratch', n])}) | {s / p:.1f}x |")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mocap3d.io.atomic import save_figure
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for arm, colour in (("pretrained", "tab:blue"), ("scratch", "tab:red")):
+        means = [np.mean(table[arm, n]) for n in sizes]
+        for n in sizes:
+            ax.scatter([n] * len(table[arm, n]), table[arm, n], color=colour, alpha=0.4, s=12)
+        label = "ImageNet-pretrained EfficientNet-Lite0" if arm == "pretrained" else "same network, random weights"
+        ax.plot(sizes, means, "o-", color=colour, label=label)
+    ax.set(xscale="log", yscale="log", xlabel="training images", ylabel="test error (mean px)",
+           title=f"openfield: transfer learning, {args.minutes:g} min per run")
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.axhline(3.0, color="grey", ls=":", lw=1)
+    ax.legend()
+    save_figure(fig, REPO / "benchmarks" / "results" / "transfer-efficiency.png", dpi=120)
+    return "\n".join(lines + ["", "![data efficiency](transfer-efficiency.png)"])
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_one":
+        logging.basicConfig(level=logging.ERROR)
+        preset_name, minutes, n_train, seed, threads, out = sys.argv[2:8]
+        r = run_one(preset_name, float(minutes), int(n_train), int(seed), int(threads), Path(out))
+        print(json.dumps(r))
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("mode", choices=["openfield", "efficiency"])
+    ap.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget per training run")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--parallel", action="store_true", help="two runs at once, one thread each")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 23, 46, 93])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "mocap3d-transfer")
+    args = ap.parse_args()
+    if not PROJECT.is_dir():
+        raise SystemExit(f"dataset not found at {PROJECT} (set MOCAP3D_DATASETS)")
+    text = openfield(args, args.out) if args.mode == "openfield" else efficiency(args, args.out)
+    print(text)
+    results = REPO / "benchmarks" / "results"
+    results.mkdir(exist_ok=True)
+    (results / f"transfer-{args.mode}.md").write_text(f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
+
+
+if __name__ == "__main__":
+    main()
