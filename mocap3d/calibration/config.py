@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import toml
-
 from .._typed import checked_values
 from ..errors import CalibrationError
 
@@ -162,11 +160,12 @@ class CalibrationConfig:
     @classmethod
     def from_toml(cls, path: str | Path) -> CalibrationConfig:
         """Load from a TOML file (a ``[calibration]`` table, or settings at the top level)."""
+        from ..io.settings import CONFIG_ARRAYS, CONFIG_TABLES, check_tables, read_toml
+
         path = Path(path)
-        try:
-            data = toml.loads(path.read_text(encoding="utf-8"))
-        except (OSError, toml.TomlDecodeError) as exc:
-            raise CalibrationError(f"cannot read calibration settings '{path}' ({exc}).") from None
+        data = read_toml(path, "calibration settings", CalibrationError)
+        if "calibration" in data:
+            check_tables(data, CONFIG_TABLES, str(path), arrays=CONFIG_ARRAYS, error=CalibrationError)
         table = data.get("calibration", data)
         return cls.from_dict(dict(table), str(path))
 

@@ -39,8 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import toml
-
 from ..errors import FilterError
 
 __all__ = [
@@ -444,13 +442,11 @@ class FilterPipeline:
 
 def load_filter_config(path: str | Path) -> FilterPipeline:
     """Read a filter pipeline from a TOML file (see the module docstring for the layout)."""
+    from ..io.settings import CONFIG_ARRAYS, CONFIG_TABLES, check_tables, read_toml
+
     path = Path(path)
-    try:
-        data = toml.load(path)
-    except FileNotFoundError:
-        raise FilterError(f"filter config '{path}' does not exist.") from None
-    except toml.TomlDecodeError as exc:
-        raise FilterError(f"filter config '{path}' is not valid TOML: {exc}.") from None
+    data = read_toml(path, "filter config", FilterError)
+    check_tables(data, CONFIG_TABLES, str(path), arrays=CONFIG_ARRAYS, error=FilterError)
     pipeline = FilterPipeline.from_dict(data)
     if not pipeline.filter2d and not pipeline.filter3d:
         raise FilterError(

@@ -38,14 +38,9 @@ def _natural_key(key: str) -> tuple:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise CalibrationError(f"calibration file '{path}' does not exist.")
-    try:
-        return toml.loads(path.read_text(encoding="utf-8"))
-    except (toml.TomlDecodeError, UnicodeDecodeError, IndexError) as exc:
-        raise CalibrationError(
-            f"calibration file '{path}' is not valid TOML ({exc}). Is it a calibration.toml?"
-        ) from None
+    from .settings import read_toml
+
+    return read_toml(path, "calibration file", CalibrationError)
 
 
 def rig_from_anipose_dict(data: dict[str, Any], source: str = "calibration") -> tuple[CameraRig, dict[str, Any]]:

@@ -61,12 +61,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import toml
-
 from .._typed import checked_values
 from ..calibration.config import CalibrationConfig
 from ..errors import MocapError
 from ..filters import FilterPipeline
+from ..io.settings import check_tables, did_you_mean, read_toml
 from ..triangulation.config import TriangulationConfig
 from .sync import SyncConfig
 
@@ -173,9 +172,13 @@ class ProjectConfig:
     def from_dict(cls, data: Mapping[str, Any], source: str = CONFIG_NAME) -> ProjectConfig:
         known = {"project", "calibration", "network", "sync", "triangulation", "filter2d", "filter3d", "angles",
                  "export"}  # fmt: skip
+        check_tables(data, known - {"filter2d", "filter3d"}, source, arrays=("filter2d", "filter3d"),
+                     error=ProjectError)  # fmt: skip
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ProjectError(f"{source}: unknown table(s) {unknown}; known: {', '.join(sorted(known))}.")
+            name = unknown[0]
+            raise ProjectError(f"{source}: unknown setting '{name}'{did_you_mean(name, known)} at the top level; "
+                               f"settings go in the tables {', '.join(sorted(known))}.")  # fmt: skip
         calib = dict(data.get("calibration", {}))
         board = calib.pop("board", None)
         angles = dict(data.get("angles", {}))
@@ -221,10 +224,7 @@ def load_config(root: str | Path) -> ProjectConfig:
         raise ProjectError(f"project folder '{root}' does not exist; create one with `mocap3d new-project {root}`.")
     if not path.is_file():
         return ProjectConfig()
-    try:
-        data = toml.loads(path.read_text(encoding="utf-8"))
-    except (toml.TomlDecodeError, UnicodeDecodeError) as exc:
-        raise ProjectError(f"{path} is not valid TOML ({exc}); fix the line it names.") from None
+    data = read_toml(path, "project configuration", ProjectError)
     return ProjectConfig.from_dict(data, str(path))
 
 
