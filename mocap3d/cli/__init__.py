@@ -16,19 +16,31 @@ import sys
 
 import click
 
-from ..errors import MocapError
+from ..errors import MocapError, describe_os_error
 
 __all__ = ["main", "cli"]
 
 
 class _Group(click.Group):
-    """A group that turns MocapError into a message instead of a traceback."""
+    """A group that turns MocapError and OSError into a message instead of a traceback, exit code 1."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except MocapError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # permission denied, disk full, missing folder: one sentence naming the path
+            raise click.ClickException(describe_os_error(exc)) from None
+        except click.UsageError as exc:
+            exc.exit_code = 1  # the README promises exit code 1 for every mistake
+            raise
         except KeyboardInterrupt:
             click.echo("interrupted; completed outputs are kept, a re-run resumes.", err=True)
             sys.exit(130)

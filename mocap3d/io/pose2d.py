@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import PoseFileError
+from ..errors import PoseFileError, check_path_text
 from ..poses import Track2D
 from ._text import number_rows
 from .atomic import atomic_path, atomic_write_text
@@ -162,6 +162,7 @@ def _detect_format(path: Path) -> str:
         return "dlc"
     if suffix in (".h5", ".hdf5"):
         h5py = _h5py()
+        check_path_text(path, "2D pose file")
         if not h5py.is_hdf5(path):
             raise PoseFileError(
                 f"{path}: not a readable HDF5 file (truncated or corrupt?). Re-export it from DeepLabCut or SLEAP."
@@ -172,7 +173,7 @@ def _detect_format(path: Path) -> str:
                 is_3d = f.attrs.get("format") == "mocap3d.poses3d"
         except OSError as exc:
             raise PoseFileError(
-                f"{path}: cannot open this HDF5 file ({exc}); it is probably truncated or corrupt."
+                f"{path}: cannot open this HDF5 file ({str(exc).splitlines()[0]}); it is probably truncated or corrupt."
             ) from exc
         if is_3d:
             raise PoseFileError(

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..camera import CameraRig
-from ..errors import PoseFileError
+from ..errors import PoseFileError, check_path_text
 from ..poses import Poses3D
 from ._text import number_rows
 from .atomic import atomic_path, atomic_write_text
@@ -301,12 +301,13 @@ def _open_h5(path: Path):
     h5py = _h5py()
     if not path.is_file():
         raise PoseFileError(f"{path}: no such file.")
+    check_path_text(path, "3D pose file")
     if not h5py.is_hdf5(path):
         raise PoseFileError(f"{path}: not a readable HDF5 file (truncated or corrupt?).")
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise PoseFileError(f"{path}: cannot open this HDF5 file ({exc}); it is probably truncated.") from exc
+        raise PoseFileError(f"{path}: cannot open this HDF5 file ({str(exc).splitlines()[0]}); it is probably truncated.") from exc
     if f.attrs.get("format") != _H5_FORMAT:
         f.close()
         raise PoseFileError(f"{path}: not a mocap3d 3D pose file (no format='{_H5_FORMAT}' attribute).")
