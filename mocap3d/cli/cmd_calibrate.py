@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..calibration.config import DISTORTION_MODELS, PRESETS, CalibrationConfig
+from ._params import overwrite_option
 
 
 @click.command("calibrate")
@@ -35,8 +36,9 @@ from ..calibration.config import DISTORTION_MODELS, PRESETS, CalibrationConfig
 @click.option("--cache", type=click.Path(path_type=Path), default=None,
               help="Detections cache [default: <out>_detections.npz]; a re-run with new solver settings reuses it.")
 @click.option("--no-pictures", is_flag=True, default=False, help="Skip the report's PNG pictures.")
+@overwrite_option("Replace an existing calibration, report and pictures.")
 def command(videos, board_path, out, cameras, config_path, preset, distortion, fisheye, intrinsics_file,
-            fix_intrinsics_in_ba, origin_frame, step, workers, cache, no_pictures) -> None:
+            fix_intrinsics_in_ba, origin_frame, step, workers, cache, no_pictures, overwrite) -> None:
     """Calibrate cameras from synchronised videos (or image folders) of a board.
 
     \b
@@ -50,6 +52,16 @@ def command(videos, board_path, out, cameras, config_path, preset, distortion, f
     """
     from ..calibration.detect import SamplingConfig
     from ..calibration.pipeline import calibrate_videos
+    from ..io.outputs import check_output
+
+    inputs = [*videos, board_path, *(p for p in (config_path, intrinsics_file) if p)]
+    check_output(out, inputs, overwrite=overwrite, kinds=["calibration"])
+    stem = out.with_suffix("")
+    check_output(f"{stem}_report.json", inputs, overwrite=overwrite, kinds=["table"])
+    for name in ([] if no_pictures else ["coverage", "errors", "rig"]):
+        check_output(f"{stem}_{name}.png", inputs, overwrite=overwrite, kinds=["image"])
+    if cache is not None:
+        check_output(cache, inputs, overwrite=True, kinds=["other", "table"], option="--cache")
 
     if config_path and preset:
         raise click.UsageError("give either --config or --preset, not both.")

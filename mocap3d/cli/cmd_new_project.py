@@ -44,7 +44,10 @@ def command(folder, n_sessions, frames, seed, groups, offsets) -> None:
       mocap3d new-project demo-project --sessions 8 && mocap3d run demo-project
       mocap3d new-project unsynced --sessions 2 --offsets cam2=3,cam4=-7   # then set [sync] method = "epipolar"
     """
+    from ..io.outputs import check_output_folder
     from ..pipeline.sample_project import make_sample_project
+
+    check_output_folder(folder, option="FOLDER")
 
     folders = make_sample_project(folder, n_sessions=n_sessions, n_frames=frames, seed=seed, groups=groups,
                                   offsets=_offsets(offsets))  # fmt: skip
