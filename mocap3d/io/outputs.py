@@ -24,7 +24,8 @@ from pathlib import Path
 
 from ..errors import MocapError
 
-__all__ = ["OutputError", "check_output", "check_outputs", "check_output_folder", "file_kind", "KINDS"]
+__all__ = ["OutputError", "check_not_inputs", "check_output", "check_outputs", "check_output_folder", "file_kind",
+           "KINDS"]
 
 
 class OutputError(MocapError):
@@ -134,6 +135,19 @@ def _same(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
+def check_not_inputs(outs: Iterable[str | Path], inputs: Iterable[str | Path], option: str = "--out") -> None:
+    """Rule 1 alone: no output is one of the inputs (pipeline stages, whose outputs their manifests manage)."""
+    inputs = [Path(p) for p in inputs]
+    for out in outs:
+        out = Path(out)
+        for inp in inputs:
+            if _same(out, inp):
+                raise OutputError(
+                    f"{option} '{out}' is also an input of this command; mocap3d never writes over its inputs. "
+                    f"Give {option} a new file name (did the shell expand a wildcard such as *.h5 into {option}?)."
+                )
+
+
 def check_output(
     out: str | Path, inputs: Iterable[str | Path] = (), *, overwrite: bool = False, kinds: Sequence[str] = (),
     option: str = "--out",
@@ -146,13 +160,7 @@ def check_output(
     Raises :class:`OutputError` with a sentence that says what to do instead.
     """
     out = Path(out)
-    for inp in inputs:
-        inp = Path(inp)
-        if _same(out, inp):
-            raise OutputError(
-                f"{option} '{out}' is also an input of this command; mocap3d never writes over its inputs. "
-                f"Give {option} a new file name (did the shell expand a wildcard such as *.h5 into {option}?)."
-            )
+    check_not_inputs([out], inputs, option)
     if out.is_dir():
         raise OutputError(f"{option} '{out}' is a folder; give a file name (e.g. {out / ('result' + '.csv')}).")
     if not out.exists():

@@ -35,13 +35,18 @@ class SettingsError(MocapError):
     """A settings file that cannot be read, or that names unknown tables."""
 
 
-def did_you_mean(name: str, known: Collection[str]) -> str:
-    """`` (did you mean [x]?)`` for the closest known name, or ``""``."""
-    lower = {k.lower(): k for k in known}
+def did_you_mean(name: str, known: Collection[str], arrays: Collection[str] = ()) -> str:
+    """`` (did you mean [x]?)`` for the closest known name (``[[x]]`` for arrays of tables), or ``""``."""
+
+    def shown(k: str) -> str:
+        return f"[[{k}]]" if k in arrays else f"[{k}]"
+
+    everything = sorted(set(known) | set(arrays))
+    lower = {k.lower(): k for k in everything}
     if name.lower() in lower:
-        return f" (did you mean [{lower[name.lower()]}]? names are case-sensitive)"
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f" (did you mean [{close[0]}]?)" if close else ""
+        return f" (did you mean {shown(lower[name.lower()])}? names are case-sensitive)"
+    close = difflib.get_close_matches(name, everything, n=1, cutoff=0.6)
+    return f" (did you mean {shown(close[0])}?)" if close else ""
 
 
 def _read_text(path: Path, what: str, error: type[MocapError]) -> str:
@@ -124,7 +129,7 @@ def check_tables(
             continue
         everything = sorted(set(known) | set(arrays))
         brackets = f"[[{name}]]" if is_array else f"[{name}]"
-        raise error(f"{source}: unknown table {brackets}{did_you_mean(name, everything)}; known tables: "
+        raise error(f"{source}: unknown table {brackets}{did_you_mean(name, known, arrays)}; known tables: "
                     f"{', '.join(everything)}.")  # fmt: skip
 
 
