@@ -32,7 +32,6 @@ def command(poses3d, config_path, angle_defs, out, overwrite) -> None:
     from ..io.outputs import check_output
     from ..io.settings import CONFIG_ARRAYS, CONFIG_TABLES, check_tables, read_toml
 
-    check_output(out, [poses3d, *([config_path] if config_path else [])], overwrite=overwrite, kinds=["table"])
     table: dict[str, list[str]] = {}
     if config_path is not None:
         data = read_toml(config_path, "angles config", MocapError)
@@ -45,6 +44,7 @@ def command(poses3d, config_path, angle_defs, out, overwrite) -> None:
         table[name.strip()] = [p.strip() for p in parts.split(",")]
     if not table:
         raise MocapError("no angles declared: pass --config with an [angles] table or one or more --angle.")
+    check_output(out, [poses3d, *([config_path] if config_path else [])], overwrite=overwrite, kinds=["table"])
     poses = load_any_poses3d(poses3d)
     angles = compute_angles(poses, parse_angles(table))
     save_angles_csv(angles, out)

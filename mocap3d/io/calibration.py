@@ -51,7 +51,7 @@ ROTATION_TOLERANCE = 1e-3
 
 def _numbers(cam: dict, field: str, key: str, source: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """``cam[field]`` as a float array of ``shape``, finite and not absurdly large; else a sentence."""
-    where = f"{source}: camera [{key}] ('{cam.get('name', key)}') {field}"
+    where = f"{source}: impossible calibration values: camera '{cam.get('name', key)}' [{key}] {field}"
     try:
         arr = np.asarray(cam[field], dtype=np.float64)
     except (ValueError, TypeError):
@@ -70,7 +70,7 @@ def _numbers(cam: dict, field: str, key: str, source: str, shape: tuple[int, ...
 def _check_camera(cam: dict, key: str, source: str) -> None:
     """Every value of one camera section is plausible: finite numbers, a true rotation, positive focal lengths
     and image size. A message names the camera and the key (``rotation``, ``matrix``...)."""
-    name = f"{source}: camera [{key}] ('{cam.get('name', key)}')"
+    name = f"{source}: impossible calibration values: camera '{cam.get('name', key)}' [{key}]"
     K = _numbers(cam, "matrix", key, source, (3, 3)).reshape(3, 3)
     if not (K[0, 0] > 0 and K[1, 1] > 0):
         raise CalibrationError(f"{name} matrix: the focal lengths (fx = {K[0, 0]:g}, fy = {K[1, 1]:g} px) must be "

@@ -143,7 +143,7 @@ def check_not_inputs(outs: Iterable[str | Path], inputs: Iterable[str | Path], o
         for inp in inputs:
             if _same(out, inp):
                 raise OutputError(
-                    f"{option} '{out}' is also an input of this command; mocap3d never writes over its inputs. "
+                    f"{option} '{out}' is one of the inputs of this command; mocap3d never writes over its inputs. "
                     f"Give {option} a new file name (did the shell expand a wildcard such as *.h5 into {option}?)."
                 )
 
@@ -196,5 +196,5 @@ def check_output_folder(folder: str | Path, inputs: Iterable[str | Path] = (), o
         )
     for inp in inputs:
         if _same(folder, Path(inp)):
-            raise OutputError(f"{option} '{folder}' is also an input of this command; give a new folder.")
+            raise OutputError(f"{option} '{folder}' is one of the inputs of this command; give a new folder.")
     return folder

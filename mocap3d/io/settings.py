@@ -106,18 +106,21 @@ def read_toml(path: str | Path, what: str = "settings file", error: type[MocapEr
 
 def check_tables(
     data: Mapping[str, Any], known: Collection[str], source: str, *, arrays: Collection[str] = (),
-    ignore: Collection[str] = (), error: type[MocapError] = SettingsError,
+    ignore: Collection[str] = (), scalar_ok: Collection[str] = ("project",), error: type[MocapError] = SettingsError,
 ) -> None:  # fmt: skip
     """Unknown tables are errors with a did-you-mean; known ones must be tables (``arrays``: arrays of tables).
 
     Only the file's tables and arrays of tables are checked: top-level ``key = value``
     settings belong to the caller. ``ignore``: tables other programs keep in the same
-    file (anipose's ``[labeling]``...), accepted and not read.
+    file, accepted and not read. ``scalar_ok``: names that may also be a plain value
+    (anipose's ``project = "name"`` beside mocap3d's ``[project]`` table).
     """
     for name, value in data.items():
         is_table = isinstance(value, Mapping)
         is_array = isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
         if name in known or name in arrays:
+            if name in scalar_ok and not isinstance(value, (Mapping, list)):
+                continue
             if name in arrays and not (is_array or is_table):
                 raise error(f"{source}: [[{name}]] must be one or more tables ([[{name}]] on its own line, then "
                             f"key = value lines), not {type(value).__name__} {value!r:.60}.")  # fmt: skip

@@ -172,7 +172,7 @@ class ProjectConfig:
     def from_dict(cls, data: Mapping[str, Any], source: str = CONFIG_NAME) -> ProjectConfig:
         known = {"project", "calibration", "network", "sync", "triangulation", "filter2d", "filter3d", "angles",
                  "export"}  # fmt: skip
-        check_tables(data, known - {"filter2d", "filter3d"}, source, arrays=("filter2d", "filter3d"),
+        check_tables(data, known - {"filter2d", "filter3d"}, source, arrays=("filter2d", "filter3d"), scalar_ok=(),
                      error=ProjectError)  # fmt: skip
         unknown = sorted(set(data) - known)
         if unknown:
