@@ -93,6 +93,8 @@ def filter_2d_files(
     out = Path(out)
     report = FilterReport()
     paths = [Path(p) for p in inputs]
+    if len(paths) > 1:  # several inputs: --out is the folder of their outputs
+        check_output_folder(out, paths)
     for path in paths:
         target = _output_2d(path, out, len(paths) == 1)
         if path.is_dir():

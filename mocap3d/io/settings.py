@@ -63,6 +63,9 @@ def _read_text(path: Path, what: str, error: type[MocapError]) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        head = data[:4096]
+        if sum(b < 9 or 13 < b < 32 for b in head) > 0.02 * len(head):
+            raise error(f"{what} '{path}' is a binary file, not a text settings file; is it the right file?") from None
         line = data[: exc.start].count(b"\n") + 1
         raise error(f"{what} '{path}' is not UTF-8 text (line {line}); save it as UTF-8.") from None
 
