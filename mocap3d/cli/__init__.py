@@ -28,7 +28,7 @@ class _Group(click.Group):
         try:
             return super().make_context(*args, **kwargs)
         except click.UsageError as exc:
-            exc.exit_code = 1
+            exc.exit_code = 1  # type: ignore[misc]
             raise
 
     def invoke(self, ctx: click.Context):
@@ -39,7 +39,7 @@ class _Group(click.Group):
         except OSError as exc:  # permission denied, disk full, missing folder: one sentence naming the path
             raise click.ClickException(describe_os_error(exc)) from None
         except click.UsageError as exc:
-            exc.exit_code = 1  # the README promises exit code 1 for every mistake
+            exc.exit_code = 1  # type: ignore[misc]  # the README promises exit code 1 for every mistake
             raise
         except KeyboardInterrupt:
             click.echo("interrupted; completed outputs are kept, a re-run resumes.", err=True)

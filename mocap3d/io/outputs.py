@@ -137,10 +137,10 @@ def _same(a: Path, b: Path) -> bool:
 
 def check_not_inputs(outs: Iterable[str | Path], inputs: Iterable[str | Path], option: str = "--out") -> None:
     """Rule 1 alone: no output is one of the inputs (pipeline stages, whose outputs their manifests manage)."""
-    inputs = [Path(p) for p in inputs]
+    ins = [Path(p) for p in inputs]
     for out in outs:
         out = Path(out)
-        for inp in inputs:
+        for inp in ins:
             if _same(out, inp):
                 raise OutputError(
                     f"{option} '{out}' is one of the inputs of this command; mocap3d never writes over its inputs. "
