@@ -26,12 +26,11 @@ def command(model_path, out, size, overwrite) -> None:
     from ..nn.predict import export_onnx
     from ..nn.train import load_model
 
-    out = check_output(out or model_path.with_suffix(".onnx"), [model_path], overwrite=overwrite, kinds=["onnx-model"])
-
     try:
         w, h = (int(v) for v in size.lower().split("x"))
     except ValueError:
         raise click.BadParameter("give the size as WIDTHxHEIGHT, e.g. 640x480", param_hint="--size") from None
+    out = check_output(out or model_path.with_suffix(".onnx"), [model_path], overwrite=overwrite, kinds=["onnx-model"])
     model, _ = load_model(model_path)
     path = export_onnx(model, out, (w, h))
     click.echo(f"wrote {path}")

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import socket
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -167,8 +168,10 @@ def _lock_holder(path: Path) -> dict | None:
     return holder if isinstance(holder, dict) else {}
 
 
-#: A lock file without a holder (its process was killed between creating and writing it) older than this is stale.
-EMPTY_LOCK_SECONDS = 5.0
+#: A lock file without a holder older than this is stale. Locks are created complete (:func:`_create_lock`),
+#: so an empty one comes from a file system without hard links, where a process creating its lock leaves it
+#: empty for an instant, or from a killed process there or of an older mocap3d.
+EMPTY_LOCK_SECONDS = 2.0
 
 
 def _holder_gone(holder: dict | None, path: Path) -> bool:
@@ -210,6 +213,32 @@ def remove_stale_lock(manifests: Path, name: str) -> bool:
     return True
 
 
+def _create_lock(path: Path, holder: dict) -> None:
+    """Create ``path`` holding ``holder``, or raise FileExistsError; the file never exists empty.
+
+    The holder is written to a temporary file first and hard-linked to the lock's
+    name (atomic, fails if the lock exists), so that a process killed at any
+    moment leaves either no lock or a complete one. File systems without hard
+    links fall back to an exclusive create, then a write.
+    """
+    sweep_partial([path])
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(holder, fh)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here (some network or FUSE file systems)
+            fd2 = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            with os.fdopen(fd2, "w") as fh:
+                json.dump(holder, fh)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 @contextlib.contextmanager
 def session_lock(manifests: Path, name: str) -> Iterator[None]:
     """Hold ``<manifests>/lock`` while a session runs, so that two runs never work on one session at once.
@@ -223,7 +252,7 @@ def session_lock(manifests: Path, name: str) -> Iterator[None]:
     me = {"host": socket.gethostname(), "pid": os.getpid(), "start": _start_time(os.getpid())}
     for _ in range(3):
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            _create_lock(path, me)
         except FileExistsError:
             holder = _lock_holder(path)
             if holder is None:  # released meanwhile: try again
@@ -238,8 +267,6 @@ def session_lock(manifests: Path, name: str) -> Iterator[None]:
                 f"session {name} is being processed by process {holder.get('pid', '?')} on "
                 f"{holder.get('host', '?')}; wait for it, or delete {path} if no run is active."
             ) from None
-        with os.fdopen(fd, "w") as fh:
-            json.dump(me, fh)
         break
     else:
         raise MocapError(f"session {name}: another run keeps taking its lock {path}; run one `mocap3d run` at a time.")
