@@ -81,7 +81,8 @@ def describe_os_error(exc: BaseException) -> str:
 
 
 def check_path_text(path, what: str = "file") -> None:
-    """Raise :class:`PoseFileError` for a path whose name is not valid UTF-8 (HDF5 cannot open those)."""
+    """Raise :class:`PoseFileError` for a path whose name is not valid UTF-8 (PyTables, which reads
+    DeepLabCut's HDF5 tables, cannot open those; h5py can)."""
     import os
 
     raw = os.fsencode(path)
@@ -91,5 +92,5 @@ def check_path_text(path, what: str = "file") -> None:
         shown = raw.decode("utf-8", "replace")
         raise PoseFileError(
             f"the {what} name '{shown}' is not valid UTF-8 (it was made on a system with another encoding); "
-            "HDF5 cannot open it: rename the file (or its folder) with plain characters."
+            "PyTables cannot open it: rename the file (or its folder) with plain characters."
         ) from None

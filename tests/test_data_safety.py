@@ -493,3 +493,41 @@ def test_read_toml_reports_the_line(tmp_path):
         read_toml(path)
     with pytest.raises(CalibrationError, match="does not exist"):
         load_calibration(tmp_path / "missing.toml")
+
+
+def test_non_utf8_file_name_is_named_not_called_corrupt(data):
+    from mocap3d.errors import PoseFileError
+    from mocap3d.io.exports import load_any_poses3d
+    from mocap3d.io.pose2d import load_track2d
+
+    name = data / os.fsdecode(b"cam1-\xe9t\xe9.h5")
+    shutil.copy(data / "pose-2d" / "cam1.h5", name)
+    with pytest.raises(PoseFileError, match="not valid UTF-8") as info:
+        load_track2d(name)
+    assert "corrupt" not in str(info.value) and len(str(info.value).splitlines()) == 1
+    other = data / os.fsdecode(b"walk-\xe9.h5")  # h5py (3D files) opens such names: nothing refused
+    shutil.copy(data / "walk.h5", other)
+    assert load_any_poses3d(other).n_frames == load_any_poses3d(data / "walk.h5").n_frames
+
+
+@pytest.mark.parametrize("fps", ["0", "-60", "nan", "inf", '"fast"'])
+def test_impossible_project_fps(tmp_path, fps):
+    (tmp_path / "config.toml").write_text(f"[project]\nfps = {fps}\n")
+    res = CliRunner().invoke(cli, ["run", str(tmp_path)])
+    assert res.exit_code == 1 and "fps" in res.output and "Traceback" not in res.output, res.output
+
+
+def test_run_without_fps_names_the_config_key(tmp_path):
+    from mocap3d.pipeline.sample_project import make_sample_project
+
+    root = tmp_path / "proj"
+    make_sample_project(root, n_sessions=1, n_frames=30, groups=0)
+    config = root / "config.toml"
+    text = config.read_text()
+    assert "[[filter3d]]" in text and 'type = "butterworth"' in text  # a filter in Hz: it needs the frame rate
+    config.write_text("\n".join(ln for ln in text.splitlines() if not ln.strip().startswith("fps")) + "\n")
+    from mocap3d.pipeline.runner import run_project
+
+    report = run_project(root, workers=0, progress=False)
+    errors = " ".join(s.error for s in report.failed)
+    assert "[project]" in errors and "config.toml" in errors, report.table()

@@ -162,7 +162,6 @@ def _detect_format(path: Path) -> str:
         return "dlc"
     if suffix in (".h5", ".hdf5"):
         h5py = _h5py()
-        check_path_text(path, "2D pose file")
         if not h5py.is_hdf5(path):
             raise PoseFileError(
                 f"{path}: not a readable HDF5 file (truncated or corrupt?). Re-export it from DeepLabCut or SLEAP."
@@ -220,6 +219,7 @@ def read_dlc_hdf(path: Path, error: type[Exception], keys: tuple[str, ...] = ("d
     """
     import pandas as pd
 
+    check_path_text(path, "DeepLabCut HDF5 file")  # PyTables cannot open such names (h5py can)
     try:
         with pd.HDFStore(path, mode="r") as store:
             present = [k.lstrip("/") for k in store.keys()]
@@ -234,7 +234,8 @@ def read_dlc_hdf(path: Path, error: type[Exception], keys: tuple[str, ...] = ("d
         raise
     except Exception as exc:  # PyTables/HDF5 raise many types for damaged files
         raise error(
-            f"{path}: cannot read it as a DeepLabCut HDF5 table ({type(exc).__name__}: {exc}). The file is probably "
+            f"{path}: cannot read it as a DeepLabCut HDF5 table ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}). The file is probably "
             f"truncated or corrupt; {damaged_hint}"
         ) from exc
     if not isinstance(df, pd.DataFrame):

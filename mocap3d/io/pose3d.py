@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..camera import CameraRig
-from ..errors import PoseFileError, check_path_text
+from ..errors import PoseFileError
 from ..poses import Poses3D
 from ._text import number_rows
 from .atomic import atomic_path, atomic_write_text
@@ -301,7 +301,6 @@ def _open_h5(path: Path):
     h5py = _h5py()
     if not path.is_file():
         raise PoseFileError(f"{path}: no such file.")
-    check_path_text(path, "3D pose file")
     if not h5py.is_hdf5(path):
         raise PoseFileError(f"{path}: not a readable HDF5 file (truncated or corrupt?).")
     try:

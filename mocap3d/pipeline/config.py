@@ -56,6 +56,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,12 @@ class ProjectSettings:
     units: str = "mm"
     require_all_cameras: bool = True
     keypoint_preset: str | None = None
+
+    def __post_init__(self) -> None:
+        fps = self.fps
+        if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and 0 < fps <= 1e6):
+            raise ProjectError(f"[project] fps = {fps!r} is not a frame rate; write the recordings' frames per "
+                               "second (e.g. fps = 60), or remove the line.")  # fmt: skip
 
 
 @dataclass(frozen=True)
