@@ -531,3 +531,18 @@ def test_run_without_fps_names_the_config_key(tmp_path):
     report = run_project(root, workers=0, progress=False)
     errors = " ".join(s.error for s in report.failed)
     assert "[project]" in errors and "config.toml" in errors, report.table()
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('[triangulation]\nmethd = "dlt"\n', "did you mean 'method'?"),
+    ('[[filter3d]]\ntype = "butterworh"\ncutoff = 6.0\n', "did you mean 'butterworth'?"),
+    ('[[filter3d]]\ntype = "median"\nwindw = 5\n', "did you mean 'window'?"),
+])  # fmt: skip
+def test_misspelt_keys_get_a_did_you_mean(data, text, needle):
+    _triangulate_with_config(data, text, needle)
+
+
+def test_misspelt_project_key(tmp_path):
+    (tmp_path / "config.toml").write_text("[project]\nfsp = 60\n")
+    res = CliRunner().invoke(cli, ["run", str(tmp_path)])
+    assert res.exit_code == 1 and "did you mean 'fps'?" in res.output, res.output

@@ -20,6 +20,7 @@ from typing import Any
 
 from .._typed import checked_values
 from ..errors import CalibrationError
+from ..io.settings import key_hints
 
 __all__ = ["CalibrationConfig", "DISTORTION_MODELS", "PRESETS"]
 
@@ -153,7 +154,8 @@ class CalibrationConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise CalibrationError(
-                f"{source}: unknown calibration setting(s) {unknown}; known settings: {', '.join(sorted(known))}."
+                f"{source}: unknown calibration setting(s) {unknown}{key_hints(unknown, known)}; known settings: "
+                f"{', '.join(sorted(known))}."
             )
         return cls(**checked_values(cls, data, source, CalibrationError))
 

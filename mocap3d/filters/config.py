@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from ..errors import FilterError
+from ..io.settings import key_hints
 
 __all__ = [
     "Interpolation",
@@ -354,13 +355,15 @@ def step_from_dict(spec: Mapping[str, Any], stage: Literal["2d", "3d"]) -> Filte
         raise FilterError(f"a {stage} filter step has no `type`; use one of: {', '.join(registry)}.")
     kind = _ALIASES.get(str(kind).lower(), str(kind).lower())
     if kind not in registry:
-        raise FilterError(f"unknown {stage} filter '{kind}'; use one of: {', '.join(registry)}.")
+        raise FilterError(f"unknown {stage} filter '{kind}'{key_hints([kind], registry)}; use one of: "
+                          f"{', '.join(registry)}.")  # fmt: skip
     cls = registry[kind]
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(spec) - set(fields))
     if unknown:
         raise FilterError(
-            f"filter '{kind}': unknown parameter(s) {', '.join(unknown)}; valid ones are {', '.join(fields)}."
+            f"filter '{kind}': unknown parameter(s) {', '.join(unknown)}{key_hints(unknown, fields)}; valid ones are "
+            f"{', '.join(fields)}."
         )
     return cls(**{k: _coerce(kind, fields[k], v) for k, v in spec.items()})
 

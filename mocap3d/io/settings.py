@@ -18,7 +18,8 @@ from typing import Any
 
 from ..errors import MocapError
 
-__all__ = ["read_toml", "check_tables", "did_you_mean", "read_yaml", "SettingsError", "CONFIG_TABLES", "CONFIG_ARRAYS"]
+__all__ = ["read_toml", "check_tables", "did_you_mean", "key_hints", "read_yaml", "SettingsError", "CONFIG_TABLES",
+           "CONFIG_ARRAYS"]
 
 #: Tables any settings file that mocap3d reads may hold: a project's config.toml, anipose's config.toml
 #: (whose [labeling], [manual_verification], [pipeline]... tables are other programs' and are not read).
@@ -47,6 +48,18 @@ def did_you_mean(name: str, known: Collection[str], arrays: Collection[str] = ()
         return f" (did you mean {shown(lower[name.lower()])}? names are case-sensitive)"
     close = difflib.get_close_matches(name, everything, n=1, cutoff=0.6)
     return f" (did you mean {shown(close[0])}?)" if close else ""
+
+
+def key_hints(unknown: Collection[str], known: Collection[str]) -> str:
+    """`` (did you mean 'method'?)`` for the unknown keys that are near a known one (typos), or ``""``."""
+    lower = {k.lower(): k for k in known}
+    pairs = []
+    for name in unknown:
+        match = lower.get(str(name).lower()) or next(iter(difflib.get_close_matches(str(name), list(known), n=1,
+                                                                                      cutoff=0.6)), None)
+        if match is not None:
+            pairs.append(f"'{match}'" if len(unknown) == 1 else f"'{match}' for '{name}'")
+    return f" (did you mean {', '.join(pairs)}?)" if pairs else ""
 
 
 def _read_text(path: Path, what: str, error: type[MocapError]) -> str:

@@ -66,7 +66,7 @@ from .._typed import checked_values
 from ..calibration.config import CalibrationConfig
 from ..errors import MocapError
 from ..filters import FilterPipeline
-from ..io.settings import check_tables, did_you_mean, read_toml
+from ..io.settings import check_tables, did_you_mean, key_hints, read_toml
 from ..triangulation.config import TriangulationConfig
 from .sync import SyncConfig
 
@@ -157,7 +157,8 @@ def _from_table(cls, table: Mapping[str, Any], name: str, source: str):
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(table) - known)
     if unknown:
-        raise ProjectError(f"{source}: unknown key(s) {unknown} in [{name}]; known: {', '.join(sorted(known))}.")
+        raise ProjectError(f"{source}: unknown key(s) {unknown} in [{name}]{key_hints(unknown, known)}; known: "
+                           f"{', '.join(sorted(known))}.")  # fmt: skip
     return cls(**checked_values(cls, table, f"{source}: [{name}]", ProjectError))
 
 

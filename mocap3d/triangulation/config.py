@@ -9,6 +9,7 @@ from typing import Any
 
 from .._typed import checked_values
 from ..errors import MocapError
+from ..io.settings import key_hints
 
 __all__ = ["TriangulationConfig", "PRESETS"]
 
@@ -173,7 +174,8 @@ class TriangulationConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise MocapError(
-                f"{source}: unknown triangulation option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}."
+                f"{source}: unknown triangulation option(s) {', '.join(unknown)}{key_hints(unknown, names)}; known: "
+                f"{', '.join(sorted(names))}."
             )
         base.update(checked_values(cls, data, source, MocapError, skip=("constraints", "constraints_weak")))
         return cls(**base)
