@@ -546,3 +546,24 @@ def test_misspelt_project_key(tmp_path):
     (tmp_path / "config.toml").write_text("[project]\nfsp = 60\n")
     res = CliRunner().invoke(cli, ["run", str(tmp_path)])
     assert res.exit_code == 1 and "did you mean 'fps'?" in res.output, res.output
+
+
+def test_calibrate_replaces_an_orphaned_report_but_not_a_calibration(data):
+    """A killed calibrate may leave its report without the calibration (written last): the re-run replaces it."""
+    (data / "calib_report.json").write_text("{}")
+    res = run_cli(data, ["calibrate", "--board", "board.toml", "--out", "calib.toml", "--no-pictures", *VIDEOS])
+    assert res.exit_code == 1 and "--overwrite" not in res.output  # past the output check (the videos are noise)
+    shutil.copy(data / "calibration.toml", data / "calib.toml")
+    assert_refused(data, ["calibrate", "--board", "board.toml", "--out", "calib.toml", "--no-pictures", *VIDEOS],
+                   "calib.toml", "--overwrite")  # fmt: skip
+
+
+def test_hdf5_full_disk_in_a_command_is_a_sentence(data, monkeypatch):
+    import mocap3d.io.pose3d as pose3d
+
+    def full(*args, **kwargs):
+        raise RuntimeError("Unable to synchronously create dataset (file write failed: errno = 28, error "
+                           "message = 'No space left on device')")  # fmt: skip
+
+    monkeypatch.setattr(pose3d, "save_poses3d", full)
+    assert_refused(data, ["export", "walk.h5", "--out", "new.h5"], "disk is full")

@@ -56,10 +56,13 @@ def command(videos, board_path, out, cameras, config_path, preset, distortion, f
 
     inputs = [*videos, board_path, *(p for p in (config_path, intrinsics_file) if p)]
     check_output(out, inputs, overwrite=overwrite, kinds=["calibration"])
+    # The report and pictures belong to the calibration file: without it (a killed run wrote them, then
+    # stopped) they are replaced; beside an existing calibration, only with --overwrite like it.
     stem = out.with_suffix("")
-    check_output(f"{stem}_report.json", inputs, overwrite=overwrite, kinds=["table"])
+    replace = overwrite or not out.exists()
+    check_output(f"{stem}_report.json", inputs, overwrite=replace, kinds=["table"])
     for name in ([] if no_pictures else ["coverage", "errors", "rig"]):
-        check_output(f"{stem}_{name}.png", inputs, overwrite=overwrite, kinds=["image"])
+        check_output(f"{stem}_{name}.png", inputs, overwrite=replace, kinds=["image"])
     if cache is not None:
         check_output(cache, inputs, overwrite=True, kinds=["other", "table"], option="--cache")
 
