@@ -28,11 +28,12 @@ from ._params import overwrite_option
               help="Keep these intrinsics (anipose/Pose2Sim calibration.toml or caliscope camera_array.toml).")
 @click.option("--fix-intrinsics-in-ba", is_flag=True, default=False,
               help="Do not refine intrinsics in bundle adjustment.")
-@click.option("--origin-frame", type=int, default=None,
+@click.option("--origin-frame", type=click.IntRange(min=0), default=None,
               help="Video frame whose board placement defines the world (e.g. the board lying on the floor); "
               "default: the first camera.")
-@click.option("--step", type=int, default=None, help="Examine every STEP-th video frame first [default: 5].")
-@click.option("--workers", type=int, default=2, show_default=True, help="Cameras detected at once.")
+@click.option("--step", type=click.IntRange(min=1), default=None,
+              help="Examine every STEP-th video frame first [default: 5].")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Cameras detected at once.")
 @click.option("--cache", type=click.Path(path_type=Path), default=None,
               help="Detections cache [default: <out>_detections.npz]; a re-run with new solver settings reuses it.")
 @click.option("--no-pictures", is_flag=True, default=False, help="Skip the report's PNG pictures.")

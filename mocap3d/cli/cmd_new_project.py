@@ -26,10 +26,12 @@ def _offsets(text: str | None) -> dict[str, int]:
 
 @click.command("new-project")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--sessions", "n_sessions", type=int, default=8, show_default=True, help="Number of sample sessions.")
-@click.option("--frames", type=int, default=300, show_default=True, help="Frames per session (60 fps).")
+@click.option("--sessions", "n_sessions", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Number of sample sessions.")
+@click.option("--frames", type=click.IntRange(min=1), default=300, show_default=True,
+              help="Frames per session (60 fps).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first session (then +1 each).")
-@click.option("--groups", type=int, default=2, show_default=True,
+@click.option("--groups", type=click.IntRange(min=0), default=2, show_default=True,
               help="Sessions are nested in this many folders (day1/, day2/, ...); 0: all at the top level.")
 @click.option("--offsets", default=None,
               help="Shift cameras in time, as unsynchronised cameras: cam2=3,cam3=-5 (frames; see `mocap3d sync`).")

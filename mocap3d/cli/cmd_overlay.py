@@ -20,7 +20,7 @@ from ._params import FPS, overwrite_option
               help="That camera's video (default: a blank background).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Overlay .mp4 (all frames) or .png (--frame).")
-@click.option("--frame", type=int, default=None, help="Only this frame (for a .png).")
+@click.option("--frame", type=click.IntRange(min=0), default=None, help="Only this frame (for a .png).")
 @click.option("--side-by-side", is_flag=True, default=False, help="Detections and reprojections in two panels.")
 @click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write a PNG of reprojection errors per camera and body part over time (+ a .csv table).")

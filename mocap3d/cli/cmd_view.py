@@ -16,7 +16,8 @@ from ._params import FPS, overwrite_option
               help="calibration.toml: draw the cameras as frusta with their names.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Render offscreen to a .png (one frame) or .mp4 (all frames) instead of opening a window.")
-@click.option("--frame", type=int, default=0, show_default=True, help="Frame to show first / to render to PNG.")
+@click.option("--frame", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Frame to show first / to render to PNG.")
 @click.option("--camera", default=None, help="Render from this calibrated camera's viewpoint (needs --calibration).")
 @click.option("--fps", type=FPS, default=None, help="Movie frame rate (default: the poses' frame rate, else 30).")
 @click.option("--trail", type=click.IntRange(min=0), default=30, show_default=True,
