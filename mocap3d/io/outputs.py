@@ -165,8 +165,8 @@ def check_output(
         raise OutputError(f"{option} '{out}' is a folder; give a file name (e.g. {out / ('result' + '.csv')}).")
     if not out.exists():
         return out
-    kind = file_kind(out)
-    if kinds and kind not in kinds:
+    kind = file_kind(out) if out.stat().st_size else "empty"
+    if kinds and kind not in (*kinds, "empty"):  # an empty file holds no data: --overwrite may replace it
         raise OutputError(
             f"{option} '{out}' is {KINDS.get(kind, 'a file')}, not {KINDS[kinds[0]]}; mocap3d does not replace it, "
             "even with --overwrite. Give another file name (did the shell expand a wildcard into "
