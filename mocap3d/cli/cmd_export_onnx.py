@@ -23,14 +23,15 @@ def command(model_path, out, size, overwrite) -> None:
       mocap3d export-onnx openfield/models/openfield/model.pt
     """
     from ..io.outputs import check_output
-    from ..nn.predict import export_onnx
-    from ..nn.train import load_model
 
     try:
         w, h = (int(v) for v in size.lower().split("x"))
     except ValueError:
         raise click.BadParameter("give the size as WIDTHxHEIGHT, e.g. 640x480", param_hint="--size") from None
     out = check_output(out or model_path.with_suffix(".onnx"), [model_path], overwrite=overwrite, kinds=["onnx-model"])
+    from ..nn.predict import export_onnx  # PyTorch: imported once the options are known to be right
+    from ..nn.train import load_model
+
     model, _ = load_model(model_path)
     path = export_onnx(model, out, (w, h))
     click.echo(f"wrote {path}")

@@ -38,9 +38,9 @@ def create(path, name, bodyparts, skeleton, preset_name, scorer, videos, overwri
       mocap3d project create mouse.toml --name mouse --bodyparts snout,tailbase --skeleton snout-tailbase a.mp4
     """
     from ..io.outputs import check_output
-    from ..nn.project import create_project
 
     check_output(path, videos, overwrite=overwrite, kinds=["settings"], option="PATH")
+    from ..nn.project import create_project
     parts = [b.strip() for b in bodyparts.split(",") if b.strip()]
     edges = [tuple(e.split("-", 1)) for e in skeleton.split(",") if "-" in e]
     project = create_project(path, name, parts, videos=[str(v) for v in videos], skeleton=edges,
@@ -63,10 +63,10 @@ def import_(dlc_folder, out, preset_name, overwrite) -> None:
     """
     from ..io.labels import find_label_files
     from ..io.outputs import check_output
-    from ..nn.project import import_dlc
 
     check_output(out if out.suffix.lower() == ".toml" else out / "project.toml", [dlc_folder], overwrite=overwrite,
                  kinds=["settings"])  # fmt: skip
+    from ..nn.project import import_dlc
 
     project = import_dlc(dlc_folder, out, preset_name)
     files = find_label_files(project.data_root)
