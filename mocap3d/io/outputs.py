@@ -12,8 +12,8 @@
    of a killed run are removed by the next write of the same output.
 
 Pipeline stages keep their own outputs up to date through their manifests
-(:mod:`mocap3d.pipeline.manifest`) and call :func:`check_outputs` with
-``overwrite=True``: rules 1 and 2 hold for them too.
+(:mod:`mocap3d.pipeline.manifest`) instead of ``--overwrite``; rule 1 holds for
+them too (:func:`check_not_inputs`), and their outputs are in their own folders.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from pathlib import Path
 
 from ..errors import MocapError
 
-__all__ = ["OutputError", "check_not_inputs", "check_output", "check_outputs", "check_output_folder", "file_kind",
-           "KINDS"]
+__all__ = ["OutputError", "check_not_inputs", "check_output", "check_output_folder", "file_kind", "KINDS"]
 
 
 class OutputError(MocapError):
@@ -175,15 +174,6 @@ def check_output(
     if not overwrite:
         raise OutputError(f"{option} '{out}' exists; pass --overwrite to replace it, or choose another name.")
     return out
-
-
-def check_outputs(
-    outs: Iterable[str | Path], inputs: Iterable[str | Path] = (), *, overwrite: bool = False,
-    kinds: Sequence[str] = (), option: str = "--out",
-) -> list[Path]:  # fmt: skip
-    """:func:`check_output` for several outputs of one command; all are checked before anything is written."""
-    inputs = list(inputs)
-    return [check_output(o, inputs, overwrite=overwrite, kinds=kinds, option=option) for o in outs]
 
 
 def check_output_folder(folder: str | Path, inputs: Iterable[str | Path] = (), option: str = "--out") -> Path:

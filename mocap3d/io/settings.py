@@ -88,6 +88,8 @@ def _failing_line(text: str, kind: type[BaseException]) -> int | None:
     import toml
 
     lines = text.splitlines(keepends=True)
+    if len(lines) > 2000:  # each try parses the beginning again: not for long files
+        return None
     for n in range(1, len(lines) + 1):
         try:
             toml.loads("".join(lines[:n]))
