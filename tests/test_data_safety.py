@@ -443,6 +443,21 @@ def test_temporary_files_of_a_killed_run_are_swept(tmp_path):
     assert sweep_partial([png]) == [] and alive.exists()
 
 
+def test_a_kill_during_a_write_leaves_a_temporary_file_the_next_write_removes(tmp_path):
+    target = tmp_path / "pose3d.csv"
+    target.write_text("the previous, complete result\n")
+    code = ("import os, signal, sys; from mocap3d.io.atomic import atomic_path\n"
+            f"with atomic_path({str(target)!r}) as tmp:\n"
+            "    tmp.write_text('half of the new resu')\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    assert proc.returncode == -9
+    left = [p for p in tmp_path.iterdir() if p.name.startswith(".pose3d.csv.")]
+    assert len(left) == 1 and target.read_text() == "the previous, complete result\n"
+    atomic_write_text(target, "new\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pose3d.csv"] and target.read_text() == "new\n"
+
+
 def test_empty_and_reused_pid_locks_are_recovered(tmp_path):
     manifests = tmp_path / ".mocap3d"
     manifests.mkdir()
