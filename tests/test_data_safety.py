@@ -582,3 +582,18 @@ def test_hdf5_full_disk_in_a_command_is_a_sentence(data, monkeypatch):
 
     monkeypatch.setattr(pose3d, "save_poses3d", full)
     assert_refused(data, ["export", "walk.h5", "--out", "new.h5"], "disk is full")
+
+
+def test_pipeline_report_names_an_unwritable_session(tmp_path, monkeypatch):
+    from mocap3d.pipeline import runner
+    from mocap3d.pipeline.sample_project import make_sample_project
+
+    root = tmp_path / "proj"
+    make_sample_project(root, n_sessions=1, n_frames=30, groups=0)
+
+    def read_only(manifests, name):
+        raise PermissionError(errno.EACCES, "Permission denied", str(manifests))
+
+    monkeypatch.setattr(runner, "session_lock", read_only)
+    report = runner.run_project(root, workers=0, progress=False)
+    assert report.failed and "permission denied" in report.failed[0].error and ".mocap3d" in report.failed[0].error
