@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import toml
 
 from .errors import MocapError
 from .io.atomic import atomic_path, save_figure
@@ -23,11 +22,12 @@ def load_sample_parameters(path: str | Path | None) -> dict:
     """The ``[sample]`` table of a sample-rig TOML file (empty: the built-in defaults)."""
     if path is None:
         return {}
-    try:
-        data = toml.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, toml.TomlDecodeError) as exc:
-        raise MocapError(f"cannot read sample rig file '{path}': {exc}") from None
+    from .io.settings import read_toml
+
+    data = read_toml(Path(path), "sample rig file", MocapError)
     params = data.get("sample", {})
+    if not isinstance(params, dict):
+        raise MocapError(f"{path}: [sample] must be a table ([sample] on its own line, then key = value lines).")
     known = {"n_frames", "n_cameras", "seed", "noise_px", "outlier_fraction", "occlusion", "fps"}
     unknown = set(params) - known
     if unknown:

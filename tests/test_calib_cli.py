@@ -110,7 +110,7 @@ def test_rerun_with_other_settings_reuses_the_cache(capture, tmp_path, monkeypat
         raise AssertionError("detected again instead of reading the cache")
 
     monkeypatch.setattr(detect, "_run_pass", no_detection)
-    code, text = _run(["--board", board, "--out", out, "--distortion", "k1k2", "--origin-frame",
+    code, text = _run(["--board", board, "--out", out, "--overwrite", "--distortion", "k1k2", "--origin-frame",
                        _seen_frame(out), *videos.values()])
     assert code == 0, text
     assert (tmp_path / "calibration_rig.png").is_file() and (tmp_path / "calibration_coverage.png").is_file()
@@ -131,8 +131,10 @@ def test_camera_names_option_and_count_mismatch(capture, tmp_path):
     code, text = _run(["--board", board, "--out", out, "--cameras", "w,x,y,z", "--no-pictures", *videos.values()])
     assert code == 0, text
     assert load_calibration(out).names == ("w", "x", "y", "z")
-    code, text = _run(["--board", board, "--out", out, "--cameras", "w,x", *videos.values()])
+    code, text = _run(["--board", board, "--out", out, "--cameras", "w,x", "--overwrite", *videos.values()])
     assert code == 1 and "one name per video" in text
+    code, text = _run(["--board", board, "--out", out, "--cameras", "w,x,y,z", *videos.values()])
+    assert code == 1 and "--overwrite" in text  # an existing calibration is replaced only when asked
 
 
 def test_unreadable_video_is_named(capture, tmp_path):

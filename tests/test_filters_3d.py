@@ -325,6 +325,9 @@ def test_load_filter_config(tmp_path: Path):
     with pytest.raises(FilterError, match="array of tables"):
         FilterPipeline.from_dict({"filter3d": {"type": "butterworth"}})
     (tmp_path / "empty.toml").write_text("[other]\na = 1\n")
+    with pytest.raises(FilterError, match="unknown table \\[other\\]"):
+        load_filter_config(tmp_path / "empty.toml")
+    (tmp_path / "empty.toml").write_text('[triangulation]\nmethod = "dlt"\n')
     with pytest.raises(FilterError, match="no \\[\\[filter2d\\]\\]"):
         load_filter_config(tmp_path / "empty.toml")
     with pytest.raises(FilterError, match="does not exist"):

@@ -82,7 +82,7 @@ def test_filter_3d_option_errors_and_resume(tmp_path: Path, spiky_poses):
     none = CliRunner().invoke(cli, ["filter-3d", "--out", str(out), str(src)])
     assert none.exit_code == 1 and "--filter NAME" in none.output
     same = CliRunner().invoke(cli, ["filter-3d", "--filter", "median", "--out", str(src), str(src)])
-    assert same.exit_code == 1 and "overwrite the input" in same.output
+    assert same.exit_code == 1 and "is one of the inputs" in same.output
     assert _run("filter-3d", "--filter", "median", "--out", out, src).exit_code == 0
     first = out.stat().st_mtime_ns
     again = _run("filter-3d", "--filter", "median", "--window", "9", "--out", out, src)
@@ -185,7 +185,7 @@ def test_filter_2d_errors(tmp_path: Path, sample):
         (["--out", str(tmp_path / "o")], "--filter NAME"),
         (["--filter", "likelihood", "--window", "5", "--out", str(tmp_path / "o")], "unknown parameter(s) window"),
         (["--filter", "median", "--window", "4", "--out", str(tmp_path / "o")], "odd number of frames"),
-        (["--filter", "median", "--out", str(src)], "overwrite the input"),
+        (["--filter", "median", "--out", str(src)], "is one of the inputs"),
     ]
     for args, message in cases:
         result = CliRunner().invoke(cli, ["filter-2d", *args, str(src)])

@@ -48,6 +48,7 @@ the line through the stride's two foot positions. Stance fraction is
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from collections.abc import Sequence
@@ -426,6 +427,15 @@ def detect_gait_events(
     max_gap = int(round(config.max_gap_s * fps))
     for side in SIDES:
         idx = [poses.keypoints.index(k) for k in feet[side]]
+        seen = int(np.isfinite(poses.points[:, idx]).all(-1).any(-1).sum())
+        if seen < 10:
+            raise MocapError(
+                f"gait: the {side} foot ({', '.join(feet[side])}) has a 3D position in only {seen} of {f} frames; "
+                "gait analysis needs the feet through at least a stride. Check the triangulation (score and "
+                "reprojection thresholds) or name other foot keypoints with --left/--right."
+            )
+    for side in SIDES:
+        idx = [poses.keypoints.index(k) for k in feet[side]]
         raw = poses.points[:, idx].reshape(f, -1)
         filled, _ = _fill_gaps(raw, max_gap)
         despiked = _median(filled, int(round(config.median_s * fps)))
@@ -612,11 +622,16 @@ def save_gait(result: GaitResult, out_dir: str | Path, stem: str = "gait", units
     """Write ``<stem>_events.csv``, ``<stem>_strides.csv``, ``<stem>_summary.csv`` and ``<stem>.png``."""
     out_dir = Path(out_dir)
     written = []
-    for name, table, index in (("events", result.events, False), ("strides", result.strides, False),
-                               ("summary", result.summary, True)):
-        path = out_dir / f"{stem}_{name}.csv"
-        with atomic_path(path) as tmp:
+    # All four files are written to temporary files first and renamed together at the end: a failure
+    # (the picture, a full disk) leaves none of them, not three tables without their picture.
+    with contextlib.ExitStack() as stack:
+        for name, table, index in (("events", result.events, False), ("strides", result.strides, False),
+                                   ("summary", result.summary, True)):
+            path = out_dir / f"{stem}_{name}.csv"
+            tmp = stack.enter_context(atomic_path(path))
             table.to_csv(tmp, index=index)
-        written.append(path)
-    written.append(plot_gait(result, out_dir / f"{stem}.png", units=units))
+            written.append(path)
+        png = out_dir / f"{stem}.png"
+        plot_gait(result, stack.enter_context(atomic_path(png)), units=units)
+        written.append(png)
     return written

@@ -502,10 +502,9 @@ def load_board(path: str | Path) -> Board:
     where = f"board file '{path}'"
     if not path.is_file():
         raise CalibrationError(f"{where} does not exist; pass a board TOML (see the ready ones in calibration/).")
-    try:
-        data = toml.load(path)
-    except (toml.TomlDecodeError, UnicodeDecodeError) as exc:
-        raise CalibrationError(f"{where} is not valid TOML ({exc}).") from None
+    from ..io.settings import read_toml
+
+    data = read_toml(path, "board file", CalibrationError)
     try:
         if isinstance(data.get("board"), dict):
             return _board_from_table(data["board"], where)

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import toml
-
 from .._typed import checked_values
 from ..errors import CalibrationError
+from ..io.settings import key_hints
 
 __all__ = ["CalibrationConfig", "DISTORTION_MODELS", "PRESETS"]
 
@@ -155,18 +154,20 @@ class CalibrationConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise CalibrationError(
-                f"{source}: unknown calibration setting(s) {unknown}; known settings: {', '.join(sorted(known))}."
+                f"{source}: unknown calibration setting(s) {unknown}{key_hints(unknown, known)}; known settings: "
+                f"{', '.join(sorted(known))}."
             )
         return cls(**checked_values(cls, data, source, CalibrationError))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> CalibrationConfig:
         """Load from a TOML file (a ``[calibration]`` table, or settings at the top level)."""
+        from ..io.settings import CONFIG_ARRAYS, CONFIG_TABLES, check_tables, read_toml
+
         path = Path(path)
-        try:
-            data = toml.loads(path.read_text(encoding="utf-8"))
-        except (OSError, toml.TomlDecodeError) as exc:
-            raise CalibrationError(f"cannot read calibration settings '{path}' ({exc}).") from None
+        data = read_toml(path, "calibration settings", CalibrationError)
+        if "calibration" in data:
+            check_tables(data, CONFIG_TABLES, str(path), arrays=CONFIG_ARRAYS, error=CalibrationError)
         table = data.get("calibration", data)
         return cls.from_dict(dict(table), str(path))
 

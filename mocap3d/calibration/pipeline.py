@@ -375,6 +375,8 @@ def calibrate_videos(
         board, dict(zip(names, videos, strict=True)), sample=sample, workers=workers, cache=cache, progress=progress
     )
     rig, report = calibrate(detections, config)
+    # The report and pictures first, the calibration last: a run killed in between leaves no calibration
+    # without its report, and the re-run replaces the orphaned report (see mocap3d calibrate's output check).
+    written = write_report(report, rig, out, pictures=pictures)
     save_calibration(rig, out, {"adjusted": True, "error": report.median_px})
-    written = [out] + write_report(report, rig, out, pictures=pictures)
-    return rig, report, written
+    return rig, report, [out, *written]

@@ -16,19 +16,33 @@ import sys
 
 import click
 
-from ..errors import MocapError
+from ..errors import MocapError, describe_os_error, is_disk_full
 
 __all__ = ["main", "cli"]
 
 
 class _Group(click.Group):
-    """A group that turns MocapError into a message instead of a traceback."""
+    """A group that turns MocapError and OS errors into a message instead of a traceback, exit code 1."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.exit_code = 1  # type: ignore[misc]
+            raise
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except MocapError as exc:
             raise click.ClickException(str(exc)) from None
+        except click.UsageError as exc:
+            exc.exit_code = 1  # type: ignore[misc]  # the README promises exit code 1 for every mistake
+            raise
+        except Exception as exc:  # permission denied, a full disk (HDF5 has its own types), a missing folder
+            if isinstance(exc, OSError) or is_disk_full(exc):
+                raise click.ClickException(describe_os_error(exc)) from None
+            raise
         except KeyboardInterrupt:
             click.echo("interrupted; completed outputs are kept, a re-run resumes.", err=True)
             sys.exit(130)

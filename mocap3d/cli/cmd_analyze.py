@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ._params import device_callback
+
 
 @click.command("analyze")
 @click.argument("videos", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -17,7 +19,8 @@ import click
               help="Output folder (default: beside each video).")
 @click.option("--backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True,
               help="onnx: ONNX Runtime on the CPU (model.onnx beside the model, exported when missing).")
-@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda:0.")
+@click.option("--device", default="cpu", show_default=True, callback=device_callback,
+              help="torch device, e.g. cuda:0.")
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--labelled-video", is_flag=True, default=False, help="Also write <video>_<scorer>_labeled.mp4.")
 @click.option("--no-csv", is_flag=True, default=False, help="Write only the .h5.")

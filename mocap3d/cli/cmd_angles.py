@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ._params import overwrite_option
+
 
 @click.command("angles")
 @click.argument("poses3d", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -15,7 +17,8 @@ import click
               help="NAME=PARTS, parts comma-separated: knee=hip,knee,ankle or rot=axis,hip,knee,ankle "
                    "or leg=chain,hip,knee,ankle,toe. Repeatable; added to --config's.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output .csv.")
-def command(poses3d, config_path, angle_defs, out) -> None:
+@overwrite_option("Replace the output if it exists.")
+def command(poses3d, config_path, angle_defs, out, overwrite) -> None:
     """Compute joint angles (degrees) for every frame: flexion, axis, cross-axis and Euler chains.
 
     \b
@@ -23,18 +26,17 @@ def command(poses3d, config_path, angle_defs, out) -> None:
       mocap3d angles pose-3d/walk.csv --config config.toml --out angles/walk.csv
       mocap3d angles walk.trc --angle l_knee=l_hip,l_knee,l_ankle --angle r_knee=r_hip,r_knee,r_ankle -o knees.csv
     """
-    import toml
-
     from ..analysis.angles import compute_angles, parse_angles, save_angles_csv
     from ..errors import MocapError
     from ..io.exports import load_any_poses3d
+    from ..io.outputs import check_output
+    from ..io.settings import CONFIG_ARRAYS, CONFIG_TABLES, check_tables, read_toml
 
     table: dict[str, list[str]] = {}
     if config_path is not None:
-        try:
-            table.update(toml.loads(config_path.read_text(encoding="utf-8")).get("angles", {}))
-        except toml.TomlDecodeError as exc:
-            raise MocapError(f"{config_path} is not valid TOML ({exc}).") from None
+        data = read_toml(config_path, "angles config", MocapError)
+        check_tables(data, CONFIG_TABLES, str(config_path), arrays=CONFIG_ARRAYS, error=MocapError)
+        table.update(data.get("angles", {}))
     for item in angle_defs:
         name, sep, parts = item.partition("=")
         if not sep or not name.strip() or not parts.strip():
@@ -42,6 +44,7 @@ def command(poses3d, config_path, angle_defs, out) -> None:
         table[name.strip()] = [p.strip() for p in parts.split(",")]
     if not table:
         raise MocapError("no angles declared: pass --config with an [angles] table or one or more --angle.")
+    check_output(out, [poses3d, *([config_path] if config_path else [])], overwrite=overwrite, kinds=["table"])
     poses = load_any_poses3d(poses3d)
     angles = compute_angles(poses, parse_angles(table))
     save_angles_csv(angles, out)

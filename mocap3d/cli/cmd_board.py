@@ -7,18 +7,24 @@ from pathlib import Path
 import click
 
 from ..calibration.boards import PrintConfig, load_board, write_printable_board
+from ..io.outputs import check_output
+from ._params import PositiveFloat, overwrite_option
 
 
 @click.command("board")
 @click.argument("board_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Output file: .png or .pdf.")
-@click.option("--width-mm", type=float, default=None,
+@click.option("--width-mm", type=PositiveFloat("printed width (mm)", "180"), default=None,
               help="Printed width of the pattern in mm (default: its true size, board units taken as mm).")
-@click.option("--dpi", type=int, default=PrintConfig.dpi, show_default=True, help="Resolution of the board image.")
+@click.option("--dpi", type=click.IntRange(min=1), default=PrintConfig.dpi, show_default=True,
+              help="Resolution of the board image.")
 @click.option("--margin-mm", type=float, default=PrintConfig.margin_mm, show_default=True,
               help="White paper around the pattern.")
-def command(board_file: Path, out: Path, width_mm: float | None, dpi: int, margin_mm: float) -> None:
+@overwrite_option("Replace the picture if it exists.")
+def command(
+    board_file: Path, out: Path, width_mm: float | None, dpi: int, margin_mm: float, overwrite: bool
+) -> None:
     """Write a printable calibration board with a scale bar to check the print.
 
     BOARD_FILE is a mocap3d board TOML (see calibration/README.md), anipose's
@@ -33,6 +39,7 @@ def command(board_file: Path, out: Path, width_mm: float | None, dpi: int, margi
       mocap3d board board.toml --out board.png --width-mm 180 --dpi 600
     """
 
+    check_output(out, [board_file], overwrite=overwrite, kinds=["image"])
     board = load_board(board_file)
     result = write_printable_board(board, out, PrintConfig(width_mm=width_mm, dpi=dpi, margin_mm=margin_mm))
     click.echo(

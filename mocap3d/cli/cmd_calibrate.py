@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..calibration.config import DISTORTION_MODELS, PRESETS, CalibrationConfig
+from ._params import overwrite_option
 
 
 @click.command("calibrate")
@@ -27,16 +28,18 @@ from ..calibration.config import DISTORTION_MODELS, PRESETS, CalibrationConfig
               help="Keep these intrinsics (anipose/Pose2Sim calibration.toml or caliscope camera_array.toml).")
 @click.option("--fix-intrinsics-in-ba", is_flag=True, default=False,
               help="Do not refine intrinsics in bundle adjustment.")
-@click.option("--origin-frame", type=int, default=None,
+@click.option("--origin-frame", type=click.IntRange(min=0), default=None,
               help="Video frame whose board placement defines the world (e.g. the board lying on the floor); "
               "default: the first camera.")
-@click.option("--step", type=int, default=None, help="Examine every STEP-th video frame first [default: 5].")
-@click.option("--workers", type=int, default=2, show_default=True, help="Cameras detected at once.")
+@click.option("--step", type=click.IntRange(min=1), default=None,
+              help="Examine every STEP-th video frame first [default: 5].")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Cameras detected at once.")
 @click.option("--cache", type=click.Path(path_type=Path), default=None,
               help="Detections cache [default: <out>_detections.npz]; a re-run with new solver settings reuses it.")
 @click.option("--no-pictures", is_flag=True, default=False, help="Skip the report's PNG pictures.")
+@overwrite_option("Replace an existing calibration, report and pictures.")
 def command(videos, board_path, out, cameras, config_path, preset, distortion, fisheye, intrinsics_file,
-            fix_intrinsics_in_ba, origin_frame, step, workers, cache, no_pictures) -> None:
+            fix_intrinsics_in_ba, origin_frame, step, workers, cache, no_pictures, overwrite) -> None:
     """Calibrate cameras from synchronised videos (or image folders) of a board.
 
     \b
@@ -50,6 +53,19 @@ def command(videos, board_path, out, cameras, config_path, preset, distortion, f
     """
     from ..calibration.detect import SamplingConfig
     from ..calibration.pipeline import calibrate_videos
+    from ..io.outputs import check_output
+
+    inputs = [*videos, board_path, *(p for p in (config_path, intrinsics_file) if p)]
+    check_output(out, inputs, overwrite=overwrite, kinds=["calibration"])
+    # The report and pictures belong to the calibration file: without it (a killed run wrote them, then
+    # stopped) they are replaced; beside an existing calibration, only with --overwrite like it.
+    stem = out.with_suffix("")
+    replace = overwrite or not out.exists()
+    check_output(f"{stem}_report.json", inputs, overwrite=replace, kinds=["table"])
+    for name in ([] if no_pictures else ["coverage", "errors", "rig"]):
+        check_output(f"{stem}_{name}.png", inputs, overwrite=replace, kinds=["image"])
+    if cache is not None:
+        check_output(cache, inputs, overwrite=True, kinds=["other", "table"], option="--cache")
 
     if config_path and preset:
         raise click.UsageError("give either --config or --preset, not both.")

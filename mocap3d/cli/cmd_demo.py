@@ -22,6 +22,9 @@ def command(out: Path, rig: Path | None, fmt: str) -> None:
       mocap3d demo --out demo-output
     """
     from ..demo import run_demo
+    from ..io.outputs import check_output_folder
+
+    check_output_folder(out, [rig] if rig else [])
 
     report = run_demo(out, rig, fmt)
     for line in report:

@@ -6,17 +6,20 @@ from pathlib import Path
 
 import click
 
+from ._params import FPS, overwrite_option
+
 
 @click.command("export")
 @click.argument("poses3d", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Output file; the suffix picks the format: .trc .c3d .nc .csv .h5")
-@click.option("--fps", type=float, default=None, help="Frame rate (required by TRC/C3D when the input has none).")
+@click.option("--fps", type=FPS, default=None, help="Frame rate (required by TRC/C3D when the input has none).")
 @click.option("--units", default=None, help="Length unit of the output (TRC converts m/cm/mm; default: input's).")
 @click.option("--zup", is_flag=True, default=False, help="TRC: keep the world's Z-up axes instead of OpenSim's Y-up.")
 @click.option("--align", "align_config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Align first with the axes/reference_point of this TOML's [triangulation] table (anipose).")
-def command(poses3d, out, fps, units, zup, align_config) -> None:
+@overwrite_option("Replace the output if it exists.")
+def command(poses3d, out, fps, units, zup, align_config, overwrite) -> None:
     """Write 3D poses in a format biomechanics and analysis tools read.
 
     TRC is laid out as Pose2Sim writes it (Y-up unless --zup; TRC inputs are read as Y-up), C3D through ezc3d,
@@ -30,19 +33,19 @@ def command(poses3d, out, fps, units, zup, align_config) -> None:
       mocap3d export pose-3d/walk.h5 --out walk.nc
       mocap3d export pose-3d/walk.h5 --align config.toml --out walk-aligned.csv
     """
-    import toml
-
     from ..errors import MocapError
     from ..io.exports import load_any_poses3d, save_any_poses3d
+    from ..io.outputs import check_output
+    from ..io.settings import CONFIG_ARRAYS, CONFIG_TABLES, check_tables, read_toml
 
+    check_output(out, [poses3d, *([align_config] if align_config else [])], overwrite=overwrite, kinds=["pose3d"])
     poses = load_any_poses3d(poses3d)
     if align_config is not None:
         from ..analysis.alignment import AlignmentConfig, align_poses
 
-        try:
-            tri = toml.loads(align_config.read_text(encoding="utf-8")).get("triangulation", {})
-        except toml.TomlDecodeError as exc:
-            raise MocapError(f"{align_config} is not valid TOML ({exc}).") from None
+        data = read_toml(align_config, "alignment config", MocapError)
+        check_tables(data, CONFIG_TABLES, str(align_config), arrays=CONFIG_ARRAYS, error=MocapError)
+        tri = data.get("triangulation", {})
         poses = align_poses(poses, AlignmentConfig.from_anipose(tri))
         click.echo(f"aligned to axes {tri.get('axes')} with origin {tri.get('reference_point')}")
     path = save_any_poses3d(poses, out, fps=fps, units=units, yup=not zup)

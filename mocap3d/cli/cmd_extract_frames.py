@@ -13,7 +13,7 @@ import click
               help="Project TOML: frames go to its labeled-data/<video stem>/.")
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder holding labeled-data/ (instead of --project).")
-@click.option("--n", "n_frames", type=int, default=20, show_default=True, help="Frames per video.")
+@click.option("--n", "n_frames", type=click.IntRange(min=1), default=20, show_default=True, help="Frames per video.")
 @click.option("--method", type=click.Choice(["kmeans", "uniform"]), default="kmeans", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 def command(videos, project_path, out, n_frames, method, seed) -> None:
@@ -29,6 +29,10 @@ def command(videos, project_path, out, n_frames, method, seed) -> None:
 
     if project_path is None and out is None:
         raise click.UsageError("give --project or --out (the folder that holds labeled-data/).")
+    if out is not None:
+        from ..io.outputs import check_output_folder
+
+        check_output_folder(out, videos)
     root = load_project(project_path).data_root if project_path else out
     for video in videos:
         sel = extract_frames(video, Path(root) / "labeled-data" / video.stem, n_frames, method, seed)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..filters.config import FILTERS_3D
+from ._params import FPS
 
 
 @click.command("filter-3d")
@@ -29,7 +30,7 @@ from ..filters.config import FILTERS_3D
 @click.option("--measurement-noise", type=float, default=None, help="kalman: measurement noise (data units).")
 @click.option("--max-gap", type=int, default=None, help="Fill (or bridge) gaps up to this many frames.")
 @click.option("--method", type=click.Choice(["linear", "cubic", "pchip"]), default=None, help="Gap interpolation.")
-@click.option("--fps", type=float, default=None, help="Frame rate (Hz), when the file does not carry it (.csv).")
+@click.option("--fps", type=FPS, default=None, help="Frame rate (Hz), when the file does not carry it (.csv).")
 @click.option("--overwrite", is_flag=True, default=False, help="Replace the output if it exists.")
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def command(

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ._params import FPS, overwrite_option
+
 
 @click.command("gait")
 @click.argument("poses3d", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -14,9 +16,10 @@ import click
 @click.option("--up", default="z", show_default=True, help="World axis pointing up (x, y, z, -y...).")
 @click.option("--left", default=None, help="Left foot keypoints, comma-separated (default: found by name).")
 @click.option("--right", default=None, help="Right foot keypoints, comma-separated (default: found by name).")
-@click.option("--fps", type=float, default=None, help="Frame rate when the file has none.")
+@click.option("--fps", type=FPS, default=None, help="Frame rate when the file has none.")
 @click.option("--units", default="mm", show_default=True, help="Length unit of the points (for labels).")
-def command(poses3d, out, up, left, right, fps, units) -> None:
+@overwrite_option("Replace the tables and the picture if they exist.")
+def command(poses3d, out, up, left, right, fps, units, overwrite) -> None:
     """Detect foot strikes and toe offs and compute strides, steps, cadence, speed, stance/swing and symmetry.
 
     Needs heel/toe (or ankle) keypoints of both feet and a known up axis (Z-up by default; TRC files, Y-up
@@ -29,7 +32,12 @@ def command(poses3d, out, up, left, right, fps, units) -> None:
     """
     from ..analysis.gait import GaitConfig, analyze_gait, save_gait
     from ..io.exports import load_any_poses3d
+    from ..io.outputs import check_output, check_output_folder
 
+    check_output_folder(out, [poses3d])
+    for name in ("events.csv", "strides.csv", "summary.csv"):
+        check_output(out / f"{poses3d.stem}_{name}", [poses3d], overwrite=overwrite, kinds=["table"])
+    check_output(out / f"{poses3d.stem}.png", [poses3d], overwrite=overwrite, kinds=["image"])
     poses = load_any_poses3d(poses3d)
     if fps is not None:
         poses.fps = fps

@@ -16,7 +16,8 @@ def _names(text: str | None) -> tuple[str, ...] | None:
 @click.option("--calibration", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="calibration.toml: show every camera of an instant side by side, with epipolar curves and "
                    "triangulated proposals (folders are matched to cameras by name, e.g. walk_cam1).")
-@click.option("--port", type=int, default=8787, show_default=True, help="Port on localhost (0: any free port).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True,
+              help="Port on localhost (0: any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; keep localhost and use an SSH tunnel from another machine.")
 @click.option("--scorer", default=None, help="Labeller name: writes CollectedData_<scorer>.h5 (default: config.yaml).")

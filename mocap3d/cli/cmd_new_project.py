@@ -26,10 +26,12 @@ def _offsets(text: str | None) -> dict[str, int]:
 
 @click.command("new-project")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--sessions", "n_sessions", type=int, default=8, show_default=True, help="Number of sample sessions.")
-@click.option("--frames", type=int, default=300, show_default=True, help="Frames per session (60 fps).")
+@click.option("--sessions", "n_sessions", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Number of sample sessions.")
+@click.option("--frames", type=click.IntRange(min=1), default=300, show_default=True,
+              help="Frames per session (60 fps).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first session (then +1 each).")
-@click.option("--groups", type=int, default=2, show_default=True,
+@click.option("--groups", type=click.IntRange(min=0), default=2, show_default=True,
               help="Sessions are nested in this many folders (day1/, day2/, ...); 0: all at the top level.")
 @click.option("--offsets", default=None,
               help="Shift cameras in time, as unsynchronised cameras: cam2=3,cam3=-5 (frames; see `mocap3d sync`).")
@@ -44,7 +46,10 @@ def command(folder, n_sessions, frames, seed, groups, offsets) -> None:
       mocap3d new-project demo-project --sessions 8 && mocap3d run demo-project
       mocap3d new-project unsynced --sessions 2 --offsets cam2=3,cam4=-7   # then set [sync] method = "epipolar"
     """
+    from ..io.outputs import check_output_folder
     from ..pipeline.sample_project import make_sample_project
+
+    check_output_folder(folder, option="FOLDER")
 
     folders = make_sample_project(folder, n_sessions=n_sessions, n_frames=frames, seed=seed, groups=groups,
                                   offsets=_offsets(offsets))  # fmt: skip

@@ -19,12 +19,14 @@ import click
               help="3D reconstruction of these videos: frames with high reprojection error count (needs -c).")
 @click.option("--calibration", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="calibration.toml of the cameras (videos matched to cameras by name).")
-@click.option("--n-frames", type=int, default=20, show_default=True, help="Frames to extract.")
+@click.option("--n-frames", type=click.IntRange(min=1), default=20, show_default=True, help="Frames to extract.")
 @click.option("--jump", type=float, default=40.0, show_default=True, help="Keypoint jump between frames (px).")
 @click.option("--likelihood", type=float, default=0.6, show_default=True, help="Likelihood below which a point counts.")
 @click.option("--reproj", type=float, default=10.0, show_default=True, help="3D reprojection error that counts (px).")
-@click.option("--min-gap", type=int, default=10, show_default=True, help="Frames between two extracted frames.")
-@click.option("--iteration", type=int, default=0, show_default=True, help="N of machinelabels-iter<N>.h5.")
+@click.option("--min-gap", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Frames between two extracted frames.")
+@click.option("--iteration", type=click.IntRange(min=0), default=0, show_default=True,
+              help="N of machinelabels-iter<N>.h5.")
 def command(project, videos, poses, poses3d, calibration, n_frames, jump, likelihood, reproj, min_gap,
             iteration) -> None:  # fmt: skip
     """Pick the worst-predicted frames (jumps, low likelihood, 3D reprojection error) and extract them.

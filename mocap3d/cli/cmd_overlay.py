@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ._params import FPS, overwrite_option
+
 
 @click.command("overlay")
 @click.argument("pose2d", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
@@ -18,12 +20,13 @@ import click
               help="That camera's video (default: a blank background).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Overlay .mp4 (all frames) or .png (--frame).")
-@click.option("--frame", type=int, default=None, help="Only this frame (for a .png).")
+@click.option("--frame", type=click.IntRange(min=0), default=None, help="Only this frame (for a .png).")
 @click.option("--side-by-side", is_flag=True, default=False, help="Detections and reprojections in two panels.")
 @click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write a PNG of reprojection errors per camera and body part over time (+ a .csv table).")
-@click.option("--fps", type=float, default=None, help="Frame rate of the 2D files when they carry none.")
-def command(pose2d, calibration, poses3d, camera, video, out, frame, side_by_side, summary, fps) -> None:
+@click.option("--fps", type=FPS, default=None, help="Frame rate of the 2D files when they carry none.")
+@overwrite_option("Replace the overlay and summary files if they exist.")
+def command(pose2d, calibration, poses3d, camera, video, out, frame, side_by_side, summary, fps, overwrite) -> None:
     """Draw 2D detections and reprojected 3D points to see where a camera or a body part went wrong.
 
     \b
@@ -40,6 +43,7 @@ def command(pose2d, calibration, poses3d, camera, video, out, frame, side_by_sid
     from ..io.calibration import load_calibration
     from ..io.exports import load_any_poses3d
     from ..io.matching import load_views
+    from ..io.outputs import check_output
     from ..viz.overlay import (
         OverlayConfig,
         camera_overlay,
@@ -51,6 +55,12 @@ def command(pose2d, calibration, poses3d, camera, video, out, frame, side_by_sid
 
     if out is None and summary is None:
         raise MocapError("nothing to do: pass --out (overlay image/movie) and/or --summary (error plot).")
+    inputs = [*pose2d, calibration, poses3d, *([video] if video else [])]
+    if out is not None:
+        check_output(out, inputs, overwrite=overwrite, kinds=["video", "image"])
+    if summary is not None:
+        check_output(summary, inputs, overwrite=overwrite, kinds=["image"], option="--summary")
+        check_output(summary.with_suffix(".csv"), inputs, overwrite=overwrite, kinds=["table"], option="--summary")
     rig = load_calibration(calibration)
     poses = load_any_poses3d(poses3d)
     p2d = load_views(list(pose2d), rig.names, keypoints=None, fps=fps)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ._params import overwrite_option
+
 
 @click.group("project")
 def command() -> None:
@@ -28,13 +30,17 @@ def command() -> None:
                    "resnet_50, mobilenet_v2 (torchvision's weights), hrnet_scratch, mobilenet_scratch, lite0_scratch.")
 @click.option("--scorer", default="mocap3d", show_default=True, help="Labeller name (CollectedData_<scorer>.h5).")
 @click.argument("videos", nargs=-1, type=click.Path(path_type=Path))
-def create(path, name, bodyparts, skeleton, preset_name, scorer, videos) -> None:
+@overwrite_option("Replace an existing project TOML.")
+def create(path, name, bodyparts, skeleton, preset_name, scorer, videos, overwrite) -> None:
     """Write a new project TOML.
 
     \b
     Example:
       mocap3d project create mouse.toml --name mouse --bodyparts snout,tailbase --skeleton snout-tailbase a.mp4
     """
+    from ..io.outputs import check_output
+
+    check_output(path, videos, overwrite=overwrite, kinds=["settings"], option="PATH")
     from ..nn.project import create_project
 
     parts = [b.strip() for b in bodyparts.split(",") if b.strip()]
@@ -50,7 +56,8 @@ def create(path, name, bodyparts, skeleton, preset_name, scorer, videos) -> None
               help="Project TOML (or a folder for project.toml) that uses the DeepLabCut folder in place.")
 @click.option("--preset", "preset_name", default=None,
               help="Network preset (default: lite0, ImageNet-pretrained EfficientNet-Lite0; see project create).")
-def import_(dlc_folder, out, preset_name) -> None:
+@overwrite_option("Replace an existing project TOML.")
+def import_(dlc_folder, out, preset_name, overwrite) -> None:
     """Import a DeepLabCut project (config.yaml + labeled-data) without touching it.
 
     \b
@@ -58,6 +65,10 @@ def import_(dlc_folder, out, preset_name) -> None:
       mocap3d project import ~/dlc/openfield-Pranav-2018-10-30 --out openfield/
     """
     from ..io.labels import find_label_files
+    from ..io.outputs import check_output
+
+    check_output(out if out.suffix.lower() == ".toml" else out / "project.toml", [dlc_folder], overwrite=overwrite,
+                 kinds=["settings"])  # fmt: skip
     from ..nn.project import import_dlc
 
     project = import_dlc(dlc_folder, out, preset_name)

@@ -13,7 +13,7 @@ from ..pipeline.stages import STAGE_ORDER
 @click.argument("project", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--stages", default=None,
               help=f"Comma-separated stages to run (default all, in order): {','.join(STAGE_ORDER)}.")
-@click.option("--workers", "-j", type=int, default=2, show_default=True,
+@click.option("--workers", "-j", type=click.IntRange(min=0), default=2, show_default=True,
               help="Dask worker processes on this machine; 0 runs the sessions one by one in this process.")
 @click.option("--scheduler", default=None,
               help="Address of a running Dask scheduler (tcp://host:8786); its workers must see PROJECT at the "

@@ -48,6 +48,9 @@ def command(videos, layout_path, out, codec, overwrite) -> None:
     missing = [str(v) for v in videos if not v.is_file()]
     if missing:
         raise click.ClickException(f"video(s) not found: {', '.join(missing)}.")
+    from ..io.outputs import check_output_folder
+
+    check_output_folder(out, [*videos, layout_path])
     for video in videos:
         paths = split_video(video, layout, out, codec=codec, overwrite=overwrite, progress=False)
         click.echo(f"{video.name}: " + ", ".join(f"{name} -> {p}" for name, p in paths.items()))

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..pipeline.sync import METHODS
+from ._params import overwrite_option
 
 
 @click.command("sync")
@@ -18,11 +19,13 @@ from ..pipeline.sync import METHODS
 @click.option("--calibration", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Calibration file: camera names (matched in file names) and, for epipolar, the geometry.")
 @click.option("--reference", default=None, help="Reference camera (default: the first).")
-@click.option("--max-offset", type=int, default=60, show_default=True, help="Largest offset searched (frames).")
+@click.option("--max-offset", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Largest offset searched (frames).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the offsets (sync/offsets.toml layout) here.")
 @click.option("--strict", is_flag=True, default=False, help="Exit with code 1 when a camera is ambiguous.")
-def command(inputs, method, calibration, reference, max_offset, out, strict) -> None:
+@overwrite_option("Replace the offsets file if it exists.")
+def command(inputs, method, calibration, reference, max_offset, out, strict, overwrite) -> None:
     """Estimate each camera's frame offset against a reference camera, with its confidence.
 
     Offset +3 for a camera means its frame i shows the instant of the reference camera's frame i+3 (it started
@@ -38,9 +41,13 @@ def command(inputs, method, calibration, reference, max_offset, out, strict) -> 
     from ..errors import MocapError
     from ..io.calibration import load_calibration
     from ..io.matching import match_files_to_cameras
+    from ..io.outputs import check_output
     from ..io.pose2d import load_track2d
     from ..pipeline.sync import SyncConfig, estimate_offsets, save_offsets
 
+    if out is not None:
+        check_output(out, [*inputs, *([calibration] if calibration else [])], overwrite=overwrite,
+                     kinds=["settings"])  # fmt: skip
     if method == "epipolar" and calibration is None:
         raise MocapError("--method epipolar needs --calibration (the geometry); without one use --method keypoints.")
     config = SyncConfig(method=method, reference=reference, max_offset=max_offset)

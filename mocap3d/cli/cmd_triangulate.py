@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import toml
 
 from ..triangulation.config import LOSSES, METHODS, PRESETS, TriangulationConfig
+from ._params import FPS, overwrite_option
 
 
 @click.command("triangulate")
@@ -28,7 +28,7 @@ from ..triangulation.config import LOSSES, METHODS, PRESETS, TriangulationConfig
 @click.option("--cam-regex", default=None, help="Regex whose first group is the camera name in a file name.")
 @click.option("--individual", default=None, help="Individual (name or index) of multi-animal files.")
 @click.option("--keypoint-preset", default=None, help="Names of OpenPose JSON keypoints (BODY_25B, BODY_25...).")
-@click.option("--fps", type=float, default=None, help="Frame rate (needed for .trc output).")
+@click.option("--fps", type=FPS, default=None, help="Frame rate (needed for .trc output).")
 @click.option("--keypoints", default=None, help="Comma-separated body parts to keep (default: all in common).")
 @click.option("--trc-zup", is_flag=True, default=False,
               help="Write TRC in the calibration's frame (default: OpenSim's Y-up turn of a Z-up world).")
@@ -46,12 +46,13 @@ from ..triangulation.config import LOSSES, METHODS, PRESETS, TriangulationConfig
               help="optim: drop observations this far (px) from the converged solution (default 10; 0: keep all).")
 @click.option("--max-gap", type=int, default=None, help="optim: longest run of unseen frames bridged (default 30).")
 @click.option("--chunk-frames", type=int, default=None, help="optim: frames per chunk (default: all at once).")
+@overwrite_option("Replace the output if it exists.")
 @click.argument("pose2d", nargs=-1, required=True, type=click.Path(exists=False, path_type=Path))
 def command(
     calibration, out, method, config_path, preset, score_threshold, min_cameras, reproj_threshold, no_undistort,
     cam_regex, individual, keypoint_preset, fps, keypoints, trc_zup, units, constraints, constraints_weak,
     scale_smooth, scale_length, scale_length_weak, n_deriv_smooth, reproj_loss, reproj_loss_scale,
-    outlier_threshold, max_gap, chunk_frames, pose2d,
+    outlier_threshold, max_gap, chunk_frames, overwrite, pose2d,
 ) -> None:  # fmt: skip
     """Triangulate one recording's 2D keypoints (one file per camera) into 3D.
 
@@ -67,10 +68,14 @@ def command(
           --constraints l_hip-l_knee,l_knee-l_ankle,r_hip-r_knee,r_knee-r_ankle pose-2d/*.h5
     """
     from ..filters import FilterPipeline
+    from ..io.outputs import check_output
+    from ..io.settings import read_toml
     from ..triangulation.run import triangulate_files
 
+    check_output(out, [calibration, *pose2d, *([config_path] if config_path else [])], overwrite=overwrite,
+                 kinds=["pose3d"])  # fmt: skip
     base = TriangulationConfig.from_toml(config_path).to_dict() if config_path else {}
-    filters = FilterPipeline.from_dict(toml.load(config_path)) if config_path else None
+    filters = FilterPipeline.from_dict(read_toml(config_path, "config file")) if config_path else None
     overrides = {
         "preset": preset, "method": method, "score_threshold": score_threshold, "min_cameras": min_cameras,
         "reproj_threshold": reproj_threshold, "cam_regex": cam_regex,

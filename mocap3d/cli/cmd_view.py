@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ._params import FPS, overwrite_option
+
 
 @click.command("view")
 @click.argument("poses3d", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -14,13 +16,16 @@ import click
               help="calibration.toml: draw the cameras as frusta with their names.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Render offscreen to a .png (one frame) or .mp4 (all frames) instead of opening a window.")
-@click.option("--frame", type=int, default=0, show_default=True, help="Frame to show first / to render to PNG.")
+@click.option("--frame", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Frame to show first / to render to PNG.")
 @click.option("--camera", default=None, help="Render from this calibrated camera's viewpoint (needs --calibration).")
-@click.option("--fps", type=float, default=None, help="Movie frame rate (default: the poses' frame rate, else 30).")
-@click.option("--trail", type=int, default=30, show_default=True, help="Frames of fading trajectory (0: none).")
+@click.option("--fps", type=FPS, default=None, help="Movie frame rate (default: the poses' frame rate, else 30).")
+@click.option("--trail", type=click.IntRange(min=0), default=30, show_default=True,
+              help="Frames of fading trajectory (0: none).")
 @click.option("--up", default="z", show_default=True, help="World axis pointing up (x, y, z, -y...).")
 @click.option("--size", default="1280x720", show_default=True, help="Window/image size WIDTHxHEIGHT in pixels.")
-def command(poses3d, calibration, out, frame, camera, fps, trail, up, size) -> None:
+@overwrite_option("Replace the picture or movie if it exists.")
+def command(poses3d, calibration, out, frame, camera, fps, trail, up, size, overwrite) -> None:
     """Show a 3D reconstruction: skeleton, fading trajectories, cameras and floor.
 
     Without --out a window opens: drag the slider or use the keys Right/Left (1 frame), Up/Down (10 frames),
@@ -40,7 +45,13 @@ def command(poses3d, calibration, out, frame, camera, fps, trail, up, size) -> N
         width, height = (int(v) for v in size.lower().split("x"))
     except ValueError:
         raise click.BadParameter(f"'{size}' is not WIDTHxHEIGHT, e.g. 1280x720.", param_hint="--size") from None
+    if width < 1 or height < 1:
+        raise click.BadParameter(f"'{size}': width and height must be positive, e.g. 1280x720.", param_hint="--size")
     if out is not None:
+        from ..io.outputs import check_output
+
+        check_output(out, [poses3d, *([calibration] if calibration else [])], overwrite=overwrite,
+                     kinds=["image", "video"])  # fmt: skip
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")  # headless rendering
     from ..viewer import SkeletonScene, ViewerConfig, render_movie, render_png
 

@@ -39,9 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import toml
-
 from ..errors import FilterError
+from ..io.settings import key_hints
 
 __all__ = [
     "Interpolation",
@@ -356,13 +355,15 @@ def step_from_dict(spec: Mapping[str, Any], stage: Literal["2d", "3d"]) -> Filte
         raise FilterError(f"a {stage} filter step has no `type`; use one of: {', '.join(registry)}.")
     kind = _ALIASES.get(str(kind).lower(), str(kind).lower())
     if kind not in registry:
-        raise FilterError(f"unknown {stage} filter '{kind}'; use one of: {', '.join(registry)}.")
+        raise FilterError(f"unknown {stage} filter '{kind}'{key_hints([kind], registry)}; use one of: "
+                          f"{', '.join(registry)}.")  # fmt: skip
     cls = registry[kind]
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(spec) - set(fields))
     if unknown:
         raise FilterError(
-            f"filter '{kind}': unknown parameter(s) {', '.join(unknown)}; valid ones are {', '.join(fields)}."
+            f"filter '{kind}': unknown parameter(s) {', '.join(unknown)}{key_hints(unknown, fields)}; valid ones are "
+            f"{', '.join(fields)}."
         )
     return cls(**{k: _coerce(kind, fields[k], v) for k, v in spec.items()})
 
@@ -444,13 +445,11 @@ class FilterPipeline:
 
 def load_filter_config(path: str | Path) -> FilterPipeline:
     """Read a filter pipeline from a TOML file (see the module docstring for the layout)."""
+    from ..io.settings import CONFIG_ARRAYS, CONFIG_TABLES, check_tables, read_toml
+
     path = Path(path)
-    try:
-        data = toml.load(path)
-    except FileNotFoundError:
-        raise FilterError(f"filter config '{path}' does not exist.") from None
-    except toml.TomlDecodeError as exc:
-        raise FilterError(f"filter config '{path}' is not valid TOML: {exc}.") from None
+    data = read_toml(path, "filter config", FilterError)
+    check_tables(data, CONFIG_TABLES, str(path), arrays=CONFIG_ARRAYS, error=FilterError)
     pipeline = FilterPipeline.from_dict(data)
     if not pipeline.filter2d and not pipeline.filter3d:
         raise FilterError(

@@ -314,7 +314,8 @@ def _run_step(
     def need_fps() -> float:
         if not fps or fps <= 0:
             raise FilterError(
-                f"filter '{step.name}' needs the frame rate, which the input does not carry; pass --fps."
+                f"filter '{step.name}' needs the frame rate, which the input does not carry; pass --fps "
+                "(mocap3d filter-3d), or set fps in the [project] table of config.toml (mocap3d run)."
             )
         return float(fps)
 

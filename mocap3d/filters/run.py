@@ -85,6 +85,7 @@ def filter_2d_files(
     keypoint_preset : keypoint names of OpenPose JSON (see
         :func:`mocap3d.io.pose2d.load_track2d`).
     """
+    from ..io.outputs import check_output, check_output_folder
     from ..io.pose2d import load_track2d, save_dlc, save_openpose_folder, save_sleap_analysis
 
     if not steps:
@@ -92,10 +93,14 @@ def filter_2d_files(
     out = Path(out)
     report = FilterReport()
     paths = [Path(p) for p in inputs]
+    if len(paths) > 1:  # several inputs: --out is the folder of their outputs
+        check_output_folder(out, paths)
     for path in paths:
         target = _output_2d(path, out, len(paths) == 1)
-        if target.resolve() == path.resolve():
-            raise FilterError(f"{path}: the output would overwrite the input; choose another --out.")
+        if path.is_dir():
+            check_output_folder(target, paths)
+        else:  # never an input, never a file of another kind; existing outputs are skipped below
+            check_output(target, paths, overwrite=True, kinds=["pose2d", "labels"])
         if target.exists() and not overwrite:
             report.skipped.append(target)
             continue
@@ -133,8 +138,9 @@ def filter_3d_file(
         raise FilterError("no 3D filter steps were given; pass --filter or a --config with [[filter3d]] steps.")
     path, out = Path(path), Path(out)
     report = FilterReport()
-    if out.resolve() == path.resolve():
-        raise FilterError(f"{path}: the output would overwrite the input; choose another --out.")
+    from ..io.outputs import check_output
+
+    check_output(out, [path], overwrite=True, kinds=["pose3d"])  # existing outputs are skipped below
     if out.exists() and not overwrite:
         report.skipped.append(out)
         return report

@@ -38,14 +38,66 @@ def _natural_key(key: str) -> tuple:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise CalibrationError(f"calibration file '{path}' does not exist.")
+    from .settings import read_toml
+
+    return read_toml(path, "calibration file", CalibrationError)
+
+
+#: Largest |value| accepted anywhere in a calibration (mm-scale rigs are ~1e4; 1e300 is a broken file).
+MAX_CALIBRATION_VALUE = 1e9
+#: Tolerance on a rotation matrix: |R Rt - I| and |det R - 1| (files store ~8 significant digits).
+ROTATION_TOLERANCE = 1e-3
+
+
+def _numbers(cam: dict, field: str, key: str, source: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """``cam[field]`` as a float array of ``shape``, finite and not absurdly large; else a sentence."""
+    where = f"{source}: impossible calibration values: camera '{cam.get('name', key)}' [{key}] {field}"
     try:
-        return toml.loads(path.read_text(encoding="utf-8"))
-    except (toml.TomlDecodeError, UnicodeDecodeError, IndexError) as exc:
-        raise CalibrationError(
-            f"calibration file '{path}' is not valid TOML ({exc}). Is it a calibration.toml?"
-        ) from None
+        arr = np.asarray(cam[field], dtype=np.float64)
+    except (ValueError, TypeError):
+        raise CalibrationError(f"{where} must be numbers, not {cam[field]!r:.80}.") from None
+    if shape is not None and arr.size != int(np.prod(shape)):
+        raise CalibrationError(f"{where} must have {int(np.prod(shape))} numbers ({'x'.join(map(str, shape))}), "
+                               f"not {arr.size}.")  # fmt: skip
+    if not np.all(np.isfinite(arr)):
+        raise CalibrationError(f"{where} contains NaN or infinite values; recalibrate or fix the file.")
+    if arr.size and np.abs(arr).max() > MAX_CALIBRATION_VALUE:
+        raise CalibrationError(f"{where} contains {np.abs(arr).max():.3g}, an impossible value (above "
+                               f"{MAX_CALIBRATION_VALUE:.0e}); recalibrate or fix the file.")  # fmt: skip
+    return arr
+
+
+def _check_camera(cam: dict, key: str, source: str) -> None:
+    """Every value of one camera section is plausible: finite numbers, a true rotation, positive focal lengths
+    and image size. A message names the camera and the key (``rotation``, ``matrix``...)."""
+    name = f"{source}: impossible calibration values: camera '{cam.get('name', key)}' [{key}]"
+    K = _numbers(cam, "matrix", key, source, (3, 3)).reshape(3, 3)
+    if not (K[0, 0] > 0 and K[1, 1] > 0):
+        raise CalibrationError(f"{name} matrix: the focal lengths (fx = {K[0, 0]:g}, fy = {K[1, 1]:g} px) must be "
+                               "positive; recalibrate this camera.")  # fmt: skip
+    if not np.allclose(K[2], [0, 0, 1], atol=1e-6) or abs(K[1, 0]) > 1e-6:
+        raise CalibrationError(f"{name} matrix is not a camera matrix (rows [fx, s, cx], [0, fy, cy], [0, 0, 1]); "
+                               f"its last row is {K[2].tolist()}.")  # fmt: skip
+    _numbers(cam, "distortions", key, source)
+    _numbers(cam, "translation", key, source, (3,))
+    rot = _numbers(cam, "rotation", key, source)
+    if rot.size == 9:
+        R = rot.reshape(3, 3)
+        off = float(np.abs(R @ R.T - np.eye(3)).max())
+        det = float(np.linalg.det(R))
+        if off > ROTATION_TOLERANCE or abs(det - 1) > ROTATION_TOLERANCE:
+            raise CalibrationError(
+                f"{name} rotation is not a rotation matrix (R Rt differs from the identity by {off:.3g}, det R = "
+                f"{det:.3g}); write a 3x3 orthonormal matrix with det 1 or a Rodrigues vector of 3 numbers."
+            )
+    elif rot.size != 3:
+        raise CalibrationError(f"{name} rotation must be a Rodrigues vector (3 numbers) or a 3x3 matrix, not "
+                               f"{rot.size} numbers.")  # fmt: skip
+    if "size" in cam:
+        size = _numbers(cam, "size", key, source, (2,))
+        if not np.all(size >= 1):
+            raise CalibrationError(f"{name} size {size.tolist()} must be the image's [width, height] in pixels, "
+                                   "both positive.")  # fmt: skip
 
 
 def rig_from_anipose_dict(data: dict[str, Any], source: str = "calibration") -> tuple[CameraRig, dict[str, Any]]:
@@ -67,6 +119,7 @@ def rig_from_anipose_dict(data: dict[str, Any], source: str = "calibration") -> 
         if missing:
             raise CalibrationError(f"{source}: camera section [{key}] lacks {', '.join(missing)}.")
         try:
+            _check_camera(cam, key, source)
             rot = np.asarray(cam["rotation"], dtype=np.float64)
             rvec = rotation_to_rodrigues(rot) if rot.shape == (3, 3) else rot.reshape(3)
             names.append(str(cam.get("name", key)))

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import PoseFileError
+from ..errors import PoseFileError, check_path_text
 from ..poses import Track2D
 from ._text import number_rows
 from .atomic import atomic_path, atomic_write_text
@@ -172,7 +172,7 @@ def _detect_format(path: Path) -> str:
                 is_3d = f.attrs.get("format") == "mocap3d.poses3d"
         except OSError as exc:
             raise PoseFileError(
-                f"{path}: cannot open this HDF5 file ({exc}); it is probably truncated or corrupt."
+                f"{path}: cannot open this HDF5 file ({str(exc).splitlines()[0]}); it is probably truncated or corrupt."
             ) from exc
         if is_3d:
             raise PoseFileError(
@@ -219,6 +219,7 @@ def read_dlc_hdf(path: Path, error: type[Exception], keys: tuple[str, ...] = ("d
     """
     import pandas as pd
 
+    check_path_text(path, "DeepLabCut HDF5 file")  # PyTables cannot open such names (h5py can)
     try:
         with pd.HDFStore(path, mode="r") as store:
             present = [k.lstrip("/") for k in store.keys()]
@@ -233,7 +234,8 @@ def read_dlc_hdf(path: Path, error: type[Exception], keys: tuple[str, ...] = ("d
         raise
     except Exception as exc:  # PyTables/HDF5 raise many types for damaged files
         raise error(
-            f"{path}: cannot read it as a DeepLabCut HDF5 table ({type(exc).__name__}: {exc}). The file is probably "
+            f"{path}: cannot read it as a DeepLabCut HDF5 table ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}). The file is probably "
             f"truncated or corrupt; {damaged_hint}"
         ) from exc
     if not isinstance(df, pd.DataFrame):

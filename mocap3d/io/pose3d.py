@@ -306,7 +306,8 @@ def _open_h5(path: Path):
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise PoseFileError(f"{path}: cannot open this HDF5 file ({exc}); it is probably truncated.") from exc
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PoseFileError(f"{path}: cannot open this HDF5 file ({first}); it is probably truncated.") from exc
     if f.attrs.get("format") != _H5_FORMAT:
         f.close()
         raise PoseFileError(f"{path}: not a mocap3d 3D pose file (no format='{_H5_FORMAT}' attribute).")

@@ -97,12 +97,9 @@ def _read_project_config(root: Path) -> dict:
     path = root / "config.yaml"
     if not path.is_file():
         return {}
-    import yaml
+    from ..io.settings import read_yaml
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise LabelFileError(f"{path}: cannot read the DeepLabCut project configuration ({exc}).") from exc
+    data = read_yaml(path, "DeepLabCut project configuration", LabelFileError) or {}
     return data if isinstance(data, dict) else {}
 
 

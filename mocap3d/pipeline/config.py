@@ -56,17 +56,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import toml
-
 from .._typed import checked_values
 from ..calibration.config import CalibrationConfig
 from ..errors import MocapError
 from ..filters import FilterPipeline
+from ..io.settings import check_tables, did_you_mean, key_hints, read_toml
 from ..triangulation.config import TriangulationConfig
 from .sync import SyncConfig
 
@@ -125,6 +125,12 @@ class ProjectSettings:
     require_all_cameras: bool = True
     keypoint_preset: str | None = None
 
+    def __post_init__(self) -> None:
+        fps = self.fps
+        if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and 0 < fps <= 1e6):
+            raise ProjectError(f"[project] fps = {fps!r} is not a frame rate; write the recordings' frames per "
+                               "second (e.g. fps = 60), or remove the line.")  # fmt: skip
+
 
 @dataclass(frozen=True)
 class ExportConfig:
@@ -151,7 +157,8 @@ def _from_table(cls, table: Mapping[str, Any], name: str, source: str):
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(table) - known)
     if unknown:
-        raise ProjectError(f"{source}: unknown key(s) {unknown} in [{name}]; known: {', '.join(sorted(known))}.")
+        raise ProjectError(f"{source}: unknown key(s) {unknown} in [{name}]{key_hints(unknown, known)}; known: "
+                           f"{', '.join(sorted(known))}.")  # fmt: skip
     return cls(**checked_values(cls, table, f"{source}: [{name}]", ProjectError))
 
 
@@ -173,9 +180,13 @@ class ProjectConfig:
     def from_dict(cls, data: Mapping[str, Any], source: str = CONFIG_NAME) -> ProjectConfig:
         known = {"project", "calibration", "network", "sync", "triangulation", "filter2d", "filter3d", "angles",
                  "export"}  # fmt: skip
+        check_tables(data, known - {"filter2d", "filter3d"}, source, arrays=("filter2d", "filter3d"), scalar_ok=(),
+                     error=ProjectError)  # fmt: skip
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ProjectError(f"{source}: unknown table(s) {unknown}; known: {', '.join(sorted(known))}.")
+            name = unknown[0]
+            raise ProjectError(f"{source}: unknown setting '{name}'{did_you_mean(name, known)} at the top level; "
+                               f"settings go in the tables {', '.join(sorted(known))}.")  # fmt: skip
         calib = dict(data.get("calibration", {}))
         board = calib.pop("board", None)
         angles = dict(data.get("angles", {}))
@@ -221,10 +232,7 @@ def load_config(root: str | Path) -> ProjectConfig:
         raise ProjectError(f"project folder '{root}' does not exist; create one with `mocap3d new-project {root}`.")
     if not path.is_file():
         return ProjectConfig()
-    try:
-        data = toml.loads(path.read_text(encoding="utf-8"))
-    except (toml.TomlDecodeError, UnicodeDecodeError) as exc:
-        raise ProjectError(f"{path} is not valid TOML ({exc}); fix the line it names.") from None
+    data = read_toml(path, "project configuration", ProjectError)
     return ProjectConfig.from_dict(data, str(path))
 
 

@@ -14,19 +14,19 @@ computed when they differ, so checking a finished project is cheap.
 from __future__ import annotations
 
 import contextlib
-import glob
 import hashlib
 import json
 import logging
 import os
 import socket
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import MocapError
-from ..io.atomic import atomic_write_text
+from ..io.atomic import atomic_write_text, pid_alive, sweep_partial
 
 __all__ = ["fingerprint", "is_complete", "write_record", "read_record", "remove_partial", "record_path",
            "session_lock", "remove_stale_lock"]
@@ -139,50 +139,62 @@ def write_record(
 def remove_partial(outputs: Iterable[Path]) -> list[Path]:
     """Delete temporary files that an atomic write of one of ``outputs`` left behind when killed.
 
-    :func:`mocap3d.io.atomic.atomic_path` writes ``<dir>/.<name>.<random><suffix>``
+    :func:`mocap3d.io.atomic.atomic_path` writes ``<dir>/.<name>.<pid>-<random><suffix>``
     and removes it itself on an exception, but not when the process is killed
-    (SIGKILL, power loss). Only files of exactly that pattern are removed.
+    (SIGKILL, power loss); see :func:`mocap3d.io.atomic.sweep_partial`.
     """
-    removed = []
-    for out in outputs:
-        if not out.parent.is_dir():
-            continue
-        for p in out.parent.glob(f".{glob.escape(out.name)}.*{glob.escape(out.suffix)}"):
-            if p.is_file():
-                p.unlink(missing_ok=True)
-                removed.append(p)
-    if removed:
-        log.info("removed %d partial file(s) left by an interrupted run", len(removed))
-    return removed
+    return sweep_partial(outputs)
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` of this host runs (a killed one that nobody reaped yet, a zombie, does not)."""
+_pid_alive = pid_alive
+
+
+def _start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc); None where unknown."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc (macOS): trust kill()
-    return state not in ("Z", "X")
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
-def _lock_holder(path: Path) -> dict:
+def _lock_holder(path: Path) -> dict | None:
+    """The lock's holder; ``{}`` when the file is empty or unreadable; None when there is no lock."""
     try:
         holder = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
     except (OSError, ValueError):
         return {}
     return holder if isinstance(holder, dict) else {}
 
 
-def _holder_gone(holder: dict) -> bool:
-    """Whether a lock's holder was a process of this host that no longer exists."""
+#: A lock file without a holder older than this is stale. Locks are created complete (:func:`_create_lock`),
+#: so an empty one comes from a file system without hard links, where a process creating its lock leaves it
+#: empty for an instant, or from a killed process there or of an older mocap3d.
+EMPTY_LOCK_SECONDS = 2.0
+
+
+def _holder_gone(holder: dict | None, path: Path) -> bool:
+    """Whether a lock's holder was a process of this host that no longer exists.
+
+    Also stale: an empty or unreadable lock file (a process killed between creating
+    and writing it) a few seconds old, and a lock whose pid now belongs to another
+    process (pid reused after a reboot or a kill: its start time differs).
+    """
+    if holder is None:
+        return False
+    if not holder:
+        try:
+            return time.time() - path.stat().st_mtime > EMPTY_LOCK_SECONDS
+        except OSError:
+            return False
     pid = holder.get("pid")
-    return holder.get("host") == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid)
+    if holder.get("host") != socket.gethostname() or not isinstance(pid, int):
+        return False
+    if not _pid_alive(pid):
+        return True
+    started = holder.get("start")
+    return isinstance(started, int) and _start_time(pid) not in (None, started)
 
 
 def remove_stale_lock(manifests: Path, name: str) -> bool:
@@ -194,11 +206,37 @@ def remove_stale_lock(manifests: Path, name: str) -> bool:
     """
     path = manifests / "lock"
     holder = _lock_holder(path)
-    if not _holder_gone(holder):
+    if not _holder_gone(holder, path):
         return False
-    log.info("session %s: removed the lock left by process %s, which is gone", name, holder["pid"])
+    log.info("session %s: removed the lock left by process %s, which is gone", name, (holder or {}).get("pid", "?"))
     path.unlink(missing_ok=True)
     return True
+
+
+def _create_lock(path: Path, holder: dict) -> None:
+    """Create ``path`` holding ``holder``, or raise FileExistsError; the file never exists empty.
+
+    The holder is written to a temporary file first and hard-linked to the lock's
+    name (atomic, fails if the lock exists), so that a process killed at any
+    moment leaves either no lock or a complete one. File systems without hard
+    links fall back to an exclusive create, then a write.
+    """
+    sweep_partial([path])
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(holder, fh)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here (some network or FUSE file systems)
+            fd2 = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            with os.fdopen(fd2, "w") as fh:
+                json.dump(holder, fh)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 @contextlib.contextmanager
@@ -211,23 +249,27 @@ def session_lock(manifests: Path, name: str) -> Iterator[None]:
     """
     manifests.mkdir(parents=True, exist_ok=True)
     path = manifests / "lock"
-    me = {"host": socket.gethostname(), "pid": os.getpid()}
-    for _ in range(2):
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "start": _start_time(os.getpid())}
+    for _ in range(3):
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            _create_lock(path, me)
         except FileExistsError:
             holder = _lock_holder(path)
-            if _holder_gone(holder):
-                log.info("session %s: taking over the lock of process %s, which is gone", name, holder["pid"])
+            if holder is None:  # released meanwhile: try again
+                continue
+            if _holder_gone(holder, path):
+                log.info("session %s: taking over the lock of process %s, which is gone", name,
+                         (holder or {}).get("pid", "?"))  # fmt: skip
                 path.unlink(missing_ok=True)
                 continue
+            holder = holder or {}
             raise MocapError(
                 f"session {name} is being processed by process {holder.get('pid', '?')} on "
                 f"{holder.get('host', '?')}; wait for it, or delete {path} if no run is active."
             ) from None
-        with os.fdopen(fd, "w") as fh:
-            json.dump(me, fh)
         break
+    else:
+        raise MocapError(f"session {name}: another run keeps taking its lock {path}; run one `mocap3d run` at a time.")
     try:
         yield
     finally:

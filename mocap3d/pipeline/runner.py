@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import MocapError
+from ..errors import MocapError, describe_os_error, is_disk_full
 from .config import ProjectConfig, ProjectError, Session, find_sessions, load_config
 from .manifest import remove_stale_lock, session_lock
 from .stages import STAGE_ORDER, SessionContext, StageOutcome, check_stage, run_stage
@@ -101,6 +101,8 @@ def run_session(session: Session, config: ProjectConfig, stages: Sequence[str], 
             _run_stages(session, config, stages, force, result)
     except MocapError as exc:  # the lock is held by another run
         result.error = f"locked: {exc}"
+    except OSError as exc:  # the session's folder cannot be written (its lock, its manifests)
+        result.error = describe_os_error(exc)
     result.seconds = time.time() - start
     return result
 
@@ -118,9 +120,14 @@ def _run_stages(session: Session, config: ProjectConfig, stages: Sequence[str], 
                 outcome = run_stage(name, ctx, force=force)
         except MocapError as exc:
             result.error = f"{name}: {exc}"
+        except OSError as exc:  # permission denied, disk full, a missing folder: one sentence naming the path
+            result.error = f"{name}: {describe_os_error(exc)}"
         except Exception as exc:  # a crash in one session must not stop the others; keep the evidence
             log.debug("session %s, stage %s:\n%s", session.name, name, traceback.format_exc())
-            result.error = f"{name}: unexpected {type(exc).__name__}: {exc}"
+            if is_disk_full(exc):  # HDF5 reports a full disk as its own error type
+                result.error = f"{name}: {describe_os_error(exc)}"
+            else:
+                result.error = f"{name}: unexpected {type(exc).__name__}: {exc}"
         if result.error:
             result.stages.append(StageOutcome(name, "failed", note=result.error))
             break

@@ -22,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..errors import MocapError, PoseFileError
+from ..io.outputs import check_not_inputs
 from . import manifest
 from .config import FOLDERS, ProjectConfig, ProjectError, Session, find_calibration
 
@@ -426,6 +427,10 @@ def run_stage(name: str, ctx: SessionContext, force: bool = False) -> StageOutco
     missing = [p for p in planned.inputs if not p.exists()]
     if missing:
         raise MocapError(f"stage {name}: input(s) missing: {', '.join(str(p) for p in missing)}.")
+    try:
+        check_not_inputs(planned.outputs, planned.inputs, option="output")
+    except MocapError as exc:
+        raise MocapError(f"stage {name}: {exc} Change the output names in config.toml.") from None
     manifest.remove_partial(planned.outputs)
     record = manifest.record_path(manifests, name)
     record.unlink(missing_ok=True)  # outputs are about to change: the old record no longer describes them

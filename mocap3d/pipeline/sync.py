@@ -533,13 +533,10 @@ def save_offsets(result: SyncResult, path: str | Path) -> Path:
 
 def load_offsets(path: str | Path) -> dict[str, int]:
     """Camera -> offset (frames) from a ``sync/offsets.toml`` (written by :func:`save_offsets` or by hand)."""
-    import toml
+    from ..io.settings import read_toml
 
     path = Path(path)
-    try:
-        data = toml.load(path)
-    except (OSError, toml.TomlDecodeError) as exc:
-        raise MocapError(f"cannot read offsets '{path}' ({exc}); write an [offsets] table: cam2 = 3.") from None
+    data = read_toml(path, "offsets file", MocapError)
     table = data.get("offsets")
     if not isinstance(table, dict) or not all(isinstance(v, int) for v in table.values()):
         raise MocapError(f"{path}: expected an [offsets] table of whole frame numbers per camera (cam2 = 3).")

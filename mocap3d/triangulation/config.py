@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import toml
-
 from .._typed import checked_values
 from ..errors import MocapError
+from ..io.settings import key_hints
 
 __all__ = ["TriangulationConfig", "PRESETS"]
 
@@ -175,7 +174,8 @@ class TriangulationConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise MocapError(
-                f"{source}: unknown triangulation option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}."
+                f"{source}: unknown triangulation option(s) {', '.join(unknown)}{key_hints(unknown, names)}; known: "
+                f"{', '.join(sorted(names))}."
             )
         base.update(checked_values(cls, data, source, MocapError, skip=("constraints", "constraints_weak")))
         return cls(**base)
@@ -183,13 +183,11 @@ class TriangulationConfig:
     @classmethod
     def from_toml(cls, path: str | Path) -> TriangulationConfig:
         """Read the ``[triangulation]`` table of a TOML file (or the whole file if it has none)."""
+        from ..io.settings import CONFIG_ARRAYS, CONFIG_TABLES, check_tables, read_toml
+
         path = Path(path)
-        try:
-            data = toml.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise MocapError(f"config file '{path}' does not exist.") from None
-        except (toml.TomlDecodeError, UnicodeDecodeError) as exc:
-            raise MocapError(f"config file '{path}' is not valid TOML: {exc}") from None
+        data = read_toml(path, "config file", MocapError)
+        check_tables(data, CONFIG_TABLES, str(path), arrays=CONFIG_ARRAYS, error=MocapError)
         table = data.get("triangulation")
         if table is None:  # a flat file of options; other tables ([[filter3d]]...) belong to other stages
             table = {k: v for k, v in data.items() if not isinstance(v, (dict, list))}
