@@ -2,7 +2,10 @@
 
 The browser clicks at the page coordinates of chosen image pixels (the page's
 own transform, ``window.labelApp.toClient``), and every expectation is read
-from the DeepLabCut files on disk or from the calibration, never from the page.
+from the DeepLabCut files on disk or from the calibration, never from the page
+alone. The tests replay the sessions of issue 16 (a lab member at 1600x900 on
+the 3-camera sample): clicks next to existing labels, Enter/Accept then the
+next click, Delete under the mouse, redo, a stopped server, a reload.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from mocap3d.label import LabelSession, LabelToolConfig, start_in_thread
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).is_file()), None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]  # fmt: skip
+        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 EPIPOLAR_RGB = (255, 0, 255)
 
 
@@ -34,13 +37,13 @@ def browser():
         b.close()
 
 
-def _serve(project: Path, calibration: Path | None):
+def _serve(project: Path, calibration: Path | None, port: int = 0):
     session = LabelSession.open(project, LabelToolConfig(calibration=calibration))
-    return start_in_thread(session)
+    return start_in_thread(session, port=port)
 
 
-def _open(browser, url):
-    page = browser.new_page(viewport={"width": 1400, "height": 700}, device_scale_factor=1)
+def _open(browser, url, size=(1400, 700)):
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]}, device_scale_factor=1)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
@@ -94,12 +97,29 @@ def test_label_move_save_reload(browser, tmp_path, tmp_path_factory):
             np.testing.assert_allclose(got, expected, atol=1e-3)
         np.testing.assert_allclose(np.array(shown, dtype=float), expected, atol=1e-3)
         assert np.isnan(load_labels(h5).points[:, 0, 3:]).all()  # nothing else was labelled
-        # Undo (Z) takes the move back, in the file too.
+        # Only the labelled image has a row (as DeepLabCut writes the files).
+        assert [name.split("/")[-1] for name in load_labels(h5).images] == ["img0040.png"]
+        # The undo history survived the reload: Z takes the move back, Shift+Z, Ctrl+Shift+Z and Ctrl+Y redo.
         page.keyboard.press("z")
         _idle(page)
-        np.testing.assert_allclose(_file_point(h5, "img0040.png", 1), moved, atol=1e-3)  # undo history is per page
-        page.mouse.click(*_client(page, 0, [100.0, 100.0]))
+        np.testing.assert_allclose(_file_point(h5, "img0040.png", 1), targets[1], atol=1e-3)
+        page.keyboard.press("Shift+Z")
         _idle(page)
+        np.testing.assert_allclose(_file_point(h5, "img0040.png", 1), moved, atol=1e-3)
+        page.keyboard.press("Control+z")
+        _idle(page)
+        np.testing.assert_allclose(_file_point(h5, "img0040.png", 1), targets[1], atol=1e-3)
+        page.keyboard.press("Control+Shift+Z")
+        _idle(page)
+        np.testing.assert_allclose(_file_point(h5, "img0040.png", 1), moved, atol=1e-3)
+        page.keyboard.press("Control+z")
+        page.keyboard.press("Control+y")
+        _idle(page)
+        np.testing.assert_allclose(_file_point(h5, "img0040.png", 1), moved, atol=1e-3)
+        page.select_option("#bodypart", "3")
+        page.mouse.click(*_client(page, 0, [700.0, 600.0]))
+        _idle(page)
+        np.testing.assert_allclose(_file_point(h5, "img0040.png", 3), [700.0, 600.0], atol=1e-3)
         page.keyboard.press("z")
         _idle(page)
         assert np.isnan(_file_point(h5, "img0040.png", 3)).all()
@@ -121,6 +141,10 @@ def _pixel(page, view, xy):
     )
 
 
+def _magenta(rgb) -> bool:
+    return bool(np.abs(np.array(rgb) - EPIPOLAR_RGB).max() < 40)  # the curve is antialiased at any zoom
+
+
 def test_multiview_epipolar_line_and_proposal(browser, tmp_path, tmp_path_factory):
     sample = sample_project(tmp_path / "p", tmp_path_factory.getbasetemp())
     server, url = _serve(sample.project, sample.calibration)
@@ -136,11 +160,11 @@ def test_multiview_epipolar_line_and_proposal(browser, tmp_path, tmp_path_factor
         # The magenta curve is drawn through the true point in the other views, and not 15 px beside it.
         for view in (1, 2):
             truth = sample.truth2d[view, 0, k]
-            assert _pixel(page, view, truth) == list(EPIPOLAR_RGB)
+            assert _magenta(_pixel(page, view, truth))
             scale = page.evaluate(f"window.labelApp.state.views[{view}].scale")
             # the curve runs roughly horizontally here (cameras at similar heights): step off it vertically
             for dy in (-15 / scale, 15 / scale):
-                assert _pixel(page, view, truth + [0, dy]) != list(EPIPOLAR_RGB)
+                assert not _magenta(_pixel(page, view, truth + [0, dy]))
         # Label the second view; the third view's proposal is accepted with Enter and lands within 2 px.
         page.mouse.click(*_client(page, 1, sample.truth2d[1, 0, k]))
         _idle(page)
@@ -197,7 +221,7 @@ def test_zoom_pan_keys_hide_and_refinement(browser, tmp_path, tmp_path_factory):
         page.wait_for_function(f"window.labelApp.state.views[0].scale > {scale0 * 1.5}")
         np.testing.assert_allclose(page.evaluate(f"window.labelApp.toImage(0, {x}, {y})"), anchor, atol=1e-6)
         # Pan: press on empty image, drag 60 px, release: the image moved, nothing was labelled.
-        empty = np.array([390.0, 712.0])  # inside the zoomed view, away from the figure
+        empty = np.array([700.0, 560.0])  # inside the zoomed view, away from the figure's points
         start = _client(page, 0, empty)
         page.mouse.move(*start)
         page.mouse.down()

@@ -376,6 +376,7 @@ class LabelSession:
     def info(self) -> dict:
         """What the page needs to draw its controls."""
         return {
+            "project": str(self.root),
             "scorer": self.scorer,
             "bodyparts": list(self.bodyparts),
             "individuals": list(self.individuals),
