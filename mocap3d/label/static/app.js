@@ -33,6 +33,7 @@ const S = {
   drag: null,
   hover: null,
   nextId: 1,
+  busy: 0,  // actions still fetching before they commit (copy previous, undo on another frame)
 };
 
 // ------------------------------------------------------------------ helpers
@@ -663,7 +664,9 @@ function acceptAll() {
 
 async function copyPrevious() {
   if (S.frameIndex === 0) { message("This is the first frame: there is no previous frame to copy.", "info"); return; }
-  const prev = await fetchFrame(S.frameIndex - 1);
+  S.busy += 1;
+  let prev;
+  try { prev = await fetchFrame(S.frameIndex - 1); } finally { S.busy -= 1; }
   if (!prev) return;
   const edits = [];
   S.frame.views.forEach((fv) => {
@@ -680,7 +683,10 @@ async function copyPrevious() {
 }
 
 async function replay(entry, which) {
-  if (entry.frame !== S.frameIndex) await loadFrame(entry.frame);
+  if (entry.frame !== S.frameIndex) {
+    S.busy += 1;
+    try { await loadFrame(entry.frame); } finally { S.busy -= 1; }
+  }
   const edits = entry.edits.map((e) => ({video: e.video, image: e.image, ind: e.ind, bp: e.bp,
     xy: which === "undo" ? e.before : e.after, before: which === "undo" ? e.after : e.before}));
   commit(edits, false);
@@ -933,7 +939,7 @@ window.labelApp = {
     const r = v.canvas.getBoundingClientRect();
     return toImage(v, clientX - r.left, clientY - r.top);
   },
-  idle: () => S.outbox.length === 0 && S.inflight === null,
+  idle: () => S.outbox.length === 0 && S.inflight === null && S.busy === 0,
   imagesLoaded: () => S.views.length > 0 && S.views.every((v) => v.img && v.img.complete && v.img.naturalWidth > 0),
   pointState,
 };
