@@ -283,8 +283,8 @@ def _prelabel(sample, bodyparts, views=(0,), frame=0):
     for c in views:
         view = f["views"][c]
         for k in bodyparts:
-            view["revision"] = session.set_point(view["video"], view["image"], 0, k, sample.truth2d[c, frame, k].tolist(),
-                                                 view["revision"])["revision"]  # fmt: skip
+            xy = sample.truth2d[c, frame, k].tolist()
+            view["revision"] = session.set_point(view["video"], view["image"], 0, k, xy, view["revision"])["revision"]
 
 
 def _h5(sample, c):
@@ -420,7 +420,8 @@ def test_stopped_server_shows_not_saved_and_saves_when_back(browser, tmp_path, t
         page.mouse.click(*_client(page, 0, target))
         page.wait_for_function("document.body.dataset.status === 'offline'")
         assert page.inner_text("#status").startswith("NOT SAVED")
-        assert page.evaluate(f"window.labelApp.pointState(0, {page.evaluate('window.labelApp.state.frame.views[0].image')!r}, 0, 0)") == "unsaved"
+        image = page.evaluate("window.labelApp.state.frame.views[0].image")
+        assert page.evaluate(f"window.labelApp.pointState(0, {image!r}, 0, 0)") == "unsaved"
         assert "TypeError" not in page.inner_text("body")
         h5 = _h5(sample, 0)
         assert not h5.exists()

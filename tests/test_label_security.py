@@ -61,7 +61,8 @@ def test_label_rows_naming_other_files_are_never_served(sample, tmp_path):
     hostile = [str(outside), "/etc/passwd", "../SECRET.txt", "SECRET.txt", "labeled-data/../SECRET.txt",
                "labeled-data/walk_cam1/../../SECRET.txt", "labeled-data/walk_cam1/link.png",
                "labeled-data/walk_cam1/dir.png", "labeled-data\\walk_cam1\\..\\SECRET.txt",
-               "labeled-data/walk_cam1/CollectedData_sample.csv", f"labeled-data/walk_cam1/{'../' * 12}etc/passwd"]  # fmt: skip
+               "labeled-data/walk_cam1/CollectedData_sample.csv",
+               f"labeled-data/walk_cam1/{'../' * 12}etc/passwd"]  # fmt: skip
     names = good + hostile
     labels = LabelSet.empty(names, sample.bodyparts, "sample", index_style="string")
     points = labels.points.copy()
@@ -172,7 +173,7 @@ def test_oversized_missing_and_lying_lengths(sample, served):
     # and the server answers others meanwhile
     t0 = time.perf_counter()
     conn = socket.create_connection(("127.0.0.1", port), timeout=10)
-    conn.sendall(b"POST /api/label HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"video\": 0")
+    conn.sendall(b'POST /api/label HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"video": 0')
     assert get(url + "/api/progress")[0] == 200
     reply = _recv_all(conn)
     assert reply.startswith(b"HTTP/1.0 408") and time.perf_counter() - t0 < 5
