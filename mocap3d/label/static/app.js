@@ -165,7 +165,10 @@ function layout() {
   const box = $("views");
   const n = S.views.length;
   const W = box.clientWidth - 8, H = box.clientHeight - 8;
-  const [w, h] = S.frame.views[0].size || [640, 480];
+  // the shape to show: the animal's region if there is one, else the image
+  const fv0 = S.frame.views[0];
+  const region = fitRegion(fv0, fv0.size);
+  const [w, h] = region ? [region[2] - region[0], region[3] - region[1]] : (fv0.size || [640, 480]);
   let best = 1, bestScale = 0;
   for (let cols = 1; cols <= n; cols++) {
     const rows = Math.ceil(n / cols);
@@ -198,25 +201,28 @@ function fitWhole(v) {
   v.userZoom = false;
 }
 
-function fitAnimal(v) {
-  // the labelled (else predicted) points of this view with a margin; the whole frame when there are none
-  const fv = S.frame.views[v.index];
+function fitRegion(fv, size) {
+  // image region around the animal: its labels and predictions (every individual) with a margin; null when the
+  // view has fewer than two points
   const pts = [];
   fv.labels.forEach((row) => row.forEach((p) => { if (p) pts.push(p); }));
-  if (pts.length < 2 && fv.predictions) fv.predictions.forEach((row) => row.forEach((p) => { if (p) pts.push(p); }));
+  if (fv.predictions) fv.predictions.forEach((row) => row.forEach((p) => { if (p) pts.push(p); }));
+  if (pts.length < 2) return null;
+  const [w, h] = size || [640, 480];
+  const x0 = Math.min(...pts.map((p) => p[0])), x1 = Math.max(...pts.map((p) => p[0]));
+  const y0 = Math.min(...pts.map((p) => p[1])), y1 = Math.max(...pts.map((p) => p[1]));
+  const pad = 0.2 * Math.max(x1 - x0, y1 - y0, 0.1 * Math.max(w, h));
+  return [x0 - pad, y0 - pad, x1 + pad, y1 + pad];
+}
+
+function fitAnimal(v) {
+  // each frame opens on the labelled (or predicted) animal; the whole frame when there is none
+  const region = fitRegion(S.frame.views[v.index], imageSize(v));
+  if (!region) { fitWhole(v); return; }
   const [w, h] = imageSize(v);
-  if (pts.length < 2) { fitWhole(v); return; }
-  let x0 = Math.min(...pts.map((p) => p[0])), x1 = Math.max(...pts.map((p) => p[0]));
-  let y0 = Math.min(...pts.map((p) => p[1])), y1 = Math.max(...pts.map((p) => p[1]));
-  const size = Math.max(x1 - x0, y1 - y0, 0.15 * Math.max(w, h));
-  const pad = 0.25 * size;
-  const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
-  x0 = cx - size / 2 - pad; x1 = cx + size / 2 + pad; y0 = cy - size / 2 - pad; y1 = cy + size / 2 + pad;
-  fitBox(v, x0, y0, x1, y1);
-  // never smaller than the whole frame
+  fitBox(v, ...region);
   const r = v.el.getBoundingClientRect();
-  const whole = Math.min(r.width / w, r.height / h);
-  if (v.scale < whole) fitWhole(v);
+  if (v.scale < Math.min(r.width / w, r.height / h)) fitWhole(v);  // never smaller than the whole frame
   v.userZoom = false;
 }
 
