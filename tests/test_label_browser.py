@@ -527,3 +527,39 @@ def test_only_the_inconsistent_view_is_flagged_and_help(browser, tmp_path, tmp_p
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_multi_animal_individuals_have_their_own_colours_and_rows(browser, tmp_path):
+    import cv2
+    import yaml
+
+    project = tmp_path / "mice"
+    folder = project / "labeled-data" / "cage"
+    folder.mkdir(parents=True)
+    for i in range(2):
+        cv2.imwrite(str(folder / f"img{i:03d}.png"), np.full((300, 400, 3), 60, np.uint8))
+    config = {"scorer": "bob", "multianimalproject": True, "individuals": ["m1", "m2"],
+              "multianimalbodyparts": ["nose", "ear", "tail"], "uniquebodyparts": []}  # fmt: skip
+    (project / "config.yaml").write_text(yaml.safe_dump(config))
+    server, url = start_in_thread(LabelSession.open(project))
+    try:
+        page = _open(browser, url)
+        page.select_option("#individual", "1")
+        colours = [page.eval_on_selector_all("#bodypart-list .dot", "ds => ds.map((d) => d.style.background)")]
+        page.select_option("#individual", "0")
+        colours.append(page.eval_on_selector_all("#bodypart-list .dot", "ds => ds.map((d) => d.style.background)"))
+        assert len(set(colours[0])) == 3 and not set(colours[0]) & set(colours[1])
+        page.select_option("#individual", "1")
+        page.mouse.click(*_client(page, 0, [100.0, 50.0]))
+        _idle(page)
+        # a click outside the image places nothing and says so
+        page.mouse.click(*_client(page, 0, [-30.0, 100.0]))  # the panel's margin, left of the image
+        assert "outside the image" in page.inner_text("#message-text")
+        _idle(page)
+        labels = load_labels(folder / "CollectedData_bob.h5")
+        assert labels.images == ("labeled-data/cage/img000.png",) and labels.labelled.sum() == 1
+        np.testing.assert_allclose(labels.points[0, 1, 0], [100.0, 50.0], atol=1e-3)
+        assert page.errors == []
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -230,3 +230,13 @@ def test_a_second_server_on_the_project_refuses_and_names_the_first(sample):
         out, _ = third.communicate(timeout=30)
     assert "stopped; all labels are saved." in out
     assert not (sample.project / ".mocap3d-label.lock").exists()
+
+
+def test_impossible_port_is_a_sentence(sample):
+    from click.testing import CliRunner
+
+    from mocap3d.cli import cli
+
+    result = CliRunner().invoke(cli, ["label", str(sample.project), "--port", "70000", "--no-browser"])
+    assert result.exit_code == 1 and "--port 70000 is not a port number" in result.output
+    assert "Traceback" not in result.output and not (sample.project / ".mocap3d-label.lock").exists()

@@ -484,7 +484,7 @@ async function loadFrame(i) {
     sizeCanvas(v);
     fitAnimal(v);
     v.img = new Image();
-    v.img.onload = () => draw(v);
+    v.img.onload = () => { if (!fv.size && !v.userZoom) fitAnimal(v); draw(v); };
     v.img.onerror = () => message(`The image ${fv.image} could not be loaded (moved, or the server is down).`, "error");
     v.img.src = fv.url;
   });
@@ -611,8 +611,17 @@ function selectBodypart(k) {
   drawAll();
 }
 
+function insideImage(v, x, y) {
+  const [w, h] = imageSize(v);
+  return x >= -0.5 && y >= -0.5 && x <= w - 0.5 && y <= h - 0.5;
+}
+
 function place(v, bp, xy, how) {
   const fv = S.frame.views[v.index];
+  if (how === "click" && !insideImage(v, xy[0], xy[1])) {
+    message(`That click is outside the image of ${fv.view}; nothing was placed.`, "info");
+    return;
+  }
   const [x, y] = clampToImage(v, xy[0], xy[1]);
   const had = fv.labels[S.ind][bp];
   commit([{video: fv.video, image: fv.image, ind: S.ind, bp, xy: [x, y]}]);
