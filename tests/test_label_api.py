@@ -398,3 +398,50 @@ def test_folders_without_config_take_the_names_of_a_label_file(sample):
     assert len(session.frames) == 9
     result = CliRunner().invoke(cli, ["label", str(sample.project), "--dry-run"])
     assert result.exit_code == 0 and "9 frames (1 view each) in 3 folder(s); 2 body parts" in result.output
+
+
+# --------------------------------------------------------------------------- frames from the whole video
+
+
+def test_browse_the_video_and_add_a_frame(sample):
+    import cv2
+    from _label_helpers import grey, write_videos
+
+    videos = write_videos(sample)
+    session = LabelSession.open(sample.project, LabelToolConfig(calibration=sample.calibration))
+    server, url = start_in_thread(session)
+    try:
+        _, info = get(f"{url}/api/session")
+        assert [(v["source"], v["source_frames"]) for v in info["videos"]] == [(p.name, 30) for p in videos]
+        status, body = get(f"{url}/video/1/12")
+        assert status == 200
+        frame12 = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert abs(float(frame12.mean()) - grey(12)) < 3 and frame12.shape == (1024, 1280)
+        status, data = post(f"{url}/api/add-frame", {"frame": 0, "number": 12})
+        assert status == 200 and len(data["session"]["frames"]) == 4
+        _, frame = get(f"{url}/api/frame/{data['index']}")
+        assert [v["image"] for v in frame["views"]] == [f"labeled-data/{v}/img12.png" for v in sample.videos]
+        for v in sample.videos:
+            image = cv2.imread(str(sample.project / "labeled-data" / v / "img12.png"), cv2.IMREAD_GRAYSCALE)
+            assert abs(float(image.mean()) - grey(12)) < 3
+        # no row until something is labelled on it; then one
+        h5 = sample.project / "labeled-data" / "walk_cam2" / "CollectedData_sample.h5"
+        assert not h5.exists()
+        assert _label(url, frame["views"][1], 3, [100.0, 200.0])[0] == 200
+        assert load_labels(h5).images == ("labeled-data/walk_cam2/img12.png",)
+        # adding it again goes to the same frame and rewrites nothing
+        written = (sample.project / "labeled-data" / "walk_cam1" / "img12.png").stat().st_mtime_ns
+        assert post(f"{url}/api/add-frame", {"frame": 0, "number": 12})[1]["index"] == data["index"]
+        assert (sample.project / "labeled-data" / "walk_cam1" / "img12.png").stat().st_mtime_ns == written
+        for body, words in (({"frame": 0, "number": 30}, "frames 0 to 29"), ({"frame": 0, "number": -1}, "not -1"),
+                            ({"frame": 9, "number": 1}, "frame 9 does not exist"), ({"frame": 0}, "'number'")):
+            status, err = post(f"{url}/api/add-frame", body)
+            assert status == 400 and words in err["error"], err
+    finally:
+        server.shutdown()
+        server.server_close()
+    videos[2].unlink()
+    session = LabelSession.open(sample.project, LabelToolConfig(calibration=sample.calibration))
+    with pytest.raises(LabelFileError, match="walk_cam3: its video was not found"):
+        session.add_frame(0, 5)
+    assert not (sample.project / "labeled-data" / "walk_cam1" / "img05.png").exists()  # nothing half-added

@@ -11,7 +11,6 @@ next click, Delete under the mouse, redo, a stopped server, a reload.
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -476,16 +475,14 @@ def test_accept_all_is_one_request_and_copy_previous(browser, tmp_path, tmp_path
         page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
         predicted = np.array(page.evaluate("window.labelApp.state.frame.views.map((v) => v.predictions[0])"),
                              dtype=float)  # fmt: skip
-        t0 = time.perf_counter()
         page.click("#accept-all")
         _idle(page)
-        elapsed = time.perf_counter() - t0
         assert len(posts) == 1 and posts[0].endswith("/api/labels")
         for c in range(3):
             saved = load_labels(_h5(sample, c))
             assert [name.split("/")[-1] for name in saved.images] == ["img0040.png"]
             np.testing.assert_allclose(saved.points[0, 0], predicted[c], atol=1e-3)
-        assert elapsed < 1.0, f"Accept all of 57 points took {elapsed:.2f} s"  # 0.17-0.29 s at load 10 on 2 cores
+        # the time is measured by benchmarks/bench_label_accept_all.py (a test would measure the machine's load)
         # Next frame: copy the previous frame's labels as a starting point (one request, Z undoes it all).
         page.keyboard.press("ArrowRight")
         page.wait_for_function("window.labelApp.state.frameIndex === 1 && window.labelApp.imagesLoaded()")
@@ -559,6 +556,36 @@ def test_multi_animal_individuals_have_their_own_colours_and_rows(browser, tmp_p
         labels = load_labels(folder / "CollectedData_bob.h5")
         assert labels.images == ("labeled-data/cage/img000.png",) and labels.labelled.sum() == 1
         np.testing.assert_allclose(labels.points[0, 1, 0], [100.0, 50.0], atol=1e-3)
+        assert page.errors == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_add_a_frame_from_the_video(browser, tmp_path, tmp_path_factory):
+    from _label_helpers import write_videos
+
+    sample = sample_project(tmp_path / "p", tmp_path_factory.getbasetemp())
+    write_videos(sample, n_frames=12)
+    server, url = _serve(sample.project, sample.calibration)
+    try:
+        page = _open(browser, url, (1600, 900))
+        page.keyboard.press("v")
+        assert page.is_visible("#video-panel") and "3 of" not in page.inner_text("#video-total")
+        page.fill("#video-number", "7")
+        page.dispatch_event("#video-number", "change")
+        page.wait_for_function("[...document.querySelectorAll('#video-previews img')].every((i) => i.complete && "
+                               "i.naturalWidth === 1280)")  # fmt: skip
+        assert "not extracted yet" in page.inner_text("#video-note")
+        page.click("#video-add")
+        page.wait_for_function("window.labelApp.state.frame.name.endsWith('img07.png') && "
+                               "window.labelApp.imagesLoaded()")  # fmt: skip
+        assert not page.is_visible("#video-panel")
+        page.mouse.click(*_client(page, 2, [640.0, 512.0]))
+        _idle(page)
+        labels = load_labels(_h5(sample, 2))
+        assert labels.images == ("labeled-data/walk_cam3/img07.png",)
+        np.testing.assert_allclose(labels.points[0, 0, 0], [640.0, 512.0], atol=1e-3)
         assert page.errors == []
     finally:
         server.shutdown()

@@ -15,7 +15,9 @@ API (all JSON; errors are ``{"error": message}`` with status 400, 403, 404,
 ``GET  /api/progress``                   labelled points per frame and per body part
 ``POST /api/label``                      ``{video, image, individual, bodypart, xy|null, revision}``
 ``POST /api/labels``                     ``{"edits": [edit, ...]}``: several edits, each file written once
+``POST /api/add-frame``                  ``{frame, number}``: extract video frame ``number`` for every view of ``frame``
 ``GET  /image/<video>/<row>``            the image file (only images inside the project's labeled-data/)
+``GET  /video/<video>/<n>``              frame n of the folder's source video (JPEG), to browse for frames to add
 =======================================  ==========================================================
 
 Request bodies are JSON objects of at most :data:`MAX_BODY` bytes, read with a
@@ -161,6 +163,12 @@ class _Handler(BaseHTTPRequestHandler):
                         int(parts[2]), int(query.get("individual", 0)), None if bodypart is None else int(bodypart)
                     )
                 )
+            elif len(parts) == 3 and parts[0] == "video":
+                import cv2
+
+                image = self.session.video_frame(int(parts[1]), int(parts[2]))
+                ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+                self._send(200, data.tobytes(), "image/jpeg", cache=True)
             elif len(parts) == 3 and parts[0] == "image":
                 path = self.session.image_path(int(parts[1]), int(parts[2]))
                 if not path.is_file():
@@ -224,6 +232,11 @@ class _Handler(BaseHTTPRequestHandler):
                 result = self.session.set_point(edit["video"], edit["image"], edit["individual"], edit["bodypart"],
                                                 edit["xy"], edit["revision"])  # fmt: skip
                 self._json(result)
+            elif url.path == "/api/add-frame":
+                if not isinstance(data, dict):
+                    raise BadRequest('send {"frame": index of the frame shown, "number": frame number in the video}.')
+                index = self.session.add_frame(_int(data, "frame"), _int(data, "number"))
+                self._json({"index": index, "session": self.session.info()})
             elif url.path == "/api/labels":
                 if not isinstance(data, dict) or not isinstance(data.get("edits"), list):
                     raise BadRequest('send {"edits": [edit, ...]} to /api/labels.')

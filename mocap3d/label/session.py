@@ -36,6 +36,7 @@ import numpy as np
 
 from ..camera import CameraRig
 from ..errors import LabelFileError, MocapError
+from ..io.atomic import atomic_path
 from ..io.labels import SINGLE, LabelSet, load_labels, load_predictions, save_labels
 from ..io.matching import camera_for_file
 from .geometry import GeometryConfig, epipolar_curves, propose
@@ -90,6 +91,8 @@ class VideoLabels:
     predictions: np.ndarray | None = None  # (images, individuals, bodyparts, 2), refinement starting points
     likelihood: np.ndarray | None = None  # (images, individuals, bodyparts)
     rows: dict[str, int] = field(default_factory=dict)
+    source: Path | None = None  # the video the frames were extracted from, when it can be found
+    source_frames: int = 0  # its frame count
 
     def __post_init__(self) -> None:
         self.rows = {name: r for r, name in enumerate(self.labels.images)}
@@ -216,6 +219,7 @@ class LabelSession:
         self.multi_animal = videos[0].labels.multi_animal
         self._lock = threading.RLock()
         self._sizes: dict[tuple[int, str], tuple[int, int] | None] = {}
+        self._video_lock = threading.Lock()
         self.frames = self._group_frames()
         self.skeleton: list[tuple[int, int]] = []  # body part index pairs drawn as lines (config.yaml's skeleton)
 
@@ -281,6 +285,8 @@ class LabelSession:
                         f"{v.name}: no camera of the calibration ({', '.join(rig.names)}) in the folder name; "
                         "labelled on its own, without multi-view help."
                     )
+        for v in videos:
+            v.source, v.source_frames = _source_video(root, v.folder.name, project)
         session = cls(root, videos, rig, cfg, warnings)
         session.skeleton = _skeleton(project.get("skeleton"), session.bodyparts)
         return session
@@ -383,7 +389,8 @@ class LabelSession:
             "multi_animal": self.multi_animal,
             "calibrated": self.rig is not None,
             "refinement": any(v.predictions is not None for v in self.videos),
-            "videos": [{"name": v.name, "camera": v.camera, "file": str(v.path.relative_to(self.root))}
+            "videos": [{"name": v.name, "camera": v.camera, "file": str(v.path.relative_to(self.root)),
+                        "source": v.source.name if v.source is not None else None, "source_frames": v.source_frames}
                        for v in self.videos],  # fmt: skip
             "frames": [{"name": f["name"], "views": len(f["members"])} for f in self.frames],
             "warnings": list(self.warnings),
@@ -464,6 +471,73 @@ class LabelSession:
         self._sizes[key] = size
         return size
 
+    # ------------------------------------------------------------------ the whole video
+
+    def video_frame(self, video: int, number: int) -> np.ndarray:
+        """Frame ``number`` of the video a folder's frames come from (BGR), to browse for frames to add."""
+        if not 0 <= video < len(self.videos):
+            raise LabelFileError(f"video {video} does not exist (the project has {len(self.videos)}).")
+        v = self.videos[video]
+        if v.source is None:
+            raise LabelFileError(
+                f"{v.name}: its video was not found (looked for videos/{v.name}.* and config.yaml's video_sets); "
+                "put the video there to browse it."
+            )
+        if not 0 <= number < v.source_frames:
+            raise LabelFileError(f"{v.source.name} has frames 0 to {v.source_frames - 1}, not {number}.")
+        import cv2
+
+        with self._video_lock:
+            cap = cv2.VideoCapture(str(v.source))
+            try:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, number)
+                ok, image = cap.read()
+            finally:
+                cap.release()
+        if not ok or image is None:
+            raise LabelFileError(f"{v.source.name}: frame {number} cannot be decoded (damaged or shorter video?).")
+        return image
+
+    def add_frame(self, frame: int, number: int) -> int:
+        """Extract frame ``number`` of the videos of ``frame``'s views into their folders; returns its frame index.
+
+        Every view of the frame gets the same frame number (the videos of a
+        calibrated rig are synchronized), written as DeepLabCut names
+        extracted frames (``img`` + the zero-padded number). An image already
+        on disk is kept, never overwritten. The new images get no row in the
+        label file until something is labelled on them.
+        """
+        members = self._frame(frame)["members"]
+        videos = [vi for vi, _ in members]
+        images = []
+        for vi in videos:
+            v = self.videos[vi]
+            image = self.video_frame(vi, number)
+            digits = max(1, int(np.ceil(np.log10(max(v.source_frames, 2)))))  # DeepLabCut's rule
+            name = f"img{number:0{digits}d}.png"
+            images.append((vi, f"labeled-data/{v.name}/{name}", v.folder / name, image))
+        import cv2
+
+        with self._lock:
+            for vi, relative, path, image in images:
+                v = self.videos[vi]
+                if not path.exists():
+                    with atomic_path(path) as tmp:
+                        if not cv2.imwrite(str(tmp), image):
+                            raise LabelFileError(f"{path}: the frame could not be written.")
+                if relative not in v.rows:
+                    v.labels = _append_images(v.labels, [relative])
+                    v.rows = {name: r for r, name in enumerate(v.labels.images)}
+                    if v.predictions is not None and v.likelihood is not None:
+                        v.predictions = np.concatenate([v.predictions, np.full((1,) + v.predictions.shape[1:], np.nan)])
+                        v.likelihood = np.concatenate([v.likelihood, np.full((1,) + v.likelihood.shape[1:], np.nan)])
+            self.frames = self._group_frames()
+            target = {(vi, relative) for vi, relative, _, _ in images}
+            for i, f in enumerate(self.frames):
+                if target & set(f["members"]):
+                    return i
+        raise LabelFileError(f"frame {number} was extracted but is not shown; reload the page.")
+
     def progress(self) -> dict:
         """Labelled points per frame and per body part, over all views and individuals."""
         with self._lock:
@@ -540,13 +614,16 @@ class LabelSession:
             return {"videos": []}
         with self._lock:
             by_video: dict[int, list[dict]] = {}
+            checked: set[tuple[int, str]] = set()
             for e in edits:
                 video = e["video"]
                 if not 0 <= video < len(self.videos):
                     raise LabelFileError(f"video {video} does not exist (the project has {len(self.videos)}).")
                 v = self.videos[video]
-                if e["image"] not in v.rows or safe_image(self.root, e["image"]) is None:
-                    raise LabelFileError(f"{e['image']} is not an image of {v.name}.")
+                if (video, e["image"]) not in checked:
+                    if e["image"] not in v.rows or safe_image(self.root, e["image"]) is None:
+                        raise LabelFileError(f"{e['image']} is not an image of {v.name}.")
+                    checked.add((video, e["image"]))
                 if not 0 <= e["individual"] < len(self.individuals):
                     raise LabelFileError(
                         f"individual {e['individual']} does not exist (the project has {len(self.individuals)})."
@@ -619,6 +696,31 @@ class LabelSession:
         fresh = self._load_video(self.root, v.folder, self.scorer, self.bodyparts,
                                  self.individuals if self.multi_animal else None, self.warnings)  # fmt: skip
         v.labels, v.rows, v.stamp = fresh.labels, fresh.rows, fresh.stamp
+
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg")
+
+
+def _source_video(root: Path, name: str, project: dict) -> tuple[Path | None, int]:
+    """The video ``labeled-data/<name>`` was extracted from (DeepLabCut: same stem) and its frame count."""
+    candidates = []
+    for key in project.get("video_sets") or {}:
+        path = Path(str(key))
+        if path.stem == name:
+            candidates += [path if path.is_absolute() else root / path, root / "videos" / path.name]
+    candidates += sorted(p for p in (root / "videos").glob(f"{name}.*") if p.suffix.lower() in VIDEO_SUFFIXES)
+    for path in candidates:
+        if path.is_file():
+            import cv2
+
+            cap = cv2.VideoCapture(str(path))
+            try:
+                n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+            finally:
+                cap.release()
+            if n > 0:
+                return path, n
+    return None, 0
 
 
 def _skeleton(pairs, bodyparts: tuple[str, ...]) -> list[tuple[int, int]]:

@@ -76,7 +76,10 @@ function restore(name, fallback) {
     return v === null ? fallback : JSON.parse(v);
   } catch (e) { return fallback; }
 }
-function saveUi() { store("ui", {frame: S.frameIndex, bp: S.bp, ind: S.ind, mode: S.mode, link: S.link}); }
+function saveUi() {
+  const frameName = S.info.frames[S.frameIndex] ? S.info.frames[S.frameIndex].name : null;
+  store("ui", {frame: S.frameIndex, frameName, bp: S.bp, ind: S.ind, mode: S.mode, link: S.link});
+}
 function saveOutbox() { store("outbox", {batches: S.outbox, revisions: S.revisions}); }
 function saveHistory() { store("history", S.history); }
 
@@ -153,7 +156,7 @@ function buildViews() {
       box.append(el);
       const v = {name: fv.view, index: i, el, canvas, head, img: null, scale: 1, ox: 0, oy: 0, userZoom: false};
       attachPointer(v);
-      new ResizeObserver(() => { sizeCanvas(v); if (!v.userZoom) fitAnimal(v); draw(v); }).observe(el);
+      new ResizeObserver(() => resized(v)).observe(el);
       return v;
     });
   }
@@ -179,11 +182,25 @@ function layout() {
   box.style.gridTemplateRows = `repeat(${Math.ceil(n / best)}, 1fr)`;
 }
 
+function resized(v) {
+  // the panel changed size (window, header, grid): keep the image point at its centre and the zoom, so that
+  // nothing jumps under the mouse; a view not fitted yet is fitted
+  const before = [v.cssWidth || 0, v.cssHeight || 0];
+  sizeCanvas(v);
+  if (!v.fitted) { fitAnimal(v); v.fitted = true; } else {
+    v.ox += (v.cssWidth - before[0]) / 2;
+    v.oy += (v.cssHeight - before[1]) / 2;
+  }
+  draw(v);
+}
+
 function sizeCanvas(v) {
   const r = v.el.getBoundingClientRect();
   const dpr = window.devicePixelRatio || 1;
   v.canvas.width = Math.max(1, Math.round(r.width * dpr));
   v.canvas.height = Math.max(1, Math.round(r.height * dpr));
+  v.cssWidth = r.width;
+  v.cssHeight = r.height;
 }
 
 function fitBox(v, x0, y0, x1, y1) {
@@ -408,7 +425,7 @@ function renderSide() {
     const li = document.createElement("li");
     li.dataset.bodypart = k;
     if (k === S.bp) li.classList.add("current");
-    const [done, total] = prog ? prog.bodyparts[k] : [0, 0];
+    const [done, total] = prog && prog.bodyparts[k] ? prog.bodyparts[k] : [0, 0];
     if (total && done === total) li.classList.add("done");
     li.innerHTML = `<span class="dot" style="background:${color(k)}"></span><span class="name"></span>` +
       `<span class="count">${done}/${total}</span>`;
@@ -422,7 +439,7 @@ function renderSide() {
     const li = document.createElement("li");
     li.dataset.frame = i;
     if (i === S.frameIndex) li.classList.add("current");
-    const [done, total] = prog ? prog.frames[i] : [0, 1];
+    const [done, total] = prog && prog.frames[i] ? prog.frames[i] : [0, 1];
     if (done === total) li.classList.add("done");
     li.innerHTML = `<span class="name"></span><span class="bar"><div style="width:${(100 * done) / total}%"></div>` +
       `</span><span class="count">${done}/${total}</span>`;
@@ -483,6 +500,7 @@ async function loadFrame(i) {
     const fv = S.frame.views[v.index];
     sizeCanvas(v);
     fitAnimal(v);
+    v.fitted = v.cssWidth > 2 && v.cssHeight > 2;
     v.img = new Image();
     v.img.onload = () => { if (!fv.size && !v.userZoom) fitAnimal(v); draw(v); };
     v.img.onerror = () => message(`The image ${fv.image} could not be loaded (moved, or the server is down).`, "error");
@@ -517,7 +535,7 @@ function commit(edits, undoable = true) {
     record.push({video: e.video, image: e.image, ind: e.ind, bp: e.bp, before, after: e.xy});
   }
   if (undoable) {
-    S.history.undo.push({frame: S.frameIndex, edits: record});
+    S.history.undo.push({frame: S.frameIndex, frameName: S.frame ? S.frame.name : null, edits: record});
     if (S.history.undo.length > HISTORY_MAX) S.history.undo.shift();
     S.history.redo = [];
     saveHistory();
@@ -526,10 +544,10 @@ function commit(edits, undoable = true) {
     video: e.video, image: e.image, individual: e.ind, bodypart: e.bp, xy: e.xy,
   }))});
   saveOutbox();
+  pump();  // first: nothing below may keep the edit from being sent
   setStatus();
   renderSide();
   drawAll();
-  pump();
 }
 
 async function pump() {
@@ -697,10 +715,16 @@ async function copyPrevious() {
   message(`Copied ${edits.length} point${edits.length === 1 ? "" : "s"} from the previous frame; drag them onto the animal (Z undoes).`, "info");
 }
 
+function frameIndexOf(name, fallback) {
+  const i = name ? S.info.frames.findIndex((f) => f.name === name) : -1;
+  return i >= 0 ? i : fallback;
+}
+
 async function replay(entry, which) {
-  if (entry.frame !== S.frameIndex) {
+  const index = frameIndexOf(entry.frameName, entry.frame);
+  if (index !== S.frameIndex) {
     S.busy += 1;
-    try { await loadFrame(entry.frame); } finally { S.busy -= 1; }
+    try { await loadFrame(index); } finally { S.busy -= 1; }
   }
   const edits = entry.edits.map((e) => ({video: e.video, image: e.image, ind: e.ind, bp: e.bp,
     xy: which === "undo" ? e.before : e.after, before: which === "undo" ? e.after : e.before}));
@@ -852,6 +876,67 @@ function attachPointer(v) {
   }, {passive: false});
 }
 
+// ------------------------------------------------------------------ the whole video
+
+function videoViews() {
+  return S.frame.views.map((fv) => ({fv, video: S.info.videos[fv.video]}));
+}
+
+function openVideo() {
+  const views = videoViews();
+  const missing = views.filter((x) => !x.video.source).map((x) => x.fv.view);
+  if (missing.length) {
+    message(`The video of ${missing.join(", ")} was not found (looked for videos/<folder name>.* and config.yaml's ` +
+      "video_sets); put it there to browse it.", "error");
+    return;
+  }
+  const total = Math.min(...views.map((x) => x.video.source_frames));
+  $("video-slider").max = String(total - 1);
+  $("video-number").max = String(total - 1);
+  $("video-total").textContent = `${total} (${views.map((x) => x.video.source).join(", ")})`;
+  const m = /(\d+)\.[A-Za-z]+$/.exec(S.frame.views[0].image);
+  $("video-panel").hidden = false;
+  setVideoNumber(m ? Number(m[1]) : 0);
+}
+
+function closeVideo() { $("video-panel").hidden = true; }
+
+function setVideoNumber(n) {
+  const max = Number($("video-slider").max);
+  n = Math.max(0, Math.min(max, Math.round(Number(n) || 0)));
+  $("video-slider").value = String(n);
+  $("video-number").value = String(n);
+  const box = $("video-previews");
+  box.innerHTML = "";
+  for (const {fv} of videoViews()) {
+    const img = document.createElement("img");
+    img.src = `/video/${fv.video}/${n}`;
+    img.alt = `${fv.view}, frame ${n}`;
+    img.title = `${fv.view}, frame ${n}`;
+    box.append(img);
+  }
+  const re = new RegExp(`/img0*${n}\\.png$`);
+  const known = S.info.frames.findIndex((f) => re.test(f.name));
+  $("video-note").textContent = known >= 0
+    ? `Frame ${n} is already in the labelling set (${S.info.frames[known].name}); "Add this frame" goes there.`
+    : `Frame ${n} is not extracted yet; "Add this frame" writes it into labeled-data/ for every view.`;
+}
+
+async function addVideoFrame() {
+  const n = Number($("video-number").value);
+  S.busy += 1;
+  try {
+    const r = await api("/api/add-frame", {frame: S.frameIndex, number: n});
+    if (!r.ok) { message(r.data.error, "error"); return; }
+    S.info.frames = r.data.session.frames;
+    S.info.videos = r.data.session.videos;
+    closeVideo();
+    await loadFrame(r.data.index);
+    message(`Frame ${n} of the video is frame ${r.data.index + 1} of the labelling set; it gets a row in the ` +
+      "label file once something is labelled on it.", "info");
+  } finally { S.busy -= 1; }
+}
+
 function toggleHelp(show) {
   const help = $("help");
   help.hidden = show === undefined ? !help.hidden : !show;
@@ -863,7 +948,8 @@ function onKey(e) {
   const ctrl = e.ctrlKey || e.metaKey;
   let handled = true;
   if (key === "?") toggleHelp();
-  else if (key === "Escape") { toggleHelp(false); message(""); }
+  else if (key === "Escape") { toggleHelp(false); closeVideo(); message(""); }
+  else if (key === "v" && !ctrl) { if ($("video-panel").hidden) openVideo(); else closeVideo(); }
   else if ((key === "z" || key === "Z") && e.shiftKey) redo();
   else if ((key === "y" || key === "Y") && ctrl) redo();
   else if (key === "z" || key === "Z") undo();
@@ -916,10 +1002,23 @@ async function start() {
   $("accept-all").onclick = acceptAll;
   $("copy-prev").onclick = copyPrevious;
   $("help-button").onclick = () => toggleHelp();
+  $("video-button").onclick = () => { if ($("video-panel").hidden) openVideo(); else closeVideo(); };
+  $("video-close").onclick = closeVideo;
+  $("video-add").onclick = addVideoFrame;
+  $("video-slider").oninput = () => setVideoNumber($("video-slider").value);
+  $("video-number").onchange = () => setVideoNumber($("video-number").value);
+  $("video-prev").onclick = () => setVideoNumber(Number($("video-number").value) - 1);
+  $("video-next").onclick = () => setVideoNumber(Number($("video-number").value) + 1);
+  $("video-prev10").onclick = () => setVideoNumber(Number($("video-number").value) - 10);
+  $("video-next10").onclick = () => setVideoNumber(Number($("video-number").value) + 10);
   $("help").onclick = () => toggleHelp(false);
   $("message-close").onclick = () => message("");
   document.addEventListener("keydown", onKey);
-  window.addEventListener("resize", () => { if (S.frame) { layout(); } });
+  window.addEventListener("resize", () => {
+    if (!S.frame) return;
+    layout();
+    requestAnimationFrame(() => S.views.forEach((v) => { if (!v.userZoom) { sizeCanvas(v); fitAnimal(v); draw(v); } }));
+  });
   window.addEventListener("beforeunload", (e) => { if (pendingCount() > 0) { e.preventDefault(); e.returnValue = ""; } });
   // what this browser had: the frame, body part and settings, the undo history, edits not yet saved
   const ui = restore("ui", {});
@@ -934,7 +1033,7 @@ async function start() {
   Object.entries(box.revisions || {}).forEach(([vid, rev]) => { if (hasPending(Number(vid))) S.revisions[vid] = rev; });
   if (S.info.warnings.length) message(S.info.warnings.join("\n"));
   if (!S.info.frames.length) { message("There are no frames to label.", "error"); return; }
-  await loadFrame(Math.min(Number(ui.frame) || 0, S.info.frames.length - 1));
+  await loadFrame(frameIndexOf(ui.frameName, Math.min(Number(ui.frame) || 0, S.info.frames.length - 1)));
   setStatus();
   pump();
 }
