@@ -590,3 +590,35 @@ def test_add_a_frame_from_the_video(browser, tmp_path, tmp_path_factory):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_full_disk_shows_not_saved_and_retries(browser, tmp_path, tmp_path_factory, monkeypatch):
+    import errno
+
+    import mocap3d.label.session as session_module
+
+    sample = sample_project(tmp_path / "p", tmp_path_factory.getbasetemp())
+    real_save = session_module.save_labels
+    full = {"on": True}
+
+    def save(labels, path):
+        if full["on"]:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_save(labels, path)
+
+    monkeypatch.setattr(session_module, "save_labels", save)
+    server, url = _serve(sample.project, None)
+    try:
+        page = _open(browser, url)
+        page.mouse.click(*_client(page, 0, [500.0, 600.0]))
+        page.wait_for_function("document.body.dataset.status === 'offline'")
+        assert "NOT SAVED: the server cannot write the label files" in page.inner_text("#status")
+        assert "No space left on device" in page.inner_text("#message-text")
+        assert not _h5(sample, 0).exists()
+        full["on"] = False  # space freed: the next retry saves the point
+        page.wait_for_function("document.body.dataset.status === 'saved'", timeout=10_000)
+        np.testing.assert_allclose(_file_point(_h5(sample, 0), "img0040.png", 0), [500.0, 600.0], atol=1e-3)
+        assert page.errors == []
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -29,6 +29,7 @@ const S = {
   outbox: [],  // edit batches not yet confirmed by the server: {id, edits: [{video, image, individual, bodypart, xy}]}
   inflight: null,  // id of the batch being sent
   online: true,
+  failing: false,
   history: {undo: [], redo: []},
   drag: null,
   hover: null,
@@ -88,9 +89,10 @@ function pendingCount() { return S.outbox.reduce((n, b) => n + b.edits.length, 0
 function setStatus() {
   const n = pendingCount();
   let status, text;
-  if (!S.online) {
+  if (!S.online || S.failing) {
     status = "offline";
-    text = `NOT SAVED: the server cannot be reached; ${n} change${n === 1 ? "" : "s"} queued, retrying`;
+    const why = S.online ? "the server cannot write the label files" : "the server cannot be reached";
+    text = `NOT SAVED: ${why}; ${n} change${n === 1 ? "" : "s"} queued, retrying`;
   } else if (n > 0) {
     status = "saving";
     text = `saving ${n}…`;
@@ -113,7 +115,7 @@ function pointState(video, image, ind, bp) {
   for (const b of S.outbox) {
     for (const e of b.edits) {
       if (e.video === video && e.image === image && e.individual === ind && e.bodypart === bp) {
-        return S.online ? "saving" : "unsaved";
+        return S.online && !S.failing ? "saving" : "unsaved";
       }
     }
   }
@@ -552,6 +554,18 @@ function commit(edits, undoable = true) {
 
 async function pump() {
   if (S.inflight !== null) return;
+  try {
+    await sendOutbox();
+  } catch (e) {
+    message(`The page failed while saving (${e}); your unsaved changes are kept: reload the page to send them.`,
+      "error");
+  } finally {
+    S.inflight = null;
+    setStatus();
+  }
+}
+
+async function sendOutbox() {
   let tries = 0;
   while (S.outbox.length) {
     const batch = S.outbox[0];
@@ -560,6 +574,7 @@ async function pump() {
     const r = await api("/api/labels", {edits});
     if (r.network || r.status >= 500) {
       S.online = !r.network;
+      S.failing = !r.network;  // the server answers but cannot write (disk full, permissions)
       if (!r.network) message(r.data.error, "error");
       setStatus();
       drawAll();
@@ -567,8 +582,9 @@ async function pump() {
       tries += 1;
       continue;
     }
-    const wasOffline = !S.online;
+    const wasOffline = !S.online || S.failing;
     S.online = true;
+    S.failing = false;
     tries = 0;
     S.outbox.shift();
     if (r.ok) {
@@ -581,7 +597,7 @@ async function pump() {
         }
       }
       if (S.frame) overlayPending(S.frame);
-      if (wasOffline) message("The server is back; every queued change is saved.", "");
+      if (wasOffline && !S.outbox.length) message("The server is back; every queued change is saved.", "info");
     } else {
       // refused: a conflict (another tab or program wrote the file) or a bad edit; later edits of the same
       // files were made on what the page showed, so they go too, and the page shows the files again
@@ -601,8 +617,6 @@ async function pump() {
     refreshGeometry();
     refreshProgress();
   }
-  S.inflight = null;
-  setStatus();
 }
 
 // ------------------------------------------------------------------ labelling actions
