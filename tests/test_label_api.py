@@ -96,6 +96,9 @@ def test_disagreement_flagged_in_three_views(sample, served):
         _label(url, frame["views"][c], k, sample.truth2d[c, 1, k] + shift)
     _, geo = get(f"{url}/api/geometry/1?individual=0")
     assert geo["flagged"][1][k] and geo["error"][1][k] > 5.0
+    # only the inconsistent view is flagged (leave one view out), though the triangulation pulls all three
+    assert not geo["flagged"][0][k] and not geo["flagged"][2][k]
+    assert abs(geo["error"][1][k] - 20.0) < 1.0  # its distance from where the two good views put the point
     _label(url, frame["views"][1], k, sample.truth2d[1, 1, k])
     _, geo = get(f"{url}/api/geometry/1?individual=0")
     assert not any(geo["flagged"][c][k] for c in range(3)) and max(geo["error"][c][k] for c in range(3)) < 1e-6

@@ -520,6 +520,14 @@ def test_only_the_inconsistent_view_is_flagged_and_help(browser, tmp_path, tmp_p
         page.keyboard.press("Escape")
         assert not page.is_visible("#help")
         assert page.is_visible("#legend") and "NOT SAVED" in page.inner_text("#legend")
+        # linked zoom: the wheel over one view zooms every view by the same factor
+        scales = page.evaluate("window.labelApp.state.views.map((v) => v.scale)")
+        page.check("#link-zoom")
+        page.mouse.move(*_client(page, 0, sample.truth2d[0, 0, k]))
+        page.mouse.wheel(0, -200)
+        page.wait_for_function(f"window.labelApp.state.views[2].scale > {scales[2] * 1.2}")
+        ratios = np.array(page.evaluate("window.labelApp.state.views.map((v) => v.scale)")) / scales
+        np.testing.assert_allclose(ratios, ratios[0], rtol=1e-9)
         assert page.errors == []
     finally:
         server.shutdown()
