@@ -418,7 +418,8 @@ def test_stopped_server_shows_not_saved_and_saves_when_back(browser, tmp_path, t
         target = [640.25, 512.75]
         page.mouse.click(*_client(page, 0, target))
         page.wait_for_function("document.body.dataset.status === 'offline'")
-        assert page.inner_text("#status").startswith("NOT SAVED")
+        assert page.inner_text("#status") == "NOT SAVED (1)"
+        assert "NOT SAVED: the server cannot be reached; 1 change is queued" in page.inner_text("#message-text")
         image = page.evaluate("window.labelApp.state.frame.views[0].image")
         assert page.evaluate(f"window.labelApp.pointState(0, {image!r}, 0, 0)") == "unsaved"
         assert "TypeError" not in page.inner_text("body")
@@ -620,12 +621,42 @@ def test_a_full_disk_shows_not_saved_and_retries(browser, tmp_path, tmp_path_fac
         page = _open(browser, url)
         page.mouse.click(*_client(page, 0, [500.0, 600.0]))
         page.wait_for_function("document.body.dataset.status === 'offline'")
-        assert "NOT SAVED: the server cannot write the label files" in page.inner_text("#status")
-        assert "No space left on device" in page.inner_text("#message-text")
+        assert page.inner_text("#status") == "NOT SAVED (1)"
+        assert "NOT SAVED: the label could not be written: No space left on device" in page.inner_text("#message-text")
         assert not _h5(sample, 0).exists()
         full["on"] = False  # space freed: the next retry saves the point
         page.wait_for_function("document.body.dataset.status === 'saved'", timeout=10_000)
         np.testing.assert_allclose(_file_point(_h5(sample, 0), "img0040.png", 0), [500.0, 600.0], atol=1e-3)
+        assert page.errors == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_unsaved_points_survive_a_reload(browser, tmp_path, tmp_path_factory):
+    """Saving cut off (here: the page's save requests fail), the page reloaded: the points are still queued,
+    shown as NOT SAVED, and written once saving works again."""
+    sample = sample_project(tmp_path / "p", tmp_path_factory.getbasetemp())
+    server, url = _serve(sample.project, None)
+    try:
+        page = _open(browser, url, (1600, 900))
+        page.route("**/api/labels", lambda route: route.abort())
+        targets = [[700.5, 400.25], [720.75, 450.5]]
+        for xy in targets:
+            page.mouse.click(*_client(page, 0, xy))
+        page.wait_for_function("document.body.dataset.status === 'offline'")
+        page.reload()
+        page.wait_for_function("window.labelApp && window.labelApp.imagesLoaded()")
+        page.wait_for_function("document.body.dataset.status === 'offline'")
+        assert page.inner_text("#status") == "NOT SAVED (2)"
+        assert "2 changes are queued" in page.inner_text("#message-text")
+        shown = page.evaluate("window.labelApp.state.frame.views[0].labels[0].slice(0, 2)")
+        np.testing.assert_allclose(np.array(shown, dtype=float), targets, atol=1e-9)
+        assert not _h5(sample, 0).exists()
+        page.unroute("**/api/labels")
+        page.wait_for_function("document.body.dataset.status === 'saved'", timeout=10_000)
+        for k, xy in enumerate(targets):
+            np.testing.assert_allclose(_file_point(_h5(sample, 0), "img0040.png", k), xy, atol=1e-3)
         assert page.errors == []
     finally:
         server.shutdown()

@@ -90,9 +90,8 @@ function setStatus() {
   const n = pendingCount();
   let status, text;
   if (!S.online || S.failing) {
-    status = "offline";
-    const why = S.online ? "the server cannot write the label files" : "the server cannot be reached";
-    text = `NOT SAVED: ${why}; ${n} change${n === 1 ? "" : "s"} queued, retrying`;
+    status = "offline";  // short and of fixed width: the header must not reflow (the views would move)
+    text = `NOT SAVED (${n})`;
   } else if (n > 0) {
     status = "saving";
     text = `saving ${n}…`;
@@ -575,7 +574,10 @@ async function sendOutbox() {
     if (r.network || r.status >= 500) {
       S.online = !r.network;
       S.failing = !r.network;  // the server answers but cannot write (disk full, permissions)
-      if (!r.network) message(r.data.error, "error");
+      const n = pendingCount();
+      const queued = `${n} change${n === 1 ? " is" : "s are"} queued and sent as soon as it works again`;
+      message(r.network ? `NOT SAVED: the server cannot be reached; ${queued} (keep this page open).`
+        : `NOT SAVED: ${r.data.error} ${queued}.`, "error");
       setStatus();
       drawAll();
       await sleep(RETRY_MS[Math.min(tries, RETRY_MS.length - 1)]);
