@@ -41,3 +41,26 @@ def post(url: str, data: dict):
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+def grey(frame: int) -> int:
+    """The grey level of frame ``frame`` of the videos written by :func:`write_videos`."""
+    return 20 + 7 * frame
+
+
+def write_videos(sample: LabelSample, n_frames: int = 30) -> list[Path]:
+    """``videos/walk_camN.avi`` for the sample project: frame f is uniformly grey(f) (MJPG, quick to write)."""
+    import cv2
+    import numpy as np
+
+    paths = []
+    for c, video in enumerate(sample.videos):
+        w, h = (int(v) for v in sample.rig.sizes[c])
+        path = sample.project / "videos" / f"{video}.avi"
+        path.parent.mkdir(exist_ok=True)
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (w, h))
+        for f in range(n_frames):
+            writer.write(np.full((h, w, 3), grey(f), np.uint8))
+        writer.release()
+        paths.append(path)
+    return paths

@@ -96,6 +96,9 @@ def test_disagreement_flagged_in_three_views(sample, served):
         _label(url, frame["views"][c], k, sample.truth2d[c, 1, k] + shift)
     _, geo = get(f"{url}/api/geometry/1?individual=0")
     assert geo["flagged"][1][k] and geo["error"][1][k] > 5.0
+    # only the inconsistent view is flagged (leave one view out), though the triangulation pulls all three
+    assert not geo["flagged"][0][k] and not geo["flagged"][2][k]
+    assert abs(geo["error"][1][k] - 20.0) < 1.0  # its distance from where the two good views put the point
     _label(url, frame["views"][1], k, sample.truth2d[1, 1, k])
     _, geo = get(f"{url}/api/geometry/1?individual=0")
     assert not any(geo["flagged"][c][k] for c in range(3)) and max(geo["error"][c][k] for c in range(3)) < 1e-6
@@ -189,8 +192,9 @@ def test_labels_saved_as_deeplabcut_files_at_once(sample, served):
     session, url = served
     _, frame = get(f"{url}/api/frame/2")
     view = frame["views"][1]
+    before = view["revision"]
     status, data = _label(url, view, 4, [123.456, 654.321])
-    assert status == 200 and data["revision"] == 2
+    assert status == 200 and data["revision"] != before
     h5 = sample.project / "labeled-data" / "walk_cam2" / "CollectedData_sample.h5"
     for path in (h5, h5.with_suffix(".csv")):
         labels = load_labels(path)
@@ -212,7 +216,7 @@ def test_two_tabs_writing_at_once_get_a_conflict(sample, served):
     _, tab_b = get(f"{url}/api/frame/0")
     assert _label(url, tab_a["views"][0], 0, [10.0, 20.0])[0] == 200
     status, data = _label(url, tab_b["views"][0], 0, [99.0, 99.0])
-    assert status == 409 and "another tab" in data["error"] and data["revision"] == 2
+    assert status == 409 and "another tab" in data["error"] and data["revision"] == tab_a["views"][0]["revision"]
     h5 = sample.project / "labeled-data" / "walk_cam1" / "CollectedData_sample.h5"
     row = load_labels(h5).images.index(tab_a["views"][0]["image"])
     np.testing.assert_array_equal(load_labels(h5).points[row, 0, 0], [10.0, 20.0])
@@ -250,7 +254,7 @@ def test_http_errors_and_images(sample, served):
     status, data = post(f"{url}/api/label", {"video": 0})
     assert status == 400 and "expected JSON with video" in data["error"]
     status, data = post(f"{url}/api/label", {"video": 0, "image": "labeled-data/x/y.png", "bodypart": 0,
-                                             "xy": [1, 2], "revision": 1})  # fmt: skip
+                                             "xy": [1, 2], "revision": "none"})  # fmt: skip
     assert status == 400 and "is not an image of walk_cam1" in data["error"]
     status, body = get(url + "/")
     assert status == 200 and b"mocap3d label" in body
@@ -379,8 +383,9 @@ def test_multi_animal_project(tmp_path):
     session.set_point(0, view["image"], 0, 1, [1.0, 2.0], rev)
     labels = load_labels(folder / "CollectedData_bob.h5")
     assert labels.multi_animal and labels.individuals == ("m1", "m2")
-    np.testing.assert_array_equal(labels.points[1, 1, 0], [7.0, 8.0])
-    np.testing.assert_array_equal(labels.points[1, 0, 1], [1.0, 2.0])
+    assert labels.images == ("labeled-data/cage/img001.png",)  # rows only for labelled images, as DeepLabCut
+    np.testing.assert_array_equal(labels.points[0, 1, 0], [7.0, 8.0])
+    np.testing.assert_array_equal(labels.points[0, 0, 1], [1.0, 2.0])
     assert labels.labelled.sum() == 2
     assert session.frame(1)["views"][0]["labels"] == [[None, [1.0, 2.0]], [[7.0, 8.0], None]]
 
@@ -396,3 +401,50 @@ def test_folders_without_config_take_the_names_of_a_label_file(sample):
     assert len(session.frames) == 9
     result = CliRunner().invoke(cli, ["label", str(sample.project), "--dry-run"])
     assert result.exit_code == 0 and "9 frames (1 view each) in 3 folder(s); 2 body parts" in result.output
+
+
+# --------------------------------------------------------------------------- frames from the whole video
+
+
+def test_browse_the_video_and_add_a_frame(sample):
+    import cv2
+    from _label_helpers import grey, write_videos
+
+    videos = write_videos(sample)
+    session = LabelSession.open(sample.project, LabelToolConfig(calibration=sample.calibration))
+    server, url = start_in_thread(session)
+    try:
+        _, info = get(f"{url}/api/session")
+        assert [(v["source"], v["source_frames"]) for v in info["videos"]] == [(p.name, 30) for p in videos]
+        status, body = get(f"{url}/video/1/12")
+        assert status == 200
+        frame12 = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert abs(float(frame12.mean()) - grey(12)) < 3 and frame12.shape == (1024, 1280)
+        status, data = post(f"{url}/api/add-frame", {"frame": 0, "number": 12})
+        assert status == 200 and len(data["session"]["frames"]) == 4
+        _, frame = get(f"{url}/api/frame/{data['index']}")
+        assert [v["image"] for v in frame["views"]] == [f"labeled-data/{v}/img12.png" for v in sample.videos]
+        for v in sample.videos:
+            image = cv2.imread(str(sample.project / "labeled-data" / v / "img12.png"), cv2.IMREAD_GRAYSCALE)
+            assert abs(float(image.mean()) - grey(12)) < 3
+        # no row until something is labelled on it; then one
+        h5 = sample.project / "labeled-data" / "walk_cam2" / "CollectedData_sample.h5"
+        assert not h5.exists()
+        assert _label(url, frame["views"][1], 3, [100.0, 200.0])[0] == 200
+        assert load_labels(h5).images == ("labeled-data/walk_cam2/img12.png",)
+        # adding it again goes to the same frame and rewrites nothing
+        written = (sample.project / "labeled-data" / "walk_cam1" / "img12.png").stat().st_mtime_ns
+        assert post(f"{url}/api/add-frame", {"frame": 0, "number": 12})[1]["index"] == data["index"]
+        assert (sample.project / "labeled-data" / "walk_cam1" / "img12.png").stat().st_mtime_ns == written
+        for body, words in (({"frame": 0, "number": 30}, "frames 0 to 29"), ({"frame": 0, "number": -1}, "not -1"),
+                            ({"frame": 9, "number": 1}, "frame 9 does not exist"), ({"frame": 0}, "'number'")):
+            status, err = post(f"{url}/api/add-frame", body)
+            assert status == 400 and words in err["error"], err
+    finally:
+        server.shutdown()
+        server.server_close()
+    videos[2].unlink()
+    session = LabelSession.open(sample.project, LabelToolConfig(calibration=sample.calibration))
+    with pytest.raises(LabelFileError, match="walk_cam3: its video was not found"):
+        session.add_frame(0, 5)
+    assert not (sample.project / "labeled-data" / "walk_cam1" / "img05.png").exists()  # nothing half-added

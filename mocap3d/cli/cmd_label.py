@@ -52,6 +52,7 @@ def command(project, calibration, port, host, scorer, bodyparts, individuals, di
     from ..errors import MocapError
     from ..label import LabelSession, LabelToolConfig, make_server
     from ..label.geometry import GeometryConfig
+    from ..label.server import ProjectLock
 
     if sample is not None:
         from ..label.sample import write_label_sample
@@ -75,19 +76,27 @@ def command(project, calibration, port, host, scorer, bodyparts, individuals, di
         click.echo(f"warning: {line}", err=True)
     if dry_run:
         return
+    if not 0 <= port <= 65535:
+        raise MocapError(f"--port {port} is not a port number; pass one from 1024 to 65535 (0: any free port).")
+    lock = ProjectLock(session.root)
+    lock.acquire()  # a second server on this project refuses to start, naming the first
+    server = None
     try:
-        server = make_server(session, host, port)
-    except OSError as exc:
-        raise MocapError(f"cannot listen on {host}:{port} ({exc}); pass another --port.") from exc
-    url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{server.server_address[1]}"
-    click.echo(f"labelling at {url}  (Ctrl+C to stop; every label is already saved)")
-    click.echo(f"from another machine: ssh -L {server.server_address[1]}:localhost:{server.server_address[1]} "
-               "<this-server>, then open the URL there")  # fmt: skip
-    if not no_browser:
-        webbrowser.open(url)
-    try:
+        try:
+            server = make_server(session, host, port)
+        except OSError as exc:
+            raise MocapError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pass another --port.") from exc
+        url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{server.server_address[1]}"
+        lock.describe(url)
+        click.echo(f"labelling at {url}  (Ctrl+C to stop; every label is already saved)")
+        click.echo(f"from another machine: ssh -L {server.server_address[1]}:localhost:{server.server_address[1]} "
+                   "<this-server>, then open the URL there")  # fmt: skip
+        if not no_browser:
+            webbrowser.open(url)
         server.serve_forever()
     except KeyboardInterrupt:
         click.echo("stopped; all labels are saved.")
     finally:
-        server.server_close()
+        if server is not None:
+            server.server_close()
+        lock.release()

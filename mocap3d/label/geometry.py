@@ -126,9 +126,11 @@ class Proposals:
     points3d : (..., 3) triangulated from the views where a point is labelled
         (NaN where fewer than two views have it).
     proposed : (C, ..., 2) reprojection into every camera, with lens distortion.
-    error : (C, ..., ) distance in pixels between each label and the
-        reprojection (NaN where not labelled or not triangulated).
-    flagged : (C, ...) labels further than ``disagreement_px`` from it.
+    error : (C, ..., ) distance in pixels between each label and where the
+        *other* views put the point (triangulated without this view, when two
+        or more others have it; else from every view); NaN where not labelled
+        or not triangulated.
+    flagged : (C, ...) the labels that disagree (see :func:`propose`).
     """
 
     points3d: np.ndarray
@@ -147,18 +149,48 @@ def propose(rig: CameraRig, labels: np.ndarray, config: GeometryConfig | None = 
 
     Notes
     -----
-    The DLT runs on undistorted pixels, so with two views it is exact for
-    exact labels (the reprojection error in the two labelled views is then
-    ~0 and says nothing; disagreement needs three or more views).
+    The DLT runs on undistorted pixels. Disagreement: with three or more
+    views, each label is compared with where the other views put the point
+    (leave one view out); when removing one view makes the rest agree within
+    ``disagreement_px``, only that view is flagged. With two views a
+    disagreement cannot be pinned on either, so both are flagged.
     """
     cfg = config or GeometryConfig()
     pts = np.asarray(labels, dtype=np.float64)
+    P = rig.projection_matrices()
     undistorted = rig.undistort_points(pts, output="pixel")
-    X = triangulate_dlt(rig.projection_matrices(), undistorted)
+    X = triangulate_dlt(P, undistorted)
+    proposed = _reproject(rig, X)
+    error_all = np.linalg.norm(proposed - pts, axis=-1)  # (C, ...)
+    labelled = np.isfinite(pts).all(-1)
+    n_views = labelled.sum(0)
+    # Leave one view out: where the other views put the point, and how well they then agree among themselves.
+    loo = np.full(error_all.shape, np.nan)
+    rest_ok = np.zeros(error_all.shape, bool)
+    for c in range(rig.n_cameras):
+        others = undistorted.copy()
+        others[c] = np.nan
+        Xc = triangulate_dlt(P, others)
+        proj_c = _reproject(rig, Xc)
+        loo[c] = np.linalg.norm(proj_c[c] - pts[c], axis=-1)
+        rest_err = np.linalg.norm(proj_c - pts, axis=-1)
+        rest_err[c] = 0.0
+        rest_ok[c] = (np.nan_to_num(rest_err, nan=0.0) <= cfg.disagreement_px).all(0)
+    loo[:, n_views < 3] = np.nan
+    error = np.where(np.isfinite(loo), loo, error_all)
+    error[~labelled] = np.nan
+    bad = np.nan_to_num(error_all, nan=0.0) > cfg.disagreement_px  # (C, ...)
+    any_bad = bad.any(0)
+    # 3+ views: flag the view whose removal leaves the others consistent; when no single view explains the
+    # disagreement (or with two views, which cannot say which one is wrong), every view off the triangulation.
+    single = labelled & rest_ok & (np.nan_to_num(loo, nan=0.0) > cfg.disagreement_px) & (n_views >= 3)
+    explained = single.sum(0) == 1
+    flagged = np.where(explained, single, bad) & any_bad
+    return Proposals(X, proposed, error, flagged)
+
+
+def _reproject(rig: CameraRig, X: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         proposed = rig.project(X)
-    behind = rig.depths(X) <= 0
-    proposed[behind] = np.nan
-    error = np.linalg.norm(proposed - pts, axis=-1)
-    flagged = np.nan_to_num(error, nan=0.0) > cfg.disagreement_px
-    return Proposals(X, proposed, error, flagged)
+    proposed[rig.depths(X) <= 0] = np.nan
+    return proposed

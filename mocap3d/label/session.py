@@ -7,11 +7,20 @@ only by the camera name, images with the same file name). Each edit is written
 to DeepLabCut's ``CollectedData_<scorer>.h5`` and ``.csv`` at once (atomically),
 so closing the page or killing the server loses at most the point being placed.
 
-Concurrency: every label file has a revision number, raised by each write. An
-edit names the revision it was made on; when another tab (or a program
-writing the file on disk) got there first, the edit is refused with
-:class:`LabelConflict` and the page reloads the current labels instead of
-overwriting them.
+Only images with at least one label get a row in the written files (as
+DeepLabCut writes them; an unlabelled row would end up in its test split).
+
+Concurrency: every label file has a revision, a token of the file on disk
+(inode, size, modification time) that changes with each write and stays the
+same when the server restarts. An edit names the revision it was made on; when
+another tab (or a program writing the file on disk) got there first, the edit
+is refused with :class:`LabelConflict` and the page reloads the current labels
+instead of overwriting them. Edits queued by a page while the server was down
+are accepted after a restart as long as nobody else wrote the file meanwhile.
+
+Images are served only from inside the project's ``labeled-data/`` folder: a
+label row naming an absolute path, ``..`` or a file that is not an image is
+neither shown nor served (its labels stay in the file).
 """
 
 from __future__ import annotations
@@ -20,17 +29,20 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 import numpy as np
 
 from ..camera import CameraRig
 from ..errors import LabelFileError, MocapError
+from ..io.atomic import atomic_path
 from ..io.labels import SINGLE, LabelSet, load_labels, load_predictions, save_labels
 from ..io.matching import camera_for_file
 from .geometry import GeometryConfig, epipolar_curves, propose
 
-__all__ = ["LabelToolConfig", "LabelSession", "VideoLabels", "LabelConflict", "IMAGE_SUFFIXES"]
+__all__ = ["LabelToolConfig", "LabelSession", "VideoLabels", "LabelConflict", "IMAGE_SUFFIXES", "safe_image",
+           "ImageRefused"]
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +50,14 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 
 
+class ImageRefused(MocapError):
+    """A label row that names a file outside the project's ``labeled-data/`` (or not an image): not served."""
+
+
 class LabelConflict(MocapError):
     """An edit made on an older revision of a label file (another tab or program wrote it first)."""
 
-    def __init__(self, message: str, revision: int):
+    def __init__(self, message: str, revision: str):
         super().__init__(message)
         self.revision = revision
 
@@ -71,11 +87,12 @@ class VideoLabels:
     path: Path  # CollectedData_<scorer>.h5
     labels: LabelSet
     camera: str | None = None
-    revision: int = 1
     stamp: tuple[int, int, int] | None = None  # (inode, size, mtime_ns) of the .h5 when last read or written
     predictions: np.ndarray | None = None  # (images, individuals, bodyparts, 2), refinement starting points
     likelihood: np.ndarray | None = None  # (images, individuals, bodyparts)
     rows: dict[str, int] = field(default_factory=dict)
+    source: Path | None = None  # the video the frames were extracted from, when it can be found
+    source_frames: int = 0  # its frame count
 
     def __post_init__(self) -> None:
         self.rows = {name: r for r, name in enumerate(self.labels.images)}
@@ -84,6 +101,11 @@ class VideoLabels:
     def name(self) -> str:
         return self.folder.name
 
+    @property
+    def revision(self) -> str:
+        """The label file's revision token (see the module docstring); ``"none"`` before the first write."""
+        return _token(self.stamp)
+
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:
     try:
@@ -91,6 +113,48 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _token(stamp: tuple[int, int, int] | None) -> str:
+    return "none" if stamp is None else "{:x}.{:x}.{:x}".format(*stamp)
+
+
+_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def _plain_image_name(name: str) -> bool:
+    """``labeled-data/<video>/<image>``-like: relative, no ``..``, an image suffix."""
+    path = PurePosixPath(name)
+    return (len(path.parts) >= 3 and path.parts[0] == "labeled-data" and ".." not in path.parts
+            and ":" not in path.parts[0] and path.suffix.lower() in IMAGE_SUFFIXES)  # fmt: skip
+
+
+def safe_image(root: Path, name: str) -> Path | None:
+    """The file of image row ``name`` if it may be shown, else None.
+
+    It must be a relative ``labeled-data/...`` path without ``..``, with an
+    image suffix, and resolve to a file inside the project's ``labeled-data``
+    folder; a symbolic link to an image elsewhere (frames linked rather than
+    copied) is allowed only when the target starts like an image file.
+    """
+    if not _plain_image_name(name):
+        return None
+    path = root / Path(*PurePosixPath(name).parts)
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not resolved.is_file():
+        return None
+    base = (root / "labeled-data").resolve()
+    if resolved.is_relative_to(base):
+        return path
+    try:
+        with open(resolved, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    return path if head.startswith(_MAGIC) else None
 
 
 def _read_project_config(root: Path) -> dict:
@@ -151,6 +215,8 @@ class LabelSession:
         self.scorer = videos[0].labels.scorer
         self.multi_animal = videos[0].labels.multi_animal
         self._lock = threading.RLock()
+        self._sizes: dict[tuple[int, str], tuple[int, int] | None] = {}
+        self._video_lock = threading.Lock()
         self.frames = self._group_frames()
         self.skeleton: list[tuple[int, int]] = []  # body part index pairs drawn as lines (config.yaml's skeleton)
 
@@ -216,6 +282,8 @@ class LabelSession:
                         f"{v.name}: no camera of the calibration ({', '.join(rig.names)}) in the folder name; "
                         "labelled on its own, without multi-view help."
                     )
+        for v in videos:
+            v.source, v.source_frames = _source_video(root, v.folder.name, project)
         session = cls(root, videos, rig, cfg, warnings)
         session.skeleton = _skeleton(project.get("skeleton"), session.bodyparts)
         return session
@@ -262,7 +330,15 @@ class LabelSession:
             labels = LabelSet.empty(on_disk, bodyparts, scorer, individuals)
         else:
             labels = _conform(existing, bodyparts, individuals, warnings)
-            moved = [name for name in labels.images if not (root / name).is_file()]
+            unsafe = [name for name in labels.images
+                      if not _plain_image_name(name) or (safe_image(root, name) is None and (root / name).exists())]
+            if unsafe:
+                warnings.append(
+                    f"{folder.name}: {len(unsafe)} row(s) of {path.name} name a file that is not an image inside "
+                    f"labeled-data/ ({', '.join(unsafe[:3])}{', ...' if len(unsafe) > 3 else ''}); they are not shown "
+                    "or served, and their labels are kept in the file."
+                )
+            moved = [name for name in labels.images if name not in unsafe and safe_image(root, name) is None]
             if moved:
                 warnings.append(
                     f"{folder.name}: {len(moved)} labelled image(s) are not on disk ({', '.join(moved[:3])}"
@@ -280,7 +356,7 @@ class LabelSession:
         """Frames: ``{"name", "members": [(video index, image name), ...]}`` in display order."""
         groups: dict[tuple, list[tuple[int, str]]] = {}
         for vi, video in enumerate(self.videos):
-            shown = [name for name in video.labels.images if (self.root / name).is_file()]
+            shown = [name for name in video.labels.images if safe_image(self.root, name) is not None]
             if video.camera is not None:
                 cam_tokens = {t.lower() for t in _TOKEN.findall(video.camera)}
                 cam_tokens |= {"cam" + t for t in cam_tokens}
@@ -303,13 +379,15 @@ class LabelSession:
     def info(self) -> dict:
         """What the page needs to draw its controls."""
         return {
+            "project": str(self.root),
             "scorer": self.scorer,
             "bodyparts": list(self.bodyparts),
             "individuals": list(self.individuals),
             "multi_animal": self.multi_animal,
             "calibrated": self.rig is not None,
             "refinement": any(v.predictions is not None for v in self.videos),
-            "videos": [{"name": v.name, "camera": v.camera, "file": str(v.path.relative_to(self.root))}
+            "videos": [{"name": v.name, "camera": v.camera, "file": str(v.path.relative_to(self.root)),
+                        "source": v.source.name if v.source is not None else None, "source_frames": v.source_frames}
                        for v in self.videos],  # fmt: skip
             "frames": [{"name": f["name"], "views": len(f["members"])} for f in self.frames],
             "warnings": list(self.warnings),
@@ -334,7 +412,7 @@ class LabelSession:
                     "video": vi,
                     "view": video.camera or video.name,
                     "image": name,
-                    "url": f"/image/{vi}/{row}",
+                    "url": f"/image/{vi}/{row}?name={quote(Path(name).name)}",  # the name: no stale cached image
                     "revision": video.revision,
                     "labels": _json_points(video.labels.points[row]),
                     "predictions": None,
@@ -343,19 +421,119 @@ class LabelSession:
                 if video.predictions is not None:
                     entry["predictions"] = _json_points(video.predictions[row])
                     entry["likelihood"] = _json_values(video.likelihood[row])
-                if self.rig is not None and video.camera is not None:
-                    entry["size"] = self.rig.sizes[self.rig.index(video.camera)].tolist()
+                size = self.image_size(vi, name)
+                entry["size"] = list(size) if size is not None else None
                 views.append(entry)
         return {"index": index, "name": frame["name"], "views": views}
 
     def image_path(self, video: int, row: int) -> Path:
-        """The image file of one row (only images listed in the label files are served)."""
+        """The image file of one row: only images of the label files, inside ``labeled-data/`` (see :func:`safe_image`).
+
+        Raises :class:`~mocap3d.errors.LabelFileError` for a row that does not
+        exist and :class:`ImageRefused` for one that names any other file.
+        """
         if not 0 <= video < len(self.videos):
             raise LabelFileError(f"video {video} does not exist.")
         images = self.videos[video].labels.images
         if not 0 <= row < len(images):
             raise LabelFileError(f"image {row} of {self.videos[video].name} does not exist.")
-        return self.root / images[row]
+        path = safe_image(self.root, images[row])
+        if path is None:
+            raise ImageRefused(
+                f"row {row} of {self.videos[video].name} names {images[row]!r}, which is not an image file inside "
+                "this project's labeled-data/ folder; it is not served."
+            )
+        return path
+
+    def image_size(self, video: int, image: str) -> tuple[int, int] | None:
+        """(width, height) of an image: the calibration's, else read from the file's header; None if unreadable."""
+        key = (video, image)
+        if key in self._sizes:
+            return self._sizes[key]
+        v = self.videos[video]
+        size = None
+        if self.rig is not None and v.camera is not None:
+            w, h = self.rig.sizes[self.rig.index(v.camera)]
+            size = (int(w), int(h))
+        else:
+            path = safe_image(self.root, image)
+            if path is not None:
+                try:
+                    from PIL import Image
+
+                    with Image.open(path) as img:
+                        size = (int(img.width), int(img.height))
+                except Exception:  # noqa: BLE001 - any unreadable image: no bounds check beyond finiteness
+                    size = None
+        self._sizes[key] = size
+        return size
+
+    # ------------------------------------------------------------------ the whole video
+
+    def video_frame(self, video: int, number: int) -> np.ndarray:
+        """Frame ``number`` of the video a folder's frames come from (BGR), to browse for frames to add."""
+        if not 0 <= video < len(self.videos):
+            raise LabelFileError(f"video {video} does not exist (the project has {len(self.videos)}).")
+        v = self.videos[video]
+        if v.source is None:
+            raise LabelFileError(
+                f"{v.name}: its video was not found (looked for videos/{v.name}.* and config.yaml's video_sets); "
+                "put the video there to browse it."
+            )
+        if not 0 <= number < v.source_frames:
+            raise LabelFileError(f"{v.source.name} has frames 0 to {v.source_frames - 1}, not {number}.")
+        import cv2
+
+        with self._video_lock:
+            cap = cv2.VideoCapture(str(v.source))
+            try:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, number)
+                ok, image = cap.read()
+            finally:
+                cap.release()
+        if not ok or image is None:
+            raise LabelFileError(f"{v.source.name}: frame {number} cannot be decoded (damaged or shorter video?).")
+        return image
+
+    def add_frame(self, frame: int, number: int) -> int:
+        """Extract frame ``number`` of the videos of ``frame``'s views into their folders; returns its frame index.
+
+        Every view of the frame gets the same frame number (the videos of a
+        calibrated rig are synchronized), written as DeepLabCut names
+        extracted frames (``img`` + the zero-padded number). An image already
+        on disk is kept, never overwritten. The new images get no row in the
+        label file until something is labelled on them.
+        """
+        members = self._frame(frame)["members"]
+        videos = [vi for vi, _ in members]
+        images = []
+        for vi in videos:
+            v = self.videos[vi]
+            image = self.video_frame(vi, number)
+            digits = max(1, int(np.ceil(np.log10(max(v.source_frames, 2)))))  # DeepLabCut's rule
+            name = f"img{number:0{digits}d}.png"
+            images.append((vi, f"labeled-data/{v.name}/{name}", v.folder / name, image))
+        import cv2
+
+        with self._lock:
+            for vi, relative, path, image in images:
+                v = self.videos[vi]
+                if not path.exists():
+                    with atomic_path(path) as tmp:
+                        if not cv2.imwrite(str(tmp), image):
+                            raise LabelFileError(f"{path}: the frame could not be written.")
+                if relative not in v.rows:
+                    v.labels = _append_images(v.labels, [relative])
+                    v.rows = {name: r for r, name in enumerate(v.labels.images)}
+                    if v.predictions is not None and v.likelihood is not None:
+                        v.predictions = np.concatenate([v.predictions, np.full((1,) + v.predictions.shape[1:], np.nan)])
+                        v.likelihood = np.concatenate([v.likelihood, np.full((1,) + v.likelihood.shape[1:], np.nan)])
+            self.frames = self._group_frames()
+            target = {(vi, relative) for vi, relative, _, _ in images}
+            for i, f in enumerate(self.frames):
+                if target & set(f["members"]):
+                    return i
+        raise LabelFileError(f"frame {number} was extracted but is not shown; reload the page.")
 
     def progress(self) -> dict:
         """Labelled points per frame and per body part, over all views and individuals."""
@@ -410,53 +588,136 @@ class LabelSession:
     # ------------------------------------------------------------------ edits
 
     def set_point(
-        self, video: int, image: str, individual: int, bodypart: int, xy: list[float] | None, revision: int
+        self, video: int, image: str, individual: int, bodypart: int, xy: list[float] | None, revision: str
     ) -> dict:
-        """Place, move (``xy``) or delete (``None``) one label and write the file.
+        """Place, move (``xy``) or delete (``None``) one label and write the file (see :meth:`set_points`)."""
+        result = self.set_points([{"video": video, "image": image, "individual": individual, "bodypart": bodypart,
+                                   "xy": xy, "revision": revision}])  # fmt: skip
+        out = result["videos"][0]
+        return {"video": video, "revision": out["revision"], "labels": out["images"][image]}
 
-        Raises :class:`LabelConflict` when ``revision`` is not the file's
-        current one, or the file changed on disk since it was read; the
-        current labels are then reloaded and nothing is overwritten.
+    def set_points(self, edits: list[dict]) -> dict:
+        """Apply several edits at once: every file touched is written once (atomically).
+
+        Each edit is ``{video, image, individual, bodypart, xy, revision}``
+        with ``xy`` two finite pixel coordinates inside the image, or
+        ``None`` to delete. All edits are checked before any file is written:
+        a bad one raises :class:`~mocap3d.errors.LabelFileError` and a stale
+        revision :class:`LabelConflict` (the labels are then reloaded), and
+        nothing is written. Returns ``{"videos": [{"video", "revision",
+        "images": {image: labels of that row}}]}``.
         """
-        if not 0 <= video < len(self.videos):
-            raise LabelFileError(f"video {video} does not exist.")
+        if not edits:
+            return {"videos": []}
         with self._lock:
-            v = self.videos[video]
-            if _stamp(v.path) != v.stamp:
-                self._reload(v)
-                raise LabelConflict(
-                    f"{v.path.name} of {v.name} was changed on disk by another program; its labels were reloaded "
-                    "and nothing was overwritten. Check the frame and place the point again.",
-                    v.revision,
+            by_video: dict[int, list[dict]] = {}
+            checked: set[tuple[int, str]] = set()
+            for e in edits:
+                video = e["video"]
+                if not 0 <= video < len(self.videos):
+                    raise LabelFileError(f"video {video} does not exist (the project has {len(self.videos)}).")
+                v = self.videos[video]
+                if (video, e["image"]) not in checked:
+                    if e["image"] not in v.rows or safe_image(self.root, e["image"]) is None:
+                        raise LabelFileError(f"{e['image']} is not an image of {v.name}.")
+                    checked.add((video, e["image"]))
+                if not 0 <= e["individual"] < len(self.individuals):
+                    raise LabelFileError(
+                        f"individual {e['individual']} does not exist (the project has {len(self.individuals)})."
+                    )
+                if not 0 <= e["bodypart"] < len(self.bodyparts):
+                    raise LabelFileError(
+                        f"body part {e['bodypart']} does not exist (the project has {len(self.bodyparts)}, "
+                        f"0 to {len(self.bodyparts) - 1})."
+                    )
+                if e["xy"] is not None:
+                    self._check_xy(video, e["image"], e["xy"])
+                by_video.setdefault(video, []).append(e)
+            for video, group in by_video.items():
+                self._check_revision(self.videos[video], {e["revision"] for e in group})
+            out = []
+            for video, group in by_video.items():
+                v = self.videos[video]
+                points = v.labels.points.copy()
+                for e in group:
+                    xy = e["xy"]
+                    points[v.rows[e["image"]], e["individual"], e["bodypart"]] = (
+                        np.nan if xy is None else np.asarray(xy, dtype=np.float64)
+                    )
+                self._write(v, v.labels.with_points(points))
+                images = {e["image"]: _json_points(points[v.rows[e["image"]]]) for e in group}
+                out.append({"video": video, "revision": v.revision, "images": images})
+            return {"videos": out}
+
+    def _check_xy(self, video: int, image: str, xy) -> None:
+        point = np.asarray(xy, dtype=np.float64)
+        if point.shape != (2,) or not np.isfinite(point).all():
+            raise LabelFileError(f"label coordinates must be two finite numbers [x, y], got {xy}.")
+        size = self.image_size(video, image)
+        if size is not None:
+            w, h = size
+            tol = 1e-6
+            if not (-0.5 - tol <= point[0] <= w - 0.5 + tol and -0.5 - tol <= point[1] <= h - 0.5 + tol):
+                raise LabelFileError(
+                    f"label ({point[0]:g}, {point[1]:g}) is outside the {w}x{h} image {Path(image).name} "
+                    f"(x from -0.5 to {w - 0.5:g}, y from -0.5 to {h - 0.5:g})."
                 )
-            if revision != v.revision:
-                raise LabelConflict(
-                    f"the labels of {v.name} were changed in another tab or window (revision {v.revision}, this page "
-                    f"had {revision}); nothing was overwritten. The page shows the current labels: place the point "
-                    "again if it is still needed.",
-                    v.revision,
-                )
-            if image not in v.rows:
-                raise LabelFileError(f"{image} is not an image of {v.name}.")
-            if not (0 <= individual < len(self.individuals) and 0 <= bodypart < len(self.bodyparts)):
-                raise LabelFileError(f"no individual {individual} / body part {bodypart} in this project.")
-            point = np.full(2, np.nan) if xy is None else np.asarray(xy, dtype=np.float64).reshape(2)
-            if xy is not None and not np.isfinite(point).all():
-                raise LabelFileError(f"label coordinates must be two finite numbers, got {xy}.")
-            points = v.labels.points.copy()
-            points[v.rows[image], individual, bodypart] = point
-            labels = v.labels.with_points(points)
-            save_labels(labels, v.path)
-            v.labels = labels
-            v.stamp = _stamp(v.path)
-            v.revision += 1
-            return {"video": video, "revision": v.revision, "labels": _json_points(points[v.rows[image]])}
+
+    def _check_revision(self, v: VideoLabels, revisions: set) -> None:
+        if _stamp(v.path) != v.stamp:
+            self._reload(v)
+            raise LabelConflict(
+                f"{v.path.name} of {v.name} was changed on disk by another program; its labels were reloaded "
+                "and nothing was overwritten. Check the frame and place the point again.",
+                v.revision,
+            )
+        stale = sorted(str(r) for r in revisions if r != v.revision)
+        if stale:
+            raise LabelConflict(
+                f"the labels of {v.name} were changed in another tab or window since this page read them; nothing "
+                "was overwritten. The page shows the current labels: place the point again if it is still needed.",
+                v.revision,
+            )
+
+    def _write(self, v: VideoLabels, labels: LabelSet) -> None:
+        """Save the rows with at least one label (DeepLabCut's layout), keep every row in memory."""
+        keep = np.flatnonzero(labels.labelled.any(axis=(1, 2)))
+        written = LabelSet(tuple(labels.images[i] for i in keep), labels.bodyparts, labels.individuals,
+                           labels.points[keep], labels.scorer, labels.multi_animal, labels.index_style,
+                           labels.source)  # fmt: skip
+        save_labels(written, v.path)
+        v.labels = labels
+        v.stamp = _stamp(v.path)
 
     def _reload(self, v: VideoLabels) -> None:
         fresh = self._load_video(self.root, v.folder, self.scorer, self.bodyparts,
                                  self.individuals if self.multi_animal else None, self.warnings)  # fmt: skip
         v.labels, v.rows, v.stamp = fresh.labels, fresh.rows, fresh.stamp
-        v.revision += 1
+
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg")
+
+
+def _source_video(root: Path, name: str, project: dict) -> tuple[Path | None, int]:
+    """The video ``labeled-data/<name>`` was extracted from (DeepLabCut: same stem) and its frame count."""
+    candidates = []
+    for key in project.get("video_sets") or {}:
+        path = Path(str(key))
+        if path.stem == name:
+            candidates += [path if path.is_absolute() else root / path, root / "videos" / path.name]
+    candidates += sorted(p for p in (root / "videos").glob(f"{name}.*") if p.suffix.lower() in VIDEO_SUFFIXES)
+    for path in candidates:
+        if path.is_file():
+            import cv2
+
+            cap = cv2.VideoCapture(str(path))
+            try:
+                n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+            finally:
+                cap.release()
+            if n > 0:
+                return path, n
+    return None, 0
 
 
 def _skeleton(pairs, bodyparts: tuple[str, ...]) -> list[tuple[int, int]]:
