@@ -137,10 +137,10 @@ def load_project(path: str | Path) -> Project:
                                "'mocap3d project create' or 'mocap3d project import'.")
     if path.suffix.lower() in (".yaml", ".yml"):
         return dlc_project(path)
-    try:
-        data = toml.loads(path.read_text(encoding="utf-8"))
-    except (OSError, toml.TomlDecodeError) as exc:
-        raise NetworkError(f"cannot read project file {path}: {exc}") from exc
+    from ..io.settings import check_tables, read_toml
+
+    data = read_toml(path, "project file", NetworkError)
+    check_tables(data, ("project", "model", "augment", "train"), str(path), scalar_ok=(), error=NetworkError)
     head = dict(data.get("project", {}))
     known = set(Project.__dataclass_fields__) - {"path", "network"}
     unknown = sorted(set(head) - known)
@@ -164,12 +164,9 @@ def create_project(path: str | Path, name: str, bodyparts: list[str], *, videos:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
+    from ..io.settings import read_yaml
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise NetworkError(f"cannot read DeepLabCut config {path}: {exc}") from exc
+    data = read_yaml(path, "DeepLabCut config", NetworkError)
     if not isinstance(data, dict):
         raise NetworkError(f"{path}: not a DeepLabCut config.yaml (expected a mapping of settings).")
     return data
