@@ -131,12 +131,21 @@ def openfield(args, work: Path) -> str:
 def efficiency(args, work: Path) -> str:
     jobs = [(arm, n, seed) for n in args.sizes for seed in args.seeds for arm in ARMS]
     results = run_pairs(jobs, args, work)
+    raw = REPO / "benchmarks" / "results" / "transfer-efficiency.json"
+    raw.write_text(json.dumps({"minutes": args.minutes, "seeds": args.seeds, "runs": results}, indent=1))
+    return efficiency_report(raw)
+
+
+def efficiency_report(raw: Path) -> str:
+    """Table and figure from the runs saved by :func:`efficiency` (``--replot`` redraws them)."""
+    saved = json.loads(raw.read_text())
+    minutes, seeds = saved["minutes"], saved["seeds"]
     table: dict[tuple[str, int], list[float]] = {}
-    for r in results:
+    for r in saved["runs"]:
         table.setdefault((r["arm"], r["n_train"]), []).append(r["test"])
     sizes = sorted({n for _, n in table})
     lines = [f"DeepLabCut openfield: test error (mean px, the same 23 test images) against the number of training "
-             f"images, {args.minutes:g} minutes per run, seeds {args.seeds}", "",
+             f"images, {minutes:g} minutes per run, seeds {seeds}", "",
              "| training images | pretrained (px) | from scratch (px) | ratio |", "|---|---|---|---|"]
     for n in sizes:
         p, s = np.mean(table["pretrained", n]), np.mean(table["scratch", n])
@@ -146,21 +155,29 @@ def efficiency(args, work: Path) -> str:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     from mocap3d.io.atomic import save_figure
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for arm, colour in (("pretrained", "tab:blue"), ("scratch", "tab:red")):
         means = [np.mean(table[arm, n]) for n in sizes]
         for n in sizes:
             ax.scatter([n] * len(table[arm, n]), table[arm, n], color=colour, alpha=0.4, s=12)
         label = "ImageNet-pretrained EfficientNet-Lite0" if arm == "pretrained" else "same network, random weights"
         ax.plot(sizes, means, "o-", color=colour, label=label)
+        for n, m in zip(sizes, means, strict=True):
+            ax.annotate(f"{m:.1f}", (n, m), textcoords="offset points", xytext=(6, 4), color=colour, fontsize=8)
     ax.set(xscale="log", yscale="log", xlabel="training images", ylabel="test error (mean px)",
-           title=f"openfield: transfer learning, {args.minutes:g} min per run")
-    ax.set_xticks(sizes, [str(n) for n in sizes])
+           title=f"openfield: test error after {minutes:g} min of training per run")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(ScalarFormatter())
+        axis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(sizes)
+    ax.set_yticks([2, 3, 5, 10, 20, 30])
     ax.axhline(3.0, color="grey", ls=":", lw=1)
-    ax.legend()
+    ax.legend(loc="center right", fontsize=8)
+    fig.tight_layout()
     save_figure(fig, REPO / "benchmarks" / "results" / "transfer-efficiency.png", dpi=120)
     return "\n".join(lines + ["", "![data efficiency](transfer-efficiency.png)"])
 
@@ -173,7 +190,8 @@ def main() -> None:
         print(json.dumps(r))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["openfield", "efficiency"])
+    ap.add_argument("mode", choices=["openfield", "efficiency", "replot"],
+                    help="replot: redraw the efficiency table and figure from results/transfer-efficiency.json")
     ap.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget per training run")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--parallel", action="store_true", help="two runs at once, one thread each")
@@ -181,6 +199,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "mocap3d-transfer")
     args = ap.parse_args()
+    if args.mode == "replot":
+        print(efficiency_report(REPO / "benchmarks" / "results" / "transfer-efficiency.json"))
+        return
     if not PROJECT.is_dir():
         raise SystemExit(f"dataset not found at {PROJECT} (set MOCAP3D_DATASETS)")
     text = openfield(args, args.out) if args.mode == "openfield" else efficiency(args, args.out)
