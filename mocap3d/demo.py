@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import toml
@@ -63,6 +64,9 @@ class DemoConfig:
         Rays per pixel along each axis when rendering the walker.
     labels_per_camera : int
         Frames labelled per camera (at most 50), evenly spread over the recording.
+    network : bool
+        False: skip labelling, training and analysis; the 2D input is the truth plus 1.5 px noise
+        (checks the calibration and the 3D stages alone).
     preset : str
         2D network preset (``mocap3d train``); an unknown one falls back to ``fallback_preset``.
     iterations : int or None
@@ -84,6 +88,7 @@ class DemoConfig:
     fallback_preset: str = "fast"
     iterations: int | None = None
     workers: int = 2
+    network: bool = True
 
     def __post_init__(self) -> None:
         self.size = (int(self.size[0]), int(self.size[1]))
@@ -138,7 +143,7 @@ class _Report:
     def __init__(self, echo: Callable[[str], None]) -> None:
         self.echo = echo
         self.lines: list[str] = []
-        self.values: dict[str, float] = {}
+        self.values: dict[str, Any] = {}
         self.t0 = time.perf_counter()
         self._stage_t0 = self.t0
 
@@ -256,65 +261,43 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, echo: Callable[[
     rig_est, calib, _ = calibrate_videos(board_file, list(board_videos.values()), out / "calibration" / "calibration.toml",
                                          CalibrationConfig(), workers=cfg.workers, progress=progress)  # fmt: skip
     errs = rig_errors(rig_true, rig_est)
+    from .calibration.detect import Detections
+    from .calibration.report import physical_check
+
+    check = physical_check(rig_est, Detections.load(out / "calibration" / "calibration_detections.npz"))
     rig = _align_to_truth(rig_est, rig_true)
     calibration = save_calibration(rig, out / "calibration.toml",
                                    {"source": "calibration/calibration.toml, world frame from the true camera centres"})
     centre_mm = float(errs["centre"].max())
     scale_pct = 100 * abs(float(errs["scale"]) - 1)
-    good = calib.median_px < 0.5 and centre_mm < 20 and scale_pct < 0.5
-    rep.values.update(calib_px=calib.median_px, calib_centre_mm=centre_mm, calib_scale_pct=scale_pct)
+    distance = float(np.median(np.linalg.norm(rig_true.centers() - rig_true.centers().mean(0), axis=1)))
+    good = calib.median_px < 0.5 and centre_mm < 0.01 * distance and scale_pct < 1 and check.verdict(
+        board.square_length) == "good"
+    rep.values.update(calib_px=calib.median_px, calib_centre_mm=centre_mm, calib_scale_pct=scale_pct,
+                      calib_square_mm=check.square_median, calib_span_pct=check.span_pct)
     rep.stage("calibrate", "good" if good else "check it",
-              f"reprojection median {calib.median_px:.2f} px (p90 {calib.p90_px:.2f}); camera centres within "
-              f"{centre_mm:.1f} mm of the truth, scale off by {scale_pct:.2f} %, focal lengths within "
-              f"{float(errs['focal_pct'].max()):.2f} % -> calibration.toml")  # fmt: skip
+              f"reprojection median {calib.median_px:.2f} px (p90 {calib.p90_px:.2f}); board squares measured "
+              f"within {check.square_median:.2f} mm of {board.square_length:g} mm, board span within "
+              f"{check.span_pct:.2f} %; vs truth: camera centres within {centre_mm:.1f} mm, scale off by "
+              f"{scale_pct:.2f} %, focal lengths within {float(errs['focal_pct'].max()):.2f} % -> calibration.toml")
 
-    # ---------------------------------------------------------------- 3. label
-    rep.start(f"labelling {cfg.labels_per_camera} frames per camera from the truth")
-    project, labelled = _make_project(out / "network", cfg, videos, truth, rep)
-    n_labels = sum(len(v) for v in labelled.values())
-    rep.stage("label", "done", f"{n_labels} frames ({cfg.labels_per_camera} per camera) labelled with the true "
-              f"pixels of the visible body parts -> network/labeled-data/ (DeepLabCut layout)")  # fmt: skip
-
-    # ---------------------------------------------------------------- 4. train
-    from .nn.run import analyze_project_videos, train_project
-    from .nn.videos import AnalyzeConfig
-
-    tc = project.network.train
-    rep.start(f"training the '{project.network.model.backbone}' network ({tc.iterations} iterations)")
-    trained = train_project(project, progress=progress)
-    loss = f"{trained.losses[0]:.4f} -> {trained.losses[-1]:.4f}" if trained.losses else "n/a"
-    rep.stage("train", "done", f"{rep.values['preset']} preset, {trained.iterations} iterations, loss {loss} "
-              f"-> {trained.model_path.relative_to(out)}")  # fmt: skip
-
-    # ---------------------------------------------------------------- 5. analyse
-    rep.start("analysing every video")
-    acfg = AnalyzeConfig(pcutoff=project.pcutoff, name_with_scorer=False, save_csv=False, overwrite=True)
-    results = analyze_project_videos(project, list(videos.values()), out_dir=out / "pose-2d", cfg=acfg)
-    from .io.pose2d import load_track2d
-
-    err2d, unl = [], []
-    for c, res in enumerate(results):
-        track = load_track2d(res.output)
-        pts = track.points[:, 0]
-        e = np.linalg.norm(pts - truth["points2d"][c], axis=-1)
-        mask = visible[c].copy()
-        mask[labelled[rig_true.names[c]]] = False  # unlabelled frames only
-        err2d.append(e[mask])
-        unl.append(mask)
-    e2 = np.concatenate(err2d)
-    med2, p90_2, _ = _stats(e2)
-    far = float((e2 > 10).mean()) if e2.size else float("nan")
-    rep.values.update(err2d_median_px=med2, err2d_p90_px=p90_2, err2d_over10=far)
-    verdict = "good" if med2 < 3 else ("usable" if med2 < 8 else "poor: label more frames or train longer")
-    fps_an = np.mean([r.fps for r in results])
-    rep.stage("analyse", verdict, f"2D error on unlabelled frames (visible body parts): median {med2:.1f} px, "
-              f"p90 {p90_2:.1f} px, {far:.1%} over 10 px; {fps_an:.0f} frames/s -> pose-2d/")  # fmt: skip
+    # ---------------------------------------------------------------- 3-5. label, train, analyse
+    if cfg.network:
+        pose_files, err2d = _network_stages(out, cfg, videos, truth, rep, progress)
+    else:
+        pose_files, err2d = _truth_2d(out, cfg, truth, rig_true.names, rep)
 
     # ---------------------------------------------------------------- 6. triangulate
     rep.start("triangulating (optim)")
-    pose_files = [r.output for r in results]
-    poses, summary = triangulate_files(calibration, pose_files, out / "pose3d.h5",
-                                       TriangulationConfig(method="optim"), units="mm", fps=cfg.fps)  # fmt: skip
+    try:
+        poses, summary = triangulate_files(calibration, pose_files, out / "pose3d.h5",
+                                           TriangulationConfig(method="optim"), units="mm", fps=cfg.fps)  # fmt: skip
+    except MocapError as exc:
+        rep.stage("triangulate", "failed", str(exc))
+        _finish(out, rep)
+        raise MocapError(f"the demo stopped at triangulation ({exc}); the 2D network is not good enough yet: "
+                         "train longer (--iterations) or label more frames (--labels). See "
+                         f"{out / 'report.txt'}.") from None
     err3 = np.linalg.norm(poses.points - sample.truth.points, axis=-1)
     m3, p90_3, p99_3 = _stats(err3)
     rep.values.update(err3d_median_mm=m3, err3d_p90_mm=p90_3, err3d_p99_mm=p99_3, triangulated=summary.triangulated)
@@ -359,24 +342,102 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, echo: Callable[[
     # ---------------------------------------------------------------- 9. exports
     rep.start("exporting")
     written = [save_any_poses3d(filtered, out / f"pose3d{ext}", fps=cfg.fps, units="mm") for ext in (".trc", ".c3d", ".nc")]
-    back = load_poses3d(written[1]) if written[1].suffix == ".c3d" else None
-    rt = float(np.nanmax(np.abs(back.points - filtered.points))) if back is not None else float("nan")
+    from .io.exports import load_any_poses3d
+
+    back = load_any_poses3d(written[1])
+    rt = float(np.nanmax(np.abs(back.points - filtered.points)))
     rep.stage("export", "done", f"{', '.join(p.name for p in written)} (C3D read back within {rt:.3f} mm)")
 
     # ---------------------------------------------------------------- 10. pictures
     rep.start("rendering the viewer movie and pictures")
-    pictures = _pictures(out, filtered, rig, sample, err3, errf, err2d, truth, results, rep)
+    pictures = _pictures(out, filtered, rig, sample, err3, errf)
     rep.stage("view", "done", ", ".join(pictures))
-    total = time.perf_counter() - rep.t0
-    rep.lines.append(f"total {total:.0f} s; report -> {out / 'report.txt'}, picture -> {out / 'report.png'}")
-    rep.echo(rep.lines[-1])
-    _report_png(out / "report.png", sample, filtered, err2d, errf, truth, results, rep)
-    atomic_write_text(out / "report.txt", "\n".join(rep.lines) + "\n")
+    _report_png(out / "report.png", sample, filtered, err2d, errf, truth, videos, pose_files, rep)
+    _finish(out, rep)
+    return rep.lines
+
+
+def _finish(out: Path, rep: _Report) -> None:
+    """The last line, ``report.txt`` and ``report.json`` (every number the lines print)."""
     import json
 
-    atomic_write_text(out / "report.json", json.dumps({k: float(v) for k, v in rep.values.items()
-                                                       if isinstance(v, (int, float))}, indent=1))  # fmt: skip
-    return rep.lines
+    total = time.perf_counter() - rep.t0
+    rep.values["total_s"] = total
+    rep.lines.append(f"total {total:.0f} s; report -> {out / 'report.txt'}, picture -> {out / 'report.png'}")
+    rep.echo(rep.lines[-1])
+    atomic_write_text(out / "report.txt", "\n".join(rep.lines) + "\n")
+    atomic_write_text(out / "report.json", json.dumps(rep.values, indent=1, default=float) + "\n")
+
+
+def _network_stages(out: Path, cfg: DemoConfig, videos: dict[str, Path], truth: dict, rep: _Report,
+                    progress: bool) -> tuple[list[Path], list[np.ndarray]]:
+    """Label from the truth, train, analyse every video; the 2D files and the 2D errors on unlabelled frames."""
+    from .io.pose2d import load_track2d
+    from .nn.run import train_project
+    from .nn.videos import AnalyzeConfig, analyze_video, load_predictor
+
+    rep.start(f"labelling {cfg.labels_per_camera} frames per camera from the truth")
+    project, labelled = _make_project(out / "network", cfg, videos, truth, rep)
+    n_labels = sum(len(v) for v in labelled.values())
+    rep.stage("label", "done", f"{n_labels} frames ({cfg.labels_per_camera} per camera) labelled with the true "
+              f"pixels of the visible body parts -> network/labeled-data/ (DeepLabCut layout)")  # fmt: skip
+
+    tc = project.network.train
+    rep.start(f"training the '{project.network.model.backbone}' network ({tc.iterations} iterations)")
+    trained = train_project(project, progress=progress)
+    loss = f"{trained.losses[0]:.4f} -> {trained.losses[-1]:.4f}" if trained.losses else "n/a"
+    rep.values["train_iterations"] = trained.iterations
+    rep.stage("train", "done", f"{rep.values['preset']} preset, {trained.iterations} iterations, loss {loss} "
+              f"-> {trained.model_path.relative_to(out)}")  # fmt: skip
+
+    rep.start("analysing every video")
+    predictor, info = load_predictor(trained.model_path)
+    acfg = AnalyzeConfig(pcutoff=project.pcutoff, name_with_scorer=False, save_csv=False, overwrite=True)
+    results = [analyze_video(predictor, info.bodyparts, v, out / "pose-2d", acfg, project.skeleton, progress=progress)
+               for v in videos.values()]  # fmt: skip
+    err2d = []
+    for c, (cam, res) in enumerate(zip(videos, results, strict=True)):
+        pts = load_track2d(res.output).points[:, 0]
+        e = np.linalg.norm(pts - truth["points2d"][c], axis=-1)
+        mask = truth["visible"][c].copy()
+        mask[labelled[cam]] = False  # unlabelled frames only
+        err2d.append(np.where(mask, e, np.nan))
+    e2 = np.concatenate([e.ravel() for e in err2d])
+    e2 = e2[np.isfinite(e2)]
+    med2, p90_2, _ = _stats(e2)
+    far = float((e2 > 10).mean()) if e2.size else float("nan")
+    rep.values.update(err2d_median_px=med2, err2d_p90_px=p90_2, err2d_over10=far)
+    verdict = "good" if med2 < 3 else ("usable" if med2 < 8 else "poor: label more frames or train longer")
+    speed = sum(r.frames for r in results) / max(sum(r.seconds for r in results), 1e-9)
+    rep.stage("analyse", verdict, f"2D error on unlabelled frames (visible body parts): median {med2:.1f} px, "
+              f"p90 {p90_2:.1f} px, {far:.1%} over 10 px; {speed:.0f} frames/s -> pose-2d/")  # fmt: skip
+    return [r.output for r in results], err2d
+
+
+def _truth_2d(out: Path, cfg: DemoConfig, truth: dict, cameras, rep: _Report,
+              noise_px: float = 1.5) -> tuple[list[Path], list[np.ndarray]]:
+    """``--no-network``: the true pixels of the visible body parts plus noise, as DeepLabCut files."""
+    from .io.pose2d import save_dlc
+    from .poses import Track2D
+    from .sample import KEYPOINTS
+
+    rep.start("2D from the truth (no network)")
+    rng = np.random.default_rng(cfg.seed)
+    files, err2d = [], []
+    for c, cam in enumerate(cameras):
+        vis = truth["visible"][c]
+        pts = truth["points2d"][c] + rng.normal(0, noise_px, truth["points2d"][c].shape)
+        pts[~vis] = np.nan
+        scores = np.where(vis, 0.95, 0.0)
+        files.append(save_dlc(Track2D(pts[:, None], scores[:, None], tuple(KEYPOINTS), source=cam),
+                              out / "pose-2d" / f"cam-{cam}.h5"))  # fmt: skip
+        err2d.append(np.where(vis, np.linalg.norm(pts - truth["points2d"][c], axis=-1), np.nan))
+    e2 = np.concatenate([e.ravel() for e in err2d])
+    med2, p90_2, _ = _stats(e2)
+    rep.values.update(err2d_median_px=med2, err2d_p90_px=p90_2)
+    rep.stage("analyse", "skipped (--no-network)", f"2D = true pixels of the visible body parts + {noise_px} px "
+              f"noise: median {med2:.1f} px, p90 {p90_2:.1f} px -> pose-2d/")  # fmt: skip
+    return files, err2d
 
 
 def _verdict_3d(median: float, p99: float) -> str:
@@ -401,7 +462,7 @@ def _make_project(folder: Path, cfg: DemoConfig, videos: dict[str, Path], truth:
     except NetworkError:
         log.info("network preset '%s' is not available here; using '%s'", name, cfg.fallback_preset)
         name = cfg.fallback_preset
-    rep.values["preset"] = name  # type: ignore[assignment]
+    rep.values["preset"] = name
     frames = _label_frames(cfg.n_frames, cfg.labels_per_camera)
     labelled: dict[str, np.ndarray] = {}
     cams = list(videos)
@@ -430,7 +491,7 @@ def _make_project(folder: Path, cfg: DemoConfig, videos: dict[str, Path], truth:
     return project, labelled
 
 
-def _pictures(out: Path, filtered, rig: CameraRig, sample, err3, errf, err2d, truth, results, rep) -> list[str]:
+def _pictures(out: Path, filtered, rig: CameraRig, sample, err3, errf) -> list[str]:
     from .demo_2d import _error_plot
     from .viewer import ViewerConfig, render_movie, render_png
 
@@ -448,7 +509,8 @@ def _pictures(out: Path, filtered, rig: CameraRig, sample, err3, errf, err2d, tr
     return made
 
 
-def _report_png(path: Path, sample, filtered, err2d, errf, truth, results, rep: _Report) -> Path:
+def _report_png(path: Path, sample, filtered, err2d, errf, truth, videos: dict[str, Path], pose_files: list[Path],
+                rep: _Report) -> Path:
     """One page: a camera frame with the network's and the true points, 2D and 3D error distributions,
     a knee angle against the truth."""
     import cv2
@@ -462,28 +524,28 @@ def _report_png(path: Path, sample, filtered, err2d, errf, truth, results, rep: 
 
     fig, axes = plt.subplots(2, 2, figsize=(13, 9), dpi=100)
     f = filtered.n_frames // 2
-    cap = cv2.VideoCapture(str(results[0].video))
+    cap = cv2.VideoCapture(str(next(iter(videos.values()))))
     cap.set(cv2.CAP_PROP_POS_FRAMES, f)
     ok, img = cap.read()
     cap.release()
     ax = axes[0, 0]
     if ok:
-        pred = load_track2d(results[0].output).points[f, 0]
+        pred = load_track2d(pose_files[0]).points[f, 0]
         true = truth["points2d"][0, f]
         pad = 60
         x0, y0 = np.nanmin(true, 0) - pad
         x1, y1 = np.nanmax(true, 0) + pad
         ax.imshow(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
         ax.plot(true[:, 0], true[:, 1], "+", color="lime", ms=9, mew=1.5, label="truth")
-        ax.plot(pred[:, 0], pred[:, 1], "o", mfc="none", color="magenta", ms=7, label="network")
+        ax.plot(pred[:, 0], pred[:, 1], "o", mfc="none", color="magenta", ms=7, label="2D input")
         ax.set_xlim(max(x0, 0), min(x1, img.shape[1]))
         ax.set_ylim(min(y1, img.shape[0]), max(y0, 0))
         ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(f"{sample.rig.names[0]}, frame {f} (0-based): network vs truth", fontsize=10)
+    ax.set_title(f"{sample.rig.names[0]}, frame {f} (0-based): 2D input vs truth", fontsize=10)
     ax.axis("off")
     ax = axes[0, 1]
     for c, e in enumerate(err2d):
-        e = np.sort(e[np.isfinite(e)])
+        e = np.sort(e[np.isfinite(e)].ravel())
         if e.size:
             ax.plot(e, np.arange(1, e.size + 1) / e.size, label=sample.rig.names[c])
     ax.set_xscale("log")
@@ -511,7 +573,10 @@ def _report_png(path: Path, sample, filtered, err2d, errf, truth, results, rep: 
     ax.set_ylabel("left knee flexion (deg)")
     ax.legend(fontsize=8)
     ax.set_title("Left knee angle", fontsize=10)
-    fig.suptitle("\n".join(line.split(" (")[0][:150] for line in rep.lines[1:6]), fontsize=8, x=0.01, ha="left")
+    import textwrap
+
+    head = [textwrap.shorten(line.rsplit(" (", 1)[0], 175) for line in rep.lines[1:8]]
+    fig.suptitle("\n".join(head), fontsize=8, x=0.01, ha="left", family="monospace")
     fig.tight_layout(rect=(0, 0, 1, 0.9))
     return save_figure(fig, path, format="png")
 

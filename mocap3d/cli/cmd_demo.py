@@ -21,12 +21,15 @@ import click
               help="Frames labelled per camera (from the truth) [default: 40].")
 @click.option("--frames", "n_frames", type=click.IntRange(30, None), default=None,
               help="Frames of the walker per camera [default: 300].")
+@click.option("--no-network", is_flag=True, default=False,
+              help="Skip labelling, training and analysis: use the true 2D points plus 1.5 px noise (checks the "
+              "calibration and the 3D stages alone).")
 @click.option("--from-2d", "from_2d", is_flag=True, default=False,
               help="Skip videos and the network: triangulate generated 2D files (DLT vs robust, a few seconds).")
 @click.option("--format", "fmt", type=click.Choice(["dlc", "sleap", "openpose"]), default="dlc", show_default=True,
               help="With --from-2d: format of the generated 2D files.")
 def command(out: Path, rig: Path | None, quick: bool, preset: str | None, iterations: int | None,
-            labels: int | None, n_frames: int | None, from_2d: bool, fmt: str) -> None:
+            labels: int | None, n_frames: int | None, no_network: bool, from_2d: bool, fmt: str) -> None:
     """Film the sample rig (a ChArUco board and a walking subject, rendered through 4 real lenses), then
     calibrate, label, train, analyse, triangulate, filter, measure angles and gait, export and render, each
     stage printing its verdict and its error against the ground truth.
@@ -48,5 +51,5 @@ def command(out: Path, rig: Path | None, quick: bool, preset: str | None, iterat
     from ..demo import load_demo_config, run_demo
 
     cfg = load_demo_config(rig, quick=quick, preset=preset, iterations=iterations, labels_per_camera=labels,
-                           n_frames=n_frames)  # fmt: skip
+                           n_frames=n_frames, network=False if no_network else None)  # fmt: skip
     run_demo(out, cfg, echo=click.echo, progress=sys.stderr.isatty())

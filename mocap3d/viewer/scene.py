@@ -389,8 +389,9 @@ class SkeletonScene:
             import imageio_ffmpeg  # noqa: F401  (the ffmpeg binary)
 
             writer = iio.get_writer(
-                str(path), fps=rate, codec="libx264", quality=7, macro_block_size=8, pixelformat="yuv420p",
-                ffmpeg_params=["-preset", "veryfast"], format="FFMPEG",
+                str(path), fps=rate, codec="libx264", quality=7, macro_block_size=2, pixelformat="yuv420p",
+                ffmpeg_params=["-preset", "veryfast", "-movflags", "+faststart"], format="FFMPEG",
+                ffmpeg_log_level="error",
             )
             return writer.append_data, writer.close
         except ImportError:
