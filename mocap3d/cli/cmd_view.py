@@ -8,13 +8,23 @@ from pathlib import Path
 import click
 
 
+def has_display() -> bool:
+    """Whether a window can be opened: always on Windows and macOS, with X11 or Wayland elsewhere."""
+    import sys
+
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 @click.command("view")
 @click.argument("poses3d", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--calibration", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="calibration.toml: draw the cameras as frusta with their names.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Render offscreen to a .png (one frame) or .mp4 (all frames) instead of opening a window.")
-@click.option("--frame", type=int, default=0, show_default=True, help="Frame to show first / to render to PNG.")
+@click.option("--frame", type=int, default=0, show_default=True,
+              help="Frame to show first / to render to PNG (0-based, as every command and DeepLabCut count).")
 @click.option("--camera", default=None, help="Render from this calibrated camera's viewpoint (needs --calibration).")
 @click.option("--fps", type=float, default=None, help="Movie frame rate (default: the poses' frame rate, else 30).")
 @click.option("--trail", type=int, default=30, show_default=True, help="Frames of fading trajectory (0: none).")
@@ -42,6 +52,9 @@ def command(poses3d, calibration, out, frame, camera, fps, trail, up, size) -> N
         raise click.BadParameter(f"'{size}' is not WIDTHxHEIGHT, e.g. 1280x720.", param_hint="--size") from None
     if out is not None:
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")  # headless rendering
+    elif not has_display():
+        raise MocapError("there is no display to open the viewer window on; render to a file instead "
+                         "(--out walk.mp4 or --out frame.png), or run where a display is available.")
     from ..viewer import SkeletonScene, ViewerConfig, render_movie, render_png
 
     poses = load_any_poses3d(poses3d)
@@ -61,7 +74,7 @@ def command(poses3d, calibration, out, frame, camera, fps, trail, up, size) -> N
     suffix = out.suffix.lower()
     if suffix == ".png":
         render_png(poses, out, frame=frame, rig=rig, config=config, camera=camera)
-        click.echo(f"wrote {out} (frame {frame} of {poses.n_frames})")
+        click.echo(f"wrote {out} (frame {frame}, frames are numbered 0-{poses.n_frames - 1})")
     elif suffix in (".mp4", ".mov", ".avi", ".gif"):
         render_movie(poses, out, rig=rig, config=config, fps=fps, camera=camera)
         click.echo(f"wrote {out} ({poses.n_frames} frames)")
