@@ -82,7 +82,7 @@ class DemoConfig:
     board: dict = field(default_factory=lambda: {
         "squares_x": 7, "squares_y": 5, "square_length": 150.0, "marker_length": 110.0, "dictionary": "DICT_4X4_50",
     })  # fmt: skip
-    supersample: int = 2
+    supersample: int = 1
     labels_per_camera: int = 40
     preset: str = "smoke"
     fallback_preset: str = "fast"
@@ -118,7 +118,7 @@ def load_demo_config(path: str | Path | None, quick: bool = False, **overrides) 
         known = {f.name for f in fields(DemoConfig)}
         for table in ("sample", "demo"):
             for key, value in data.get(table, {}).items():
-                if key in ("noise_px", "outlier_fraction", "occlusion"):
+                if table == "sample" and key in ("noise_px", "outlier_fraction", "occlusion"):
                     continue  # settings of the generated 2D files (mocap3d demo --from-2d)
                 if key not in known:
                     raise MocapError(f"{path}: unknown [{table}] key '{key}'; known: {sorted(known)}.")
@@ -126,6 +126,10 @@ def load_demo_config(path: str | Path | None, quick: bool = False, **overrides) 
     if quick:
         values.update(QUICK)
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if isinstance(values.get("board"), dict):
+        board = dict(DemoConfig().board)
+        board.update(values["board"])
+        values["board"] = board
     return DemoConfig(**values)
 
 
@@ -189,7 +193,8 @@ def _extract(video: Path, frames: np.ndarray) -> dict[int, np.ndarray]:
     """The chosen frames of a video (BGR), decoded in order."""
     import cv2
 
-    wanted, out = set(int(f) for f in frames), {}
+    wanted = {int(f) for f in frames}
+    out: dict[int, np.ndarray] = {}
     cap = cv2.VideoCapture(str(video))
     i = 0
     try:
@@ -258,8 +263,9 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, echo: Callable[[
 
     # ---------------------------------------------------------------- 2. calibrate
     rep.start("calibrating from the board videos")
-    rig_est, calib, _ = calibrate_videos(board_file, list(board_videos.values()), out / "calibration" / "calibration.toml",
-                                         CalibrationConfig(), workers=cfg.workers, progress=progress)  # fmt: skip
+    rig_est, calib, _ = calibrate_videos(board_file, list(board_videos.values()),
+                                         out / "calibration" / "calibration.toml", CalibrationConfig(),
+                                         workers=cfg.workers, progress=progress)  # fmt: skip
     errs = rig_errors(rig_true, rig_est)
     from .calibration.detect import Detections
     from .calibration.report import physical_check
@@ -341,7 +347,8 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, echo: Callable[[
 
     # ---------------------------------------------------------------- 9. exports
     rep.start("exporting")
-    written = [save_any_poses3d(filtered, out / f"pose3d{ext}", fps=cfg.fps, units="mm") for ext in (".trc", ".c3d", ".nc")]
+    written = [save_any_poses3d(filtered, out / f"pose3d{ext}", fps=cfg.fps, units="mm")
+               for ext in (".trc", ".c3d", ".nc")]
     from .io.exports import load_any_poses3d
 
     back = load_any_poses3d(written[1])

@@ -1,4 +1,4 @@
-"""``mocap3d demo --from-2d``: the sample rig from generated 2D files to 3D, checked against its truth (a few seconds)."""
+"""``mocap3d demo --from-2d``: the sample rig from generated 2D files to 3D, checked against its truth."""
 
 from __future__ import annotations
 

@@ -212,3 +212,17 @@ def test_quick_demo_with_a_network(tmp_path):
         assert report["triangulated"] > 0
     else:  # 40 iterations may not find the body yet: the demo says so in one sentence and stops
         assert res.exit_code == 1 and "stopped at triangulation" in res.output and "Traceback" not in res.output
+
+
+def test_demo_from_2d_files(tmp_path):
+    """``--from-2d``: the triangulation part alone, on generated 2D files (DLT vs the robust mode)."""
+    from mocap3d.io.pose3d import load_h5
+
+    res = _run("demo", "--from-2d", "--out", tmp_path / "demo")
+    assert res.exit_code == 0, res.output
+    for name in ("calibration.toml", "pose3d.h5", "pose3d.trc", "pose3d_robust.csv", "triangulation_error.png",
+                 "skeleton.png", "report.txt"):  # fmt: skip
+        assert (tmp_path / "demo" / name).is_file(), name
+    robust = [line for line in res.output.splitlines() if line.strip().startswith("robust")][0]
+    assert float(robust.split("median ")[1].split(" mm")[0]) < 12.0
+    assert load_h5(tmp_path / "demo" / "pose3d.h5").fps == 60.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -10,8 +11,6 @@ import click
 
 def has_display() -> bool:
     """Whether a window can be opened: always on Windows and macOS, with X11 or Wayland elsewhere."""
-    import sys
-
     if sys.platform in ("win32", "darwin"):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

@@ -249,7 +249,7 @@ def _room_trace(origin: np.ndarray, rays: np.ndarray, cfg: BodyRenderConfig) -> 
 
 def _hash01(*ints: np.ndarray) -> np.ndarray:
     """A repeatable pseudo-random value in [0, 1) per integer cell."""
-    h = np.zeros(np.broadcast(*ints).shape, np.uint32)
+    h: np.ndarray = np.zeros(np.broadcast(*ints).shape, np.uint32)
     for i, v in enumerate(ints):
         h = h ^ (np.asarray(v).astype(np.int64) * (0x9E3779B1 + 0x85EBCA77 * i) & 0xFFFFFFFF).astype(np.uint32)
         h = (h ^ (h >> 15)) * np.uint32(0x2C1B3C6D)
@@ -284,7 +284,7 @@ class _CameraRenderer:
     def __init__(self, rig: CameraRig, cam: int, cfg: BodyRenderConfig) -> None:
         self.cfg, self.cam = cfg, cam
         s = cfg.supersample
-        self.size = tuple(int(v) for v in rig.sizes[cam])
+        self.size = (int(rig.sizes[cam][0]), int(rig.sizes[cam][1]))
         self.R, self.t = rig.R[cam], rig.tvec[cam]
         self.center = rig.centers()[cam]
         self.single = rig.select([rig.names[cam]])
