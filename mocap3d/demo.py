@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -144,18 +145,37 @@ def _stats(err: np.ndarray) -> tuple[float, float, float]:
 class _Report:
     """The stage lines, printed as they come (``echo``) and kept for ``report.txt``."""
 
-    def __init__(self, echo: Callable[[str], None]) -> None:
+    def __init__(self, echo: Callable[[str], None], heartbeat_s: float | None = None) -> None:
         self.echo = echo
         self.lines: list[str] = []
         self.values: dict[str, Any] = {}
         self.t0 = time.perf_counter()
         self._stage_t0 = self.t0
+        self.heartbeat_s = heartbeat_s
+        self._stop: threading.Event | None = None
 
     def start(self, what: str) -> None:
+        """Announce a stage; without progress bars, a line every ``heartbeat_s`` says it is still running."""
+        self._stop_heartbeat()
         self._stage_t0 = time.perf_counter()
         self.echo(f"... {what}")
+        if self.heartbeat_s:
+            stop = self._stop = threading.Event()
+            t0, period = self._stage_t0, self.heartbeat_s
+
+            def beat() -> None:
+                while not stop.wait(period):
+                    self.echo(f"... still {what} ({time.perf_counter() - t0:.0f} s)")
+
+            threading.Thread(target=beat, daemon=True).start()
+
+    def _stop_heartbeat(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._stop = None
 
     def stage(self, name: str, verdict: str, text: str) -> None:
+        self._stop_heartbeat()
         seconds = time.perf_counter() - self._stage_t0
         line = f"{name:>11}: {verdict}: {text} ({seconds:.0f} s)"
         self.lines.append(line)
@@ -215,8 +235,23 @@ def _extract(video: Path, frames: np.ndarray) -> dict[int, np.ndarray]:
 # --------------------------------------------------------------------------- the demo
 def run_demo(out: str | Path, config: DemoConfig | None = None, echo: Callable[[str], None] = print,
              progress: bool = False) -> list[str]:
-    """Run the whole job on the rendered sample (see module docstring); returns the report lines."""
+    """Run the whole job on the rendered sample (see module docstring); returns the report lines.
+
+    ``progress``: progress bars (on a terminal); without them a stage that runs long prints a line every
+    30 s, so that a log never sits silent.
+    """
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    cfg = config or DemoConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rep = _Report(echo, heartbeat_s=None if progress else 30.0)
+    try:
+        return _run_stages(out, cfg, rep, progress)
+    finally:
+        rep._stop_heartbeat()
+
+
+def _run_stages(out: Path, cfg: DemoConfig, rep: _Report, progress: bool) -> list[str]:
     from .analysis.angles import compute_angles, save_angles_csv
     from .analysis.gait import analyze_gait, event_accuracy, save_gait
     from .calibration.boards import save_board
@@ -234,10 +269,6 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, echo: Callable[[
     from .triangulation import TriangulationConfig
     from .triangulation.run import triangulate_files
 
-    cfg = config or DemoConfig()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rep = _Report(echo)
     w, h = cfg.size
 
     # ---------------------------------------------------------------- 1. film the board and the walker
