@@ -1,110 +1,622 @@
-"""The demo behind ``mocap3d demo``: the sample rig from 2D files to 3D, checked against its truth."""
+"""``mocap3d demo``: the whole job on a rendered recording, every stage checked against the truth.
+
+The sample rig (:mod:`mocap3d.sample`: 4 cameras with real lenses around a
+walkway, a walking subject) is filmed twice: a ChArUco board swept through the
+volume (:mod:`mocap3d.calibration.render`) and the walker as a shaded, textured
+body in a tiled room (:mod:`mocap3d.synthetic.body`; keypoints are not drawn).
+Then the demo does what a lab does, with the library functions the CLI calls:
+
+1. calibrate from the board videos (``mocap3d calibrate``);
+2. label a few frames per camera: the ground truth stands in for the person
+   labelling (visible body parts only), as DeepLabCut label files;
+3. train a 2D network on them (``mocap3d train``);
+4. analyse every video (``mocap3d analyze``);
+5. triangulate with ``optim`` (``mocap3d triangulate --method optim``);
+6. filter in 3D (``mocap3d filter-3d``), joint angles and gait (``mocap3d angles``, ``gait``);
+7. export TRC, C3D and netCDF; render a viewer movie and pictures (``mocap3d view``).
+
+Each stage prints one line: its verdict and its error against the truth. The
+lines are collected in ``report.txt``, with one picture ``report.png``.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .camera import CameraRig
 from .errors import MocapError
-from .io.atomic import atomic_path, save_figure
-from .sample import make_sample, write_sample
-from .triangulation import TriangulationConfig
-from .triangulation.run import triangulate_files
+from .io.atomic import atomic_write_text, save_figure
 
-__all__ = ["run_demo", "load_sample_parameters"]
+__all__ = ["DemoConfig", "QUICK", "load_demo_config", "run_demo"]
 
 log = logging.getLogger(__name__)
 
-
-def load_sample_parameters(path: str | Path | None) -> dict:
-    """The ``[sample]`` table of a sample-rig TOML file (empty: the built-in defaults)."""
-    if path is None:
-        return {}
-    from .io.settings import read_toml
-
-    data = read_toml(Path(path), "sample rig file", MocapError)
-    params = data.get("sample", {})
-    if not isinstance(params, dict):
-        raise MocapError(f"{path}: [sample] must be a table ([sample] on its own line, then key = value lines).")
-    known = {"n_frames", "n_cameras", "seed", "noise_px", "outlier_fraction", "occlusion", "fps"}
-    unknown = set(params) - known
-    if unknown:
-        raise MocapError(f"{path}: unknown [sample] keys {sorted(unknown)}; known: {sorted(known)}.")
-    return params
+#: Joint angles the demo computes (``mocap3d angles`` table).
+ANGLES = {
+    "l_knee": ["l_hip", "l_knee", "l_ankle"], "r_knee": ["r_hip", "r_knee", "r_ankle"],
+    "l_hip": ["pelvis", "l_hip", "l_knee"], "r_hip": ["pelvis", "r_hip", "r_knee"],
+    "l_elbow": ["l_shoulder", "l_elbow", "l_wrist"], "r_elbow": ["r_shoulder", "r_elbow", "r_wrist"],
+}  # fmt: skip
 
 
-def _error_plot(path: Path, keypoints, errors: dict[str, np.ndarray]) -> Path:
+@dataclass
+class DemoConfig:
+    """Everything the demo does, from ``sample_rigs/walker.toml``'s ``[sample]`` and ``[demo]`` tables.
+
+    Attributes
+    ----------
+    n_frames, n_cameras, seed, fps, size :
+        The recording (see :func:`mocap3d.sample.make_sample`); ``size`` (width, height) px.
+    board_frames : int
+        Frames of the calibration board video.
+    board : dict
+        The ChArUco board (squares, square and marker length in mm, ArUco dictionary).
+    supersample : int
+        Rays per pixel along each axis when rendering the walker.
+    labels_per_camera : int
+        Frames labelled per camera (at most 50), evenly spread over the recording.
+    network : bool
+        False: skip labelling, training and analysis; the 2D input is the truth plus 1.5 px noise
+        (checks the calibration and the 3D stages alone).
+    preset : str
+        2D network preset (``mocap3d train``); an unknown one falls back to ``fallback_preset``.
+    iterations : int or None
+        Training iterations (None: the preset's).
+    """
+
+    n_frames: int = 300
+    n_cameras: int = 4
+    seed: int = 0
+    fps: float = 60.0
+    size: tuple[int, int] = (1280, 1024)
+    board_frames: int = 150
+    board: dict = field(default_factory=lambda: {
+        "squares_x": 7, "squares_y": 5, "square_length": 150.0, "marker_length": 110.0, "dictionary": "DICT_4X4_50",
+    })  # fmt: skip
+    supersample: int = 1
+    labels_per_camera: int = 40
+    preset: str = "smoke"
+    fallback_preset: str = "fast"
+    iterations: int | None = None
+    workers: int = 2
+    network: bool = True
+
+    def __post_init__(self) -> None:
+        self.size = (int(self.size[0]), int(self.size[1]))
+        if not 1 <= self.labels_per_camera <= 50:
+            raise MocapError(f"labels_per_camera = {self.labels_per_camera}: label between 1 and 50 frames per camera.")
+        if self.labels_per_camera > self.n_frames:
+            raise MocapError(f"labels_per_camera = {self.labels_per_camera} is more than the {self.n_frames} frames.")
+        if self.size[0] % 2 or self.size[1] % 2:
+            raise MocapError(f"size = {list(self.size)}: H.264 videos need an even width and height.")
+
+
+#: ``--quick``: small frames, a short recording and a short training (for the tests; about a minute).
+QUICK = {"n_frames": 60, "size": (640, 512), "board_frames": 48, "supersample": 1, "labels_per_camera": 20,
+         "iterations": 300, "board": {"squares_x": 5, "squares_y": 4, "square_length": 220.0, "marker_length": 165.0,
+                                      "dictionary": "DICT_4X4_50"}}  # fmt: skip
+
+
+def load_demo_config(path: str | Path | None, quick: bool = False, **overrides) -> DemoConfig:
+    """The demo's settings: defaults, then ``path``'s ``[sample]`` and ``[demo]`` tables, then ``--quick``, then
+    ``overrides`` (None values ignored)."""
+    values: dict = {}
+    if path is not None:
+        from .io.settings import check_tables, read_toml
+
+        data = read_toml(Path(path), "sample rig file", MocapError)
+        check_tables(data, ("sample", "demo"), str(path), scalar_ok=(), error=MocapError)
+        known = {f.name for f in fields(DemoConfig)}
+        for table in ("sample", "demo"):
+            for key, value in data.get(table, {}).items():
+                if table == "sample" and key in ("noise_px", "outlier_fraction", "occlusion"):
+                    continue  # settings of the generated 2D files (mocap3d demo --from-2d)
+                if key not in known:
+                    raise MocapError(f"{path}: unknown [{table}] key '{key}'; known: {sorted(known)}.")
+                values[key] = value
+    if quick:
+        values.update(QUICK)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if isinstance(values.get("board"), dict):
+        board = dict(DemoConfig().board)
+        board.update(values["board"])
+        values["board"] = board
+    return DemoConfig(**values)
+
+
+# --------------------------------------------------------------------------- helpers
+def _stats(err: np.ndarray) -> tuple[float, float, float]:
+    err = err[np.isfinite(err)]
+    if not err.size:
+        return float("nan"), float("nan"), float("nan")
+    return float(np.median(err)), float(np.percentile(err, 90)), float(np.percentile(err, 99))
+
+
+class _Report:
+    """The stage lines, printed as they come (``echo``) and kept for ``report.txt``."""
+
+    def __init__(self, echo: Callable[[str], None], heartbeat_s: float | None = None) -> None:
+        self.echo = echo
+        self.lines: list[str] = []
+        self.values: dict[str, Any] = {}
+        self.t0 = time.perf_counter()
+        self._stage_t0 = self.t0
+        self.heartbeat_s = heartbeat_s
+        self._stop: threading.Event | None = None
+
+    def start(self, what: str) -> None:
+        """Announce a stage; without progress bars, a line every ``heartbeat_s`` says it is still running."""
+        self._stop_heartbeat()
+        self._stage_t0 = time.perf_counter()
+        self.echo(f"... {what}")
+        if self.heartbeat_s:
+            stop = self._stop = threading.Event()
+            t0, period = self._stage_t0, self.heartbeat_s
+
+            def beat() -> None:
+                while not stop.wait(period):
+                    self.echo(f"... still {what} ({time.perf_counter() - t0:.0f} s)")
+
+            threading.Thread(target=beat, daemon=True).start()
+
+    def _stop_heartbeat(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._stop = None
+
+    def stage(self, name: str, verdict: str, text: str) -> None:
+        self._stop_heartbeat()
+        seconds = time.perf_counter() - self._stage_t0
+        line = f"{name:>11}: {verdict}: {text} ({seconds:.0f} s)"
+        self.lines.append(line)
+        self.echo(line)
+
+
+def _board(cfg: DemoConfig):
+    from .calibration.boards import CharucoBoard
+
+    return CharucoBoard(**cfg.board)
+
+
+def _align_to_truth(est: CameraRig, true: CameraRig) -> CameraRig:
+    """``est`` moved rigidly so that its camera centres best match the true ones (no scaling).
+
+    A calibration fixes the world frame only up to a rigid motion (here: the first camera's frame);
+    a lab puts the board on the floor (``mocap3d calibrate --origin-frame``), the demo takes the frame
+    from the true camera positions, so that 3D errors, the floor and "up" can be compared with the truth.
+    """
+    from .calibration.report import umeyama
+    from .camera import rotation_to_rodrigues
+
+    _, r, t = umeyama(est.centers(), true.centers(), with_scale=False)
+    # x_true = r x_est + t  ->  x_cam = R_est x_est + t_est = R_est r^T (x_true - t) + t_est
+    rot = est.R @ r.T
+    tvec = est.tvec - np.einsum("cij,j->ci", rot, t)
+    return est.replace(rvec=rotation_to_rodrigues(rot), tvec=tvec)
+
+
+def _label_frames(n_frames: int, n: int) -> np.ndarray:
+    return np.unique(np.linspace(0, n_frames - 1, n).round().astype(int))
+
+
+def _extract(video: Path, frames: np.ndarray) -> dict[int, np.ndarray]:
+    """The chosen frames of a video (BGR), decoded in order."""
+    import cv2
+
+    wanted = {int(f) for f in frames}
+    out: dict[int, np.ndarray] = {}
+    cap = cv2.VideoCapture(str(video))
+    i = 0
+    try:
+        while len(out) < len(wanted):
+            ok, img = cap.read()
+            if not ok:
+                break
+            if i in wanted:
+                out[i] = img
+            i += 1
+    finally:
+        cap.release()
+    if len(out) < len(wanted):
+        raise MocapError(f"{video}: only {len(out)} of the {len(wanted)} frames to label could be decoded.")
+    return out
+
+
+# --------------------------------------------------------------------------- the demo
+def run_demo(out: str | Path, config: DemoConfig | None = None, echo: Callable[[str], None] = print,
+             progress: bool = False) -> list[str]:
+    """Run the whole job on the rendered sample (see module docstring); returns the report lines.
+
+    ``progress``: progress bars (on a terminal); without them a stage that runs long prints a line every
+    30 s, so that a log never sits silent.
+    """
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    cfg = config or DemoConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rep = _Report(echo, heartbeat_s=None if progress else 30.0)
+    try:
+        return _run_stages(out, cfg, rep, progress)
+    finally:
+        rep._stop_heartbeat()
+
+
+def _run_stages(out: Path, cfg: DemoConfig, rep: _Report, progress: bool) -> list[str]:
+    from .analysis.angles import compute_angles, save_angles_csv
+    from .analysis.gait import analyze_gait, event_accuracy, save_gait
+    from .calibration.boards import save_board
+    from .calibration.config import CalibrationConfig
+    from .calibration.pipeline import calibrate_videos
+    from .calibration.render import RenderConfig, render_sample_calibration
+    from .calibration.report import rig_errors
+    from .filters.config import step_from_dict
+    from .filters.run import filter_3d_file
+    from .io.calibration import save_calibration
+    from .io.exports import save_any_poses3d
+    from .io.pose3d import load_poses3d
+    from .sample import KEYPOINTS, make_sample
+    from .synthetic.body import BodyRenderConfig, load_truth, render_body_videos
+    from .triangulation import TriangulationConfig
+    from .triangulation.run import triangulate_files
+
+    w, h = cfg.size
+
+    # ---------------------------------------------------------------- 1. film the board and the walker
+    rep.start(f"rendering {cfg.n_cameras} cameras x ({cfg.board_frames} board + {cfg.n_frames} walker) frames "
+              f"at {w}x{h}")  # fmt: skip
+    sample = make_sample(n_frames=cfg.n_frames, n_cameras=cfg.n_cameras, seed=cfg.seed, fps=cfg.fps, size=cfg.size)
+    rig_true = sample.rig
+    save_calibration(rig_true, out / "truth" / "calibration_true.toml", {"source": "mocap3d sample rig (true values)"})
+    board = _board(cfg)
+    board_file = save_board(board, out / "board.toml")
+    board_videos = render_sample_calibration(
+        out / "calibration-videos", rig_true, board, n_frames=cfg.board_frames, seed=cfg.seed, fps=30,
+        config=RenderConfig(codec="h264"), progress=progress,
+    )
+    videos = render_body_videos(rig_true, sample.truth.points, KEYPOINTS, out / "videos-raw", cfg.fps,
+                                config=BodyRenderConfig(supersample=cfg.supersample, seed=cfg.seed),
+                                workers=cfg.workers, progress=progress)  # fmt: skip
+    truth = load_truth(out / "videos-raw")
+    visible = truth["visible"]
+    rep.stage("render", "done", f"{cfg.n_cameras} cameras, {w}x{h}: {cfg.board_frames} board frames -> "
+              f"calibration-videos/, {cfg.n_frames} frames of the walker ({visible.mean():.0%} of body parts "
+              f"visible) -> videos-raw/ (H.264); truth -> videos-raw/animal_truth.npz")  # fmt: skip
+
+    # ---------------------------------------------------------------- 2. calibrate
+    rep.start("calibrating from the board videos")
+    rig_est, calib, _ = calibrate_videos(board_file, list(board_videos.values()),
+                                         out / "calibration" / "calibration.toml", CalibrationConfig(),
+                                         workers=cfg.workers, progress=progress)  # fmt: skip
+    errs = rig_errors(rig_true, rig_est)
+    from .calibration.detect import Detections
+    from .calibration.report import physical_check
+
+    check = physical_check(rig_est, Detections.load(out / "calibration" / "calibration_detections.npz"))
+    rig = _align_to_truth(rig_est, rig_true)
+    calibration = save_calibration(rig, out / "calibration.toml",
+                                   {"source": "calibration/calibration.toml, world frame from the true camera centres"})
+    centre_mm = float(errs["centre"].max())
+    scale_pct = 100 * abs(float(errs["scale"]) - 1)
+    distance = float(np.median(np.linalg.norm(rig_true.centers() - rig_true.centers().mean(0), axis=1)))
+    good = calib.median_px < 0.5 and centre_mm < 0.01 * distance and scale_pct < 1 and check.verdict(
+        board.square_length) == "good"
+    rep.values.update(calib_px=calib.median_px, calib_centre_mm=centre_mm, calib_scale_pct=scale_pct,
+                      calib_square_mm=check.square_median, calib_span_pct=check.span_pct)
+    rep.stage("calibrate", "good" if good else "check it",
+              f"reprojection median {calib.median_px:.2f} px (p90 {calib.p90_px:.2f}); board squares measured "
+              f"within {check.square_median:.2f} mm of {board.square_length:g} mm, board span within "
+              f"{check.span_pct:.2f} %; vs truth: camera centres within {centre_mm:.1f} mm, scale off by "
+              f"{scale_pct:.2f} %, focal lengths within {float(errs['focal_pct'].max()):.2f} % -> calibration.toml")
+
+    # ---------------------------------------------------------------- 3-5. label, train, analyse
+    if cfg.network:
+        pose_files, err2d = _network_stages(out, cfg, videos, truth, rep, progress)
+    else:
+        pose_files, err2d = _truth_2d(out, cfg, truth, rig_true.names, rep)
+
+    # ---------------------------------------------------------------- 6. triangulate
+    rep.start("triangulating (optim)")
+    try:
+        poses, summary = triangulate_files(calibration, pose_files, out / "pose3d.h5",
+                                           TriangulationConfig(method="optim"), units="mm", fps=cfg.fps)  # fmt: skip
+    except MocapError as exc:
+        rep.stage("triangulate", "failed", str(exc))
+        _finish(out, rep)
+        raise MocapError(f"the demo stopped at triangulation ({exc}); the 2D network is not good enough yet: "
+                         "train longer (--iterations) or label more frames (--labels). See "
+                         f"{out / 'report.txt'}.") from None
+    err3 = np.linalg.norm(poses.points - sample.truth.points, axis=-1)
+    m3, p90_3, p99_3 = _stats(err3)
+    rep.values.update(err3d_median_mm=m3, err3d_p90_mm=p90_3, err3d_p99_mm=p99_3, triangulated=summary.triangulated)
+    rep.stage("triangulate", _verdict_3d(m3, p99_3),
+              f"{summary.triangulated:.1%} triangulated, reprojection median {summary.median_error:.1f} px; "
+              f"3D error vs truth median {m3:.1f} mm, p90 {p90_3:.1f} mm, p99 {p99_3:.1f} mm -> pose3d.h5")  # fmt: skip
+
+    # ---------------------------------------------------------------- 7. filter
+    rep.start("filtering in 3D")
+    step = step_from_dict({"type": "butterworth", "cutoff": 6.0, "order": 4}, "3d")
+    filter_3d_file(out / "pose3d.h5", out / "pose3d_filtered.h5", [step], fps=cfg.fps, overwrite=True)
+    filtered = load_poses3d(out / "pose3d_filtered.h5")
+    errf = np.linalg.norm(filtered.points - sample.truth.points, axis=-1)
+    mf, p90f, p99f = _stats(errf)
+    rep.values.update(filtered_median_mm=mf, filtered_p90_mm=p90f, filtered_p99_mm=p99f)
+    rep.stage("filter-3d", _verdict_3d(mf, p99f), f"Butterworth 6 Hz: 3D error median {mf:.1f} mm, p90 "
+              f"{p90f:.1f} mm, p99 {p99f:.1f} mm -> pose3d_filtered.h5")  # fmt: skip
+
+    # ---------------------------------------------------------------- 8. angles and gait
+    rep.start("joint angles and gait")
+    angles = compute_angles(filtered, ANGLES)
+    true_angles = compute_angles(sample.truth, ANGLES)
+    save_angles_csv(angles, out / "angles.csv")
+    names = list(ANGLES)
+    dang = np.abs(angles[names].to_numpy() - true_angles[names].to_numpy())
+    ma, p90a, _ = _stats(dang)
+    rep.values.update(angle_median_deg=ma, angle_p90_deg=p90a)
+    rep.stage("angles", "good" if ma < 3 else "check it",
+              f"{len(names)} joint angles: error vs truth median {ma:.1f} deg, p90 {p90a:.1f} deg -> angles.csv")
+    try:
+        gait = analyze_gait(filtered)
+        save_gait(gait, out / "gait")
+        acc = event_accuracy(gait.events, sample.events, tolerance=3)
+        timing = float(np.abs(acc["errors"]).mean()) if len(acc["errors"]) else float("nan")
+        rep.values.update(gait_recall=acc["recall"], gait_precision=acc["precision"])
+        rep.stage("gait", "good" if acc["recall"] > 0.8 and acc["precision"] > 0.8 else "check it",
+                  f"{acc['n_matched']} of {acc['n_true']} true foot strikes and toe-offs found within 3 frames "
+                  f"({acc['n_found']} found, mean timing error {timing:.1f} frames) -> gait/")  # fmt: skip
+    except MocapError as exc:
+        rep.stage("gait", "not measured", str(exc))
+
+    # ---------------------------------------------------------------- 9. exports
+    rep.start("exporting")
+    written = [save_any_poses3d(filtered, out / f"pose3d{ext}", fps=cfg.fps, units="mm")
+               for ext in (".trc", ".c3d", ".nc")]
+    from .io.exports import load_any_poses3d
+
+    back = load_any_poses3d(written[1])
+    rt = float(np.nanmax(np.abs(back.points - filtered.points)))
+    rep.stage("export", "done", f"{', '.join(p.name for p in written)} (C3D read back within {rt:.3f} mm)")
+
+    # ---------------------------------------------------------------- 10. pictures
+    rep.start("rendering the viewer movie and pictures")
+    pictures = _pictures(out, filtered, rig, sample, err3, errf)
+    rep.stage("view", "done", ", ".join(pictures))
+    _report_png(out / "report.png", sample, filtered, err2d, errf, truth, videos, pose_files, rep)
+    _finish(out, rep)
+    return rep.lines
+
+
+def _finish(out: Path, rep: _Report) -> None:
+    """The last line, ``report.txt`` and ``report.json`` (every number the lines print)."""
+    import json
+
+    total = time.perf_counter() - rep.t0
+    rep.values["total_s"] = total
+    rep.lines.append(f"total {total:.0f} s; report -> {out / 'report.txt'}, picture -> {out / 'report.png'}")
+    rep.echo(rep.lines[-1])
+    atomic_write_text(out / "report.txt", "\n".join(rep.lines) + "\n")
+    atomic_write_text(out / "report.json", json.dumps(rep.values, indent=1, default=float) + "\n")
+
+
+def _network_stages(out: Path, cfg: DemoConfig, videos: dict[str, Path], truth: dict, rep: _Report,
+                    progress: bool) -> tuple[list[Path], list[np.ndarray]]:
+    """Label from the truth, train, analyse every video; the 2D files and the 2D errors on unlabelled frames."""
+    from .io.pose2d import load_track2d
+    from .nn.run import train_project
+    from .nn.videos import AnalyzeConfig, analyze_video, load_predictor
+
+    rep.start(f"labelling {cfg.labels_per_camera} frames per camera from the truth")
+    project, labelled = _make_project(out / "network", cfg, videos, truth, rep)
+    n_labels = sum(len(v) for v in labelled.values())
+    rep.stage("label", "done", f"{n_labels} frames ({cfg.labels_per_camera} per camera) labelled with the true "
+              f"pixels of the visible body parts -> network/labeled-data/ (DeepLabCut layout)")  # fmt: skip
+
+    tc = project.network.train
+    rep.start(f"training the '{project.network.model.backbone}' network ({tc.iterations} iterations)")
+    trained = train_project(project, progress=progress)
+    loss = f"{trained.losses[0]:.4f} -> {trained.losses[-1]:.4f}" if trained.losses else "n/a"
+    rep.values["train_iterations"] = trained.iterations
+    rep.stage("train", "done", f"{rep.values['preset']} preset, {trained.iterations} iterations, loss {loss} "
+              f"-> {trained.model_path.relative_to(out)}")  # fmt: skip
+
+    rep.start("analysing every video")
+    predictor, info = load_predictor(trained.model_path)
+    acfg = AnalyzeConfig(pcutoff=project.pcutoff, name_with_scorer=False, save_csv=False, overwrite=True)
+    results = [analyze_video(predictor, info.bodyparts, v, out / "pose-2d", acfg, project.skeleton, progress=progress)
+               for v in videos.values()]  # fmt: skip
+    err2d = []
+    for c, (cam, res) in enumerate(zip(videos, results, strict=True)):
+        pts = load_track2d(res.output).points[:, 0]
+        e = np.linalg.norm(pts - truth["points2d"][c], axis=-1)
+        mask = truth["visible"][c].copy()
+        mask[labelled[cam]] = False  # unlabelled frames only
+        err2d.append(np.where(mask, e, np.nan))
+    e2 = np.concatenate([e.ravel() for e in err2d])
+    e2 = e2[np.isfinite(e2)]
+    med2, p90_2, _ = _stats(e2)
+    far = float((e2 > 10).mean()) if e2.size else float("nan")
+    rep.values.update(err2d_median_px=med2, err2d_p90_px=p90_2, err2d_over10=far)
+    verdict = "good" if med2 < 3 else ("usable" if med2 < 8 else "poor: label more frames or train longer")
+    speed = sum(r.frames for r in results) / max(sum(r.seconds for r in results), 1e-9)
+    rep.stage("analyse", verdict, f"2D error on unlabelled frames (visible body parts): median {med2:.1f} px, "
+              f"p90 {p90_2:.1f} px, {far:.1%} over 10 px; {speed:.0f} frames/s -> pose-2d/")  # fmt: skip
+    return [r.output for r in results], err2d
+
+
+def _truth_2d(out: Path, cfg: DemoConfig, truth: dict, cameras, rep: _Report,
+              noise_px: float = 1.5) -> tuple[list[Path], list[np.ndarray]]:
+    """``--no-network``: the true pixels of the visible body parts plus noise, as DeepLabCut files."""
+    from .io.pose2d import save_dlc
+    from .poses import Track2D
+    from .sample import KEYPOINTS
+
+    rep.start("2D from the truth (no network)")
+    rng = np.random.default_rng(cfg.seed)
+    files, err2d = [], []
+    for c, cam in enumerate(cameras):
+        vis = truth["visible"][c]
+        pts = truth["points2d"][c] + rng.normal(0, noise_px, truth["points2d"][c].shape)
+        pts[~vis] = np.nan
+        scores = np.where(vis, 0.95, 0.0)
+        files.append(save_dlc(Track2D(pts[:, None], scores[:, None], tuple(KEYPOINTS), source=cam),
+                              out / "pose-2d" / f"cam-{cam}.h5"))  # fmt: skip
+        err2d.append(np.where(vis, np.linalg.norm(pts - truth["points2d"][c], axis=-1), np.nan))
+    e2 = np.concatenate([e.ravel() for e in err2d])
+    med2, p90_2, _ = _stats(e2)
+    rep.values.update(err2d_median_px=med2, err2d_p90_px=p90_2)
+    rep.stage("analyse", "skipped (--no-network)", f"2D = true pixels of the visible body parts + {noise_px} px "
+              f"noise: median {med2:.1f} px, p90 {p90_2:.1f} px -> pose-2d/")  # fmt: skip
+    return files, err2d
+
+
+def _verdict_3d(median: float, p99: float) -> str:
+    if median < 10 and p99 < 50:
+        return "good"
+    return "usable" if median < 25 else "poor: check the 2D network and the calibration"
+
+
+def _make_project(folder: Path, cfg: DemoConfig, videos: dict[str, Path], truth: dict, rep: _Report):
+    """A network project with the truth as labels on ``labels_per_camera`` frames of each camera."""
+    import cv2
+
+    from .io.labels import SINGLE, LabelSet, label_file_path, save_labels
+    from .nn.config import NetworkError, preset
+    from .nn.project import create_project, load_project
+    from .sample import EDGES, KEYPOINTS
+
+    folder.mkdir(parents=True, exist_ok=True)
+    name = cfg.preset
+    try:
+        preset(name)
+    except NetworkError:
+        log.info("network preset '%s' is not available here; using '%s'", name, cfg.fallback_preset)
+        name = cfg.fallback_preset
+    rep.values["preset"] = name
+    frames = _label_frames(cfg.n_frames, cfg.labels_per_camera)
+    labelled: dict[str, np.ndarray] = {}
+    cams = list(videos)
+    for c, (cam, video) in enumerate(videos.items()):
+        sub = folder / "labeled-data" / video.stem
+        images = _extract(video, frames)
+        names = []
+        sub.mkdir(parents=True, exist_ok=True)
+        for f in frames:
+            cv2.imwrite(str(sub / f"img{f:05d}.png"), images[int(f)])
+            names.append(f"labeled-data/{video.stem}/img{f:05d}.png")
+        pts = truth["points2d"][c][frames].copy()
+        pts[~truth["visible"][c][frames]] = np.nan  # a labeller marks what is seen
+        save_labels(LabelSet(tuple(names), tuple(KEYPOINTS), (SINGLE,), pts[:, None], "demo"),
+                    label_file_path(sub, "demo"))
+        labelled[cam] = frames
+    toml_path = folder / "project.toml"
+    create_project(toml_path, "walker", list(KEYPOINTS), videos=[str(v.resolve()) for v in videos.values()],
+                   skeleton=list(EDGES), preset_name=name, scorer="demo", cameras=cams)  # fmt: skip
+    project = load_project(toml_path)
+    project.train_fraction = 1.0
+    if cfg.iterations:
+        project.network.train.iterations = int(cfg.iterations)
+        project.network.train.checkpoint_every = max(int(cfg.iterations), 1)
+    project.save()
+    return project, labelled
+
+
+def _pictures(out: Path, filtered, rig: CameraRig, sample, err3, errf) -> list[str]:
+    from .demo_2d import _error_plot
+    from .viewer import ViewerConfig, render_movie, render_png
+
+    made = [_error_plot(out / "error_3d.png", sample.truth.keypoints, {"optim": err3, "optim + filter": errf}).name]
+    try:
+        view = ViewerConfig(window_size=(960, 540), trail_frames=30)
+        render_png(filtered, out / "skeleton.png", frame=filtered.n_frames // 2, rig=rig, edges=sample.edges,
+                   config=view)  # fmt: skip
+        made.append("skeleton.png")
+        render_movie(filtered, out / "walk.mp4", rig=rig, edges=sample.edges, config=view)
+        made.append("walk.mp4")
+    except Exception as exc:  # noqa: BLE001 - offscreen rendering needs an OpenGL context; say why it is missing
+        log.warning("the viewer pictures were not rendered: %s", exc)
+        made.append(f"viewer pictures not rendered ({type(exc).__name__}: {exc})")
+    return made
+
+
+def _report_png(path: Path, sample, filtered, err2d, errf, truth, videos: dict[str, Path], pose_files: list[Path],
+                rep: _Report) -> Path:
+    """One page: a camera frame with the network's and the true points, 2D and 3D error distributions,
+    a knee angle against the truth."""
+    import cv2
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 3.8), dpi=110)
-    width = 0.8 / len(errors)
-    x = np.arange(len(keypoints))
-    for i, (name, err) in enumerate(errors.items()):
-        med = np.nanmedian(err, axis=0)
-        p90 = np.nanpercentile(err, 90, axis=0)
-        ax.bar(x + i * width, med, width, label=f"{name} median")
-        ax.errorbar(x + i * width, med, yerr=[np.zeros_like(med), p90 - med], fmt="none", ecolor="k", lw=0.8)
-    ax.set_xticks(x + width * (len(errors) - 1) / 2, keypoints, rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel("3D error vs truth (mm)\nbar: median, line: 90th pct")
-    ax.set_yscale("log")
+    from .analysis.angles import compute_angles
+    from .io.pose2d import load_track2d
+
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9), dpi=100)
+    f = filtered.n_frames // 2
+    cap = cv2.VideoCapture(str(next(iter(videos.values()))))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, f)
+    ok, img = cap.read()
+    cap.release()
+    ax = axes[0, 0]
+    if ok:
+        pred = load_track2d(pose_files[0]).points[f, 0]
+        true = truth["points2d"][0, f]
+        pad = 60
+        x0, y0 = np.nanmin(true, 0) - pad
+        x1, y1 = np.nanmax(true, 0) + pad
+        ax.imshow(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+        ax.plot(true[:, 0], true[:, 1], "+", color="lime", ms=9, mew=1.5, label="truth")
+        ax.plot(pred[:, 0], pred[:, 1], "o", mfc="none", color="magenta", ms=7, label="2D input")
+        ax.set_xlim(max(x0, 0), min(x1, img.shape[1]))
+        ax.set_ylim(min(y1, img.shape[0]), max(y0, 0))
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(f"{sample.rig.names[0]}, frame {f} (0-based): 2D input vs truth", fontsize=10)
+    ax.axis("off")
+    ax = axes[0, 1]
+    for c, e in enumerate(err2d):
+        e = np.sort(e[np.isfinite(e)].ravel())
+        if e.size:
+            ax.plot(e, np.arange(1, e.size + 1) / e.size, label=sample.rig.names[c])
+    ax.set_xscale("log")
+    ax.set_xlabel("2D error on unlabelled frames (px)")
+    ax.set_ylabel("fraction of visible body parts")
+    ax.axvline(10, color="grey", ls=":")
     ax.legend(fontsize=8)
-    ax.set_title("Sample rig: triangulation error per body part")
-    fig.tight_layout()
-    save_figure(fig, path, format="png")
-    return path
+    ax.grid(alpha=0.3)
+    ax.set_title("2D error per camera (ECDF)", fontsize=10)
+    ax = axes[1, 0]
+    data = [errf[:, k][np.isfinite(errf[:, k])] for k in range(errf.shape[1])]
+    ax.boxplot(data, whis=(1, 99), showfliers=True, flierprops={"ms": 2})
+    ax.set_xticks(np.arange(1, len(data) + 1), sample.truth.keypoints, rotation=60, ha="right", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("3D error vs truth (mm)")
+    ax.set_title("3D error per body part after filtering (box: quartiles, whiskers: 1-99 %)", fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    ax = axes[1, 1]
+    t = np.arange(filtered.n_frames) / filtered.fps
+    est = compute_angles(filtered, {"l_knee": ANGLES["l_knee"]})["l_knee"]
+    tru = compute_angles(sample.truth, {"l_knee": ANGLES["l_knee"]})["l_knee"]
+    ax.plot(t, tru, color="k", lw=2, label="truth")
+    ax.plot(t, est, color="tab:red", lw=1, label="demo")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("left knee flexion (deg)")
+    ax.legend(fontsize=8)
+    ax.set_title("Left knee angle", fontsize=10)
+    import textwrap
+
+    head = [textwrap.shorten(line.rsplit(" (", 1)[0], 175) for line in rep.lines[1:8]]
+    fig.suptitle("\n".join(head), fontsize=8, x=0.01, ha="left", family="monospace")
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return save_figure(fig, path, format="png")
 
 
-def _skeleton_picture(path: Path, poses, sample) -> Path:
-    """The reconstruction at mid-recording, rendered offscreen with the cameras and trails."""
-    import os
-
-    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-    from .viewer import ViewerConfig, render_png
-
-    render_png(poses, path, frame=poses.n_frames // 2, rig=sample.rig, edges=sample.edges,
-               config=ViewerConfig(window_size=(800, 450), trail_frames=40))  # fmt: skip
-    return path
-
-
-def run_demo(out: str | Path, rig_file: str | Path | None = None, fmt: str = "dlc") -> list[str]:
-    """Write the sample rig to ``out``, triangulate it with DLT and the robust mode, report errors.
-
-    Returns the report lines (also written to ``out/report.txt``).
-    """
-    out = Path(out)
-    params = load_sample_parameters(rig_file)
-    sample = make_sample(**params)
-    files = write_sample(sample, out, fmt=fmt)
-    lines = [
-        f"sample rig: {sample.rig.n_cameras} cameras, {sample.truth.n_frames} frames, "
-        f"{len(sample.truth.keypoints)} body parts -> {out}",
-    ]
-    errors = {}
-    for method in ("dlt", "robust"):
-        config = TriangulationConfig(method=method)
-        target = out / f"pose3d_{method}.csv"
-        poses, summary = triangulate_files(
-            files["calibration"], files["pose2d"], target, config, units="mm", fps=sample.fps
-        )
-        err = np.linalg.norm(poses.points - sample.truth.points, axis=-1)
-        errors[method] = err
-        lines.append(
-            f"{method:>6}: {summary.triangulated:.1%} triangulated, 3D error median {np.nanmedian(err):.2f} mm, "
-            f"90th pct {np.nanpercentile(err, 90):.2f} mm, max {np.nanmax(err):.0f} mm -> {target.name}"
-        )
-    poses, _ = triangulate_files(files["calibration"], files["pose2d"], out / "pose3d.h5", units="mm", fps=sample.fps)
-    triangulate_files(files["calibration"], files["pose2d"], out / "pose3d.trc", fps=sample.fps, units="mm")
-    plot = _error_plot(out / "triangulation_error.png", sample.truth.keypoints, errors)
-    picture = _skeleton_picture(out / "skeleton.png", poses, sample)
-    lines.append(
-        f"also wrote pose3d.h5 (with calibration), pose3d.trc (OpenSim, Y-up), {plot.name} and {picture.name}; "
-        f"look at it in 3D with: mocap3d view {out / 'pose3d.h5'} -c {files['calibration']}"
-    )
-    with atomic_path(out / "report.txt") as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
-    return lines
+def with_overrides(cfg: DemoConfig, **changes) -> DemoConfig:
+    return replace(cfg, **{k: v for k, v in changes.items() if v is not None})

@@ -78,11 +78,13 @@ def make_rig(
 ) -> CameraRig:
     """Cameras on an arc around the walkway, aimed at its centre, with realistic lenses.
 
-    Focal lengths ~1000-1150 px (about 60 degrees horizontal field of view),
-    principal points a few pixels off centre, radial and tangential distortion
-    of a typical machine-vision lens.
+    Focal lengths ~1000-1150 px at 1280 px wide (about 60 degrees horizontal
+    field of view; other sizes scale focal lengths and principal-point offsets,
+    keeping the field of view), principal points a few pixels off centre,
+    radial and tangential distortion of a typical machine-vision lens.
     """
     rng = np.random.default_rng(seed)
+    scale = size[0] / 1280.0
     target = np.array([0.0, 0.0, 900.0])
     names, ks, dists, rvecs, tvecs = [], [], [], [], []
     # An arc in front of and behind the walkway (not along it), slightly jittered.
@@ -91,9 +93,9 @@ def make_rig(
         a = a + rng.uniform(-0.15, 0.15)
         center = np.array([0.9 * distance * np.cos(a), distance * np.sin(a), height + rng.uniform(-200, 300)])
         R = _look_at(center, target + rng.normal(0, 50, 3))
-        f = rng.uniform(1000, 1150)
-        K = np.array([[f, 0, size[0] / 2 + rng.uniform(-15, 15)], [0, f * rng.uniform(0.998, 1.002),
-                      size[1] / 2 + rng.uniform(-15, 15)], [0, 0, 1]])  # fmt: skip
+        f = rng.uniform(1000, 1150) * scale
+        K = np.array([[f, 0, size[0] / 2 + scale * rng.uniform(-15, 15)], [0, f * rng.uniform(0.998, 1.002),
+                      size[1] / 2 + scale * rng.uniform(-15, 15)], [0, 0, 1]])  # fmt: skip
         dist = [rng.uniform(-0.25, -0.12), rng.uniform(0.04, 0.12), rng.uniform(-1e-3, 1e-3),
                 rng.uniform(-1e-3, 1e-3), rng.uniform(-0.02, 0.02)]  # fmt: skip
         names.append(f"cam{i + 1}")
@@ -192,6 +194,7 @@ def make_sample(
     outlier_fraction: float = 0.1,
     occlusion: bool = True,
     fps: float = 60.0,
+    size: tuple[int, int] = (1280, 1024),
 ) -> SampleRig:
     """Generate the sample recording.
 
@@ -202,9 +205,10 @@ def make_sample(
         keep a high score (0.8-1.0): the case that breaks plain DLT.
     occlusion : drop runs of 3-25 frames per camera and keypoint (about 6% of
         observations), as when a limb hides behind the body.
+    size : (width, height) of every camera's images (px).
     """
     rng = np.random.default_rng(seed)
-    rig = make_rig(n_cameras=n_cameras, seed=seed)
+    rig = make_rig(n_cameras=n_cameras, size=(int(size[0]), int(size[1])), seed=seed)
     points, contacts, events = walk(n_frames=n_frames, fps=fps)
     f, k, _ = points.shape
     proj = rig.project(points)

@@ -160,19 +160,6 @@ def test_help_has_examples():
     assert res.exit_code == 0 and "Examples" in res.output
 
 
-def test_demo_end_to_end(tmp_path):
-    res = run(["demo", "--out", tmp_path / "demo"])
-    assert res.exit_code == 0, res.output
-    for name in ("calibration.toml", "pose3d.h5", "pose3d.trc", "pose3d_robust.csv", "triangulation_error.png",
-                 "skeleton.png",
-                 "report.txt"):  # fmt: skip
-        assert (tmp_path / "demo" / name).is_file(), name
-    robust = [line for line in res.output.splitlines() if line.strip().startswith("robust")][0]
-    median = float(robust.split("median ")[1].split(" mm")[0])
-    assert median < 12.0
-    assert load_h5(tmp_path / "demo" / "pose3d.h5").fps == 60.0
-
-
 def test_filter_steps_in_the_config_run_around_triangulation(recording, tmp_path):
     sample, files = recording
     cfg = tmp_path / "pipeline.toml"

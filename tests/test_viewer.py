@@ -239,3 +239,24 @@ def test_interactive_setup_offscreen():
         assert scene.frame == 1  # playing advances one frame per timer tick
     finally:
         scene.close()
+
+
+def test_cli_view_without_a_display_says_so_in_one_sentence(sample_files, monkeypatch):
+    from click.testing import CliRunner
+
+    from mocap3d.cli import cli, cmd_view
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(cmd_view.sys, "platform", "linux")
+    res = CliRunner().invoke(cli, ["view", str(sample_files["truth"])])
+    assert res.exit_code == 1
+    assert "no display" in res.output and "--out walk.mp4" in res.output
+    assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output
+
+
+def test_frame_label_is_zero_based_with_time():
+    from mocap3d.viewer.scene import frame_text
+
+    assert frame_text(120, 300, 60.0) == "frame 120 (0-299), 2.00 s"
+    assert frame_text(0, 5, None) == "frame 0 (0-4)"

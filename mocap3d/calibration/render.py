@@ -18,6 +18,7 @@ homography) and one ``cv2.remap`` (texture lookup).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -81,8 +82,9 @@ class RenderConfig:
     noise_sigma : float
         Gaussian sensor noise (grey levels).
     codec : str
-        ``"mp4v"`` (``.mp4``, the default), ``"FFV1"`` (lossless, ``.mkv``) or
-        ``"MJPG"`` (``.avi``). Measured by ``benchmarks/bench_render_detect.py``
+        ``"mp4v"`` (``.mp4``, the default), ``"h264"`` (``.mp4`` that browsers
+        play: libx264, yuv420p, fast start, through imageio-ffmpeg), ``"FFV1"``
+        (lossless, ``.mkv``) or ``"MJPG"`` (``.avi``). Measured by ``benchmarks/bench_render_detect.py``
         (4 cameras, 1280x1024, 150 frames): ChArUco corners detected in mp4v
         frames are 0.080 px (median) from the truth, 0.071 px in lossless FFV1
         frames, so mp4v's compression costs little, and FFV1 files are larger
@@ -114,7 +116,7 @@ class RenderConfig:
             raise CalibrationError("render: supersample must be >= 1.")
 
 
-_CODECS = {"mp4v": ".mp4", "FFV1": ".mkv", "MJPG": ".avi"}
+_CODECS = {"mp4v": ".mp4", "h264": ".mp4", "FFV1": ".mkv", "MJPG": ".avi"}
 
 
 @dataclass(frozen=True)
@@ -406,48 +408,60 @@ def _render_camera(
     r_wc, t_wc = rig.R[cam], rig.tvec[cam]
     noise = np.empty((h, w), np.float32)
     back = np.full_like(texture, (cfg.back_side - cfg.black) / (cfg.white - cfg.black))
-    fourcc = cv2.VideoWriter.fourcc(*cfg.codec)
+    with _grey_writer(path, cfg.codec, fps, (w, h)) as writer:
+        for f, pose in enumerate(poses):
+            refl = np.full((h, w), (cfg.background - cfg.black) / (cfg.white - cfg.black), np.float32)
+            r_cb = r_wc @ pose[:3, :3]
+            t_cb = r_wc @ pose[:3, 3] + t_wc
+            cam_in_board = -r_cb.T @ t_cb
+            depth = (paper @ r_cb.T + t_cb)[:, 2]
+            if (depth > 0).all():
+                # ray (x, y, 1) hits the plane z=0 at board (X, Y) with [x y 1] ~ [r1 r2 t] [X Y 1]
+                plane = np.stack([r_cb[:, 0], r_cb[:, 1], t_cb], 1)
+                to_board = np.linalg.inv(plane)
+                box = _board_box(nodes, to_board, (x0, y0, x1, y1), w, h, s)
+                if box is not None:
+                    bx0, by0, bx1, by1 = box
+                    rays = field[by0 * s : by1 * s, bx0 * s : bx1 * s]
+                    hom = (to_tex @ to_board).astype(np.float64)
+                    maps = cv2.perspectiveTransform(rays.reshape(-1, 1, 2), hom).reshape(rays.shape)
+                    front = cam_in_board[2] < 0
+                    tex = texture if front else back
+                    bg = float(refl[0, 0])
+                    samples = cv2.remap(
+                        tex, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_CONSTANT, borderValue=bg,
+                    )
+                    # an exact s x s block mean (INTER_AREA with an integer factor)
+                    block = cv2.resize(samples, (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_AREA)
+                    refl[by0:by1, bx0:bx1] = block
+            light = vignette * brightness[f] + gradient[f, 0] * ramp_x + gradient[f, 1] * ramp_y
+            img = (cfg.black + (cfg.white - cfg.black) * refl) * light
+            if cfg.blur_sigma > 0:
+                img = cv2.GaussianBlur(img, (0, 0), cfg.blur_sigma)
+            if cfg.noise_sigma > 0:
+                cv2.randn(noise, 0.0, cfg.noise_sigma)  # type: ignore[call-overload]  # stubs want arrays
+                img += noise
+            writer(np.clip(img + 0.5, 0, 255).astype(np.uint8))
+            with _bar_lock:
+                bar.update(1)
+
+
+@contextlib.contextmanager
+def _grey_writer(path: Path, codec: str, fps: float, size: tuple[int, int]):
+    """``write(grey uint8 frame)`` into ``path`` (atomic) with OpenCV's encoder, or libx264 for ``"h264"``."""
+    if codec == "h264":
+        from ..synthetic.video import h264_writer
+
+        with h264_writer(path, size, fps) as write:
+            yield lambda grey: write(np.repeat(grey[:, :, None], 3, axis=2))
+        return
     with atomic_path(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), fourcc, float(fps), (w, h), False)
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*codec), float(fps), size, False)
         if not writer.isOpened():
-            raise CalibrationError(f"render: OpenCV cannot write {cfg.codec} video to '{path}'.")
+            raise CalibrationError(f"render: OpenCV cannot write {codec} video to '{path}'.")
         try:
-            for f, pose in enumerate(poses):
-                refl = np.full((h, w), (cfg.background - cfg.black) / (cfg.white - cfg.black), np.float32)
-                r_cb = r_wc @ pose[:3, :3]
-                t_cb = r_wc @ pose[:3, 3] + t_wc
-                cam_in_board = -r_cb.T @ t_cb
-                depth = (paper @ r_cb.T + t_cb)[:, 2]
-                if (depth > 0).all():
-                    # ray (x, y, 1) hits the plane z=0 at board (X, Y) with [x y 1] ~ [r1 r2 t] [X Y 1]
-                    plane = np.stack([r_cb[:, 0], r_cb[:, 1], t_cb], 1)
-                    to_board = np.linalg.inv(plane)
-                    box = _board_box(nodes, to_board, (x0, y0, x1, y1), w, h, s)
-                    if box is not None:
-                        bx0, by0, bx1, by1 = box
-                        rays = field[by0 * s : by1 * s, bx0 * s : bx1 * s]
-                        hom = (to_tex @ to_board).astype(np.float64)
-                        maps = cv2.perspectiveTransform(rays.reshape(-1, 1, 2), hom).reshape(rays.shape)
-                        front = cam_in_board[2] < 0
-                        tex = texture if front else back
-                        bg = float(refl[0, 0])
-                        samples = cv2.remap(
-                            tex, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=bg,
-                        )
-                        # an exact s x s block mean (INTER_AREA with an integer factor)
-                        block = cv2.resize(samples, (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_AREA)
-                        refl[by0:by1, bx0:bx1] = block
-                light = vignette * brightness[f] + gradient[f, 0] * ramp_x + gradient[f, 1] * ramp_y
-                img = (cfg.black + (cfg.white - cfg.black) * refl) * light
-                if cfg.blur_sigma > 0:
-                    img = cv2.GaussianBlur(img, (0, 0), cfg.blur_sigma)
-                if cfg.noise_sigma > 0:
-                    cv2.randn(noise, 0.0, cfg.noise_sigma)  # type: ignore[call-overload]  # stubs want arrays
-                    img += noise
-                writer.write(np.clip(img + 0.5, 0, 255).astype(np.uint8))
-                with _bar_lock:
-                    bar.update(1)
+            yield writer.write
         finally:
             writer.release()
 

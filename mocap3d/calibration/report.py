@@ -25,7 +25,8 @@ import numpy as np
 from ..camera import CameraRig
 from ..io.atomic import atomic_write_text, save_figure
 
-__all__ = ["CameraReport", "CalibrationReport", "write_report", "umeyama", "rig_errors", "lens_model_rms"]
+__all__ = ["CameraReport", "CalibrationReport", "write_report", "umeyama", "rig_errors", "lens_model_rms",
+           "PhysicalCheck", "physical_check"]
 
 log = logging.getLogger(__name__)
 
@@ -306,3 +307,87 @@ def lens_model_rms(true: CameraRig, est: CameraRig, step: int = 16, align_rotati
         rvec = least_squares(residual, np.zeros(3), method="lm").x if align_rotation else np.zeros(3)
         out[i] = np.sqrt(np.mean(residual(rvec) ** 2) * 2)
     return out
+
+
+# --------------------------------------------------------------------------- physical check (no truth needed)
+@dataclass(frozen=True)
+class PhysicalCheck:
+    """The board measured with the calibration: its corners triangulated, lengths compared with the board file.
+
+    Attributes
+    ----------
+    square_median, square_p90 : float
+        Absolute error of every triangulated square side (neighbouring corners), board units.
+    span_median : float
+        Absolute error of the longest corner-to-corner distances of each placement (the scale), board units.
+    span_pct : float
+        The same as a percentage of the true distance.
+    n_squares, n_placements : int
+        Square sides and board placements measured (corners seen by two or more cameras).
+    """
+
+    square_median: float
+    square_p90: float
+    span_median: float
+    span_pct: float
+    n_squares: int
+    n_placements: int
+    units: str = "mm"
+
+    def verdict(self, square: float) -> str:
+        """``good`` when squares are within 1 % of their side and the board's span within 0.5 %, else advice."""
+        if self.n_squares == 0:
+            return "not measured: no board corner was seen by two cameras at once; record the board in view of pairs"
+        if self.square_median <= 0.01 * square and self.span_pct <= 0.5:
+            return "good"
+        return ("check it: lengths on the board are off; add board views where the cameras overlap, closer to the "
+                "cameras and tilted, and check the board file's square length")
+
+    def line(self, square: float) -> str:
+        return (f"physical check: board squares within {self.square_median:.2f} {self.units} (median; p90 "
+                f"{self.square_p90:.2f}) of {square:g} {self.units}, board span within {self.span_median:.2f} "
+                f"{self.units} ({self.span_pct:.2f} %) over {self.n_placements} placements: {self.verdict(square)}")
+
+
+def physical_check(rig: CameraRig, detections, min_cameras: int = 2) -> PhysicalCheck:
+    """Triangulate the detected board corners with ``rig`` and compare the board's lengths with its file.
+
+    ``detections``: :class:`~mocap3d.calibration.detect.Detections` (cameras in ``rig``'s order). Corners
+    seen by fewer than ``min_cameras`` cameras are left out.
+    """
+    from ..poses import Poses2D
+    from ..triangulation import TriangulationConfig, triangulate
+
+    board = detections.board
+    obj = np.asarray(board.object_points(), float)
+    rig = rig.select(list(detections.cameras))
+    corners = np.asarray(detections.corners, float)  # (C, F, N, 2)
+    seen = np.isfinite(corners).all(-1)
+    keys = tuple(f"c{i}" for i in range(obj.shape[0]))
+    poses2d = Poses2D(views=tuple(rig.names), keypoints=keys, points=corners, scores=seen.astype(float))
+    pts = triangulate(poses2d, rig, TriangulationConfig(method="dlt", min_cameras=min_cameras)).points  # (F, N, 3)
+    true_d = np.linalg.norm(obj[:, None] - obj[None], axis=-1)
+    sq = float(getattr(board, "square_length", np.min(true_d[true_d > 0])))
+    i, j = np.nonzero(np.triu(np.isclose(true_d, sq, rtol=1e-6)))
+    side = np.abs(np.linalg.norm(pts[:, i] - pts[:, j], axis=-1) - true_d[i, j])
+    side = side[np.isfinite(side)]
+    spans, pct = [], []
+    for frame in pts:
+        ok = np.flatnonzero(np.isfinite(frame).all(-1))
+        if ok.size < 2:
+            continue
+        d_true = true_d[np.ix_(ok, ok)]
+        a, b = np.unravel_index(np.argmax(d_true), d_true.shape)
+        if d_true[a, b] < 2 * sq:
+            continue
+        err = abs(float(np.linalg.norm(frame[ok[a]] - frame[ok[b]])) - d_true[a, b])
+        spans.append(err)
+        pct.append(100 * err / d_true[a, b])
+    return PhysicalCheck(
+        square_median=float(np.median(side)) if side.size else float("nan"),
+        square_p90=float(np.percentile(side, 90)) if side.size else float("nan"),
+        span_median=float(np.median(spans)) if spans else float("nan"),
+        span_pct=float(np.median(pct)) if pct else float("nan"),
+        n_squares=int(side.size), n_placements=len(spans),
+        units=str(getattr(board, "units", "mm") or "mm"),
+    )

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
 
 from ._params import FPS, overwrite_option
+
+
+def has_display() -> bool:
+    """Whether a window can be opened: always on Windows and macOS, with X11 or Wayland elsewhere."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 @click.command("view")
@@ -17,7 +25,7 @@ from ._params import FPS, overwrite_option
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Render offscreen to a .png (one frame) or .mp4 (all frames) instead of opening a window.")
 @click.option("--frame", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Frame to show first / to render to PNG.")
+              help="Frame to show first / to render to PNG (0-based, as every command and DeepLabCut count).")
 @click.option("--camera", default=None, help="Render from this calibrated camera's viewpoint (needs --calibration).")
 @click.option("--fps", type=FPS, default=None, help="Movie frame rate (default: the poses' frame rate, else 30).")
 @click.option("--trail", type=click.IntRange(min=0), default=30, show_default=True,
@@ -53,6 +61,9 @@ def command(poses3d, calibration, out, frame, camera, fps, trail, up, size, over
         check_output(out, [poses3d, *([calibration] if calibration else [])], overwrite=overwrite,
                      kinds=["image", "video"])  # fmt: skip
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")  # headless rendering
+    elif not has_display():
+        raise MocapError("there is no display to open the viewer window on; render to a file instead "
+                         "(--out walk.mp4 or --out frame.png), or run where a display is available.")
     from ..viewer import SkeletonScene, ViewerConfig, render_movie, render_png
 
     poses = load_any_poses3d(poses3d)
@@ -72,7 +83,7 @@ def command(poses3d, calibration, out, frame, camera, fps, trail, up, size, over
     suffix = out.suffix.lower()
     if suffix == ".png":
         render_png(poses, out, frame=frame, rig=rig, config=config, camera=camera)
-        click.echo(f"wrote {out} (frame {frame} of {poses.n_frames})")
+        click.echo(f"wrote {out} (frame {frame}, frames are numbered 0-{poses.n_frames - 1})")
     elif suffix in (".mp4", ".mov", ".avi", ".gif"):
         render_movie(poses, out, rig=rig, config=config, fps=fps, camera=camera)
         click.echo(f"wrote {out} ({poses.n_frames} frames)")

@@ -93,9 +93,15 @@ class ViewerConfig:
     show_cameras: bool = True
     frustum_scale: float = 0.05  # frustum depth as a fraction of the scene's size
     background: str = "white"
-    frame_label: bool = True  # "frame i/n" in the upper left corner
+    frame_label: bool = True  # "frame i of 0-(n-1), t s" in the upper left corner (0-based, as the CLI)
     cmap: str = "tab20"
     window_size: tuple[int, int] = (1280, 720)
+
+
+def frame_text(frame: int, n_frames: int, fps: float | None) -> str:
+    """The frame label: 0-based like every command (``--frame``, DeepLabCut), with the time when known."""
+    text = f"frame {frame} (0-{n_frames - 1})"
+    return f"{text}, {frame / fps:.2f} s" if fps else text
 
 
 def _nice_spacing(size: float) -> float:
@@ -293,7 +299,7 @@ class SkeletonScene:
             fill = np.where(np.isfinite(hist).all(-1, keepdims=True), hist, shown[:, None, :])
             self._trail_mesh.points = fill.reshape(-1, 3)
         if self._label is not None:
-            self._label.SetInput(f"frame {frame + 1}/{self.n_frames}")
+            self._label.SetInput(frame_text(frame, self.n_frames, self.poses.fps))
 
     def step(self, n: int = 1) -> None:
         self.set_frame(self.frame + n)
@@ -389,8 +395,9 @@ class SkeletonScene:
             import imageio_ffmpeg  # noqa: F401  (the ffmpeg binary)
 
             writer = iio.get_writer(
-                str(path), fps=rate, codec="libx264", quality=7, macro_block_size=8, pixelformat="yuv420p",
-                ffmpeg_params=["-preset", "veryfast"], format="FFMPEG",
+                str(path), fps=rate, codec="libx264", quality=7, macro_block_size=2, pixelformat="yuv420p",
+                ffmpeg_params=["-preset", "veryfast", "-movflags", "+faststart"], format="FFMPEG",
+                ffmpeg_log_level="error",
             )
             return writer.append_data, writer.close
         except ImportError:

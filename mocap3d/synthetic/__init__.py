@@ -1,0 +1,1 @@
+"""Synthetic recordings with exact ground truth: a rendered body filmed through a calibrated rig."""

@@ -1,0 +1,228 @@
+"""The rendered sample (a body, not dots), its videos, and ``mocap3d demo`` end to end against the truth."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mocap3d.cli import cli
+from mocap3d.sample import KEYPOINTS, make_rig, walk
+from mocap3d.synthetic.body import (
+    BodyRenderConfig,
+    keypoint_visibility,
+    load_truth,
+    render_body_frame,
+    render_body_videos,
+)
+from mocap3d.synthetic.video import video_codec
+
+SMALL = (320, 256)
+
+
+def _frames(n=24):
+    points, _, _ = walk(n_frames=n)
+    return points
+
+
+# ----------------------------------------------------------------------------- the rendered body
+def test_projected_truth_lies_on_the_drawn_body_and_the_floor_is_not_body():
+    rig = make_rig(4, size=SMALL)
+    points = _frames()
+    cfg = BodyRenderConfig(supersample=2, noise_sigma=0.0)
+    visible = keypoint_visibility(rig, points, KEYPOINTS)
+    pix = rig.project(points)
+    hidden_in_image = 0
+    for cam in range(rig.n_cameras):
+        for f in (0, 11, 23):
+            img, coverage = render_body_frame(rig, cam, points[f], KEYPOINTS, cfg)
+            assert img.shape == (SMALL[1], SMALL[0], 3) and img.dtype == np.uint8
+            uv = np.round(pix[cam, f]).astype(int)
+            inside = rig.in_image(pix[cam, f][None])[0]
+            # every keypoint in the image sits on a body pixel: its own part, or the part in front of it
+            assert (coverage[uv[inside, 1], uv[inside, 0]] > 0.5).all()
+            hidden_in_image += int((inside & ~visible[cam, f]).sum())
+            # the body is a small part of the frame; far from every keypoint nothing is body (floor, walls)
+            far = np.ones(coverage.shape, bool)
+            for u, v in uv[inside]:
+                far[max(v - 40, 0) : v + 40, max(u - 40, 0) : u + 40] = False
+            assert 0.002 < coverage.mean() < 0.2
+            assert coverage[far].max() == 0.0
+    assert hidden_in_image > 0  # body parts hide each other: some keypoints in the image are occluded
+
+
+def test_body_pixels_differ_from_the_empty_room():
+    rig = make_rig(2, size=SMALL)
+    points = _frames(1)[0]
+    cfg = BodyRenderConfig(noise_sigma=0.0)
+    img, coverage = render_body_frame(rig, 0, points, KEYPOINTS, cfg)
+    away = points + np.array([0.0, 0.0, 50_000.0])  # the walker lifted out of every view: the empty room
+    empty, none = render_body_frame(rig, 0, away, KEYPOINTS, cfg)
+    assert none.max() == 0.0
+    body = coverage > 0.99
+    diff = np.abs(img.astype(int) - empty.astype(int)).sum(-1)
+    assert (diff[body] > 20).mean() > 0.9  # the body is drawn where the renderer says it is
+    assert np.median(diff[coverage == 0]) < 30  # and the room elsewhere (its shadow aside)
+
+
+def test_visibility_sees_the_near_side_and_hides_the_far_side():
+    rig = make_rig(4, size=SMALL)
+    points = _frames(60)
+    vis = keypoint_visibility(rig, points, KEYPOINTS)
+    head = KEYPOINTS.index("head")
+    assert vis[:, :, head].mean() > 0.95  # nothing covers the head
+    l_sh, r_sh = KEYPOINTS.index("l_shoulder"), KEYPOINTS.index("r_shoulder")
+    # a camera on the walker's left (+y) sees the left shoulder more often than the right, and vice versa
+    for cam, centre in enumerate(rig.centers()):
+        if abs(centre[1]) > 2000:
+            near, far = (l_sh, r_sh) if centre[1] > 0 else (r_sh, l_sh)
+            assert vis[cam, :, near].mean() > vis[cam, :, far].mean()
+
+
+def test_videos_are_h264_with_truth_beside_and_resume(tmp_path):
+    rig = make_rig(2, size=SMALL)
+    points = _frames(6)
+    paths = render_body_videos(rig, points, KEYPOINTS, tmp_path, fps=30, config=BodyRenderConfig(supersample=1),
+                               progress=False)  # fmt: skip
+    for path in paths.values():
+        assert video_codec(path) == {"codec": "h264", "pix_fmt": "yuv420p", "faststart": "yes"}
+        cap = cv2.VideoCapture(str(path))
+        frames = 0
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            assert frame.shape == (SMALL[1], SMALL[0], 3)
+            frames += 1
+        cap.release()
+        assert frames == 6
+    truth = load_truth(tmp_path)
+    assert truth["points2d"].shape == (2, 6, len(KEYPOINTS), 2) and truth["visible"].shape == (2, 6, len(KEYPOINTS))
+    np.testing.assert_allclose(truth["points2d"], rig.project(points))
+    stamp = {p: p.stat().st_mtime_ns for p in paths.values()}
+    again = render_body_videos(rig, points, KEYPOINTS, tmp_path, fps=30, config=BodyRenderConfig(supersample=1),
+                               progress=False)  # fmt: skip
+    assert {p: p.stat().st_mtime_ns for p in again.values()} == stamp  # up to date: not rendered again
+
+
+# ----------------------------------------------------------------------------- the demo
+def _run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def _line(output: str, stage: str) -> str:
+    found = [line for line in output.splitlines() if line.strip().startswith(f"{stage}:")]
+    assert found, f"no '{stage}:' line in\n{output}"
+    return found[0]
+
+
+def _number(line: str, before: str) -> float:
+    m = re.search(rf"{before} ([0-9.]+)", line)
+    assert m, f"'{before} <number>' not in: {line}"
+    return float(m.group(1))
+
+
+@pytest.fixture(scope="module")
+def quick_demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    res = _run("demo", "--quick", "--no-network", "--out", out)
+    assert res.exit_code == 0, res.output
+    return out, res.output
+
+
+def test_quick_demo_every_stage_reports_its_error_against_the_truth(quick_demo):
+    from mocap3d.io.exports import load_any_poses3d
+    from mocap3d.io.pose3d import load_poses3d
+
+    out, output = quick_demo
+    report = json.loads((out / "report.json").read_text())
+    lines = (out / "report.txt").read_text().splitlines()
+    for stage in ("render", "calibrate", "analyse", "triangulate", "filter-3d", "angles", "gait", "export", "view"):
+        assert _line(output, stage) in lines
+    calib = _line(output, "calibrate")
+    assert calib.split(": ")[1] == "good"
+    assert _number(calib, "reprojection median") < 0.5
+    assert report["calib_square_mm"] < 0.01 * 220  # the board's squares measured within 1 %
+    assert report["calib_scale_pct"] < 1.5
+    # the 3D numbers printed are the ones the files give against the truth
+    truth = load_truth(out / "videos-raw")
+    for name, key in (("pose3d.h5", "err3d"), ("pose3d_filtered.h5", "filtered")):
+        err = np.linalg.norm(load_poses3d(out / name).points - truth["points3d"], axis=-1)
+        assert report[f"{key}_median_mm"] == pytest.approx(np.nanmedian(err), rel=1e-9)
+        assert report[f"{key}_p99_mm"] == pytest.approx(np.nanpercentile(err, 99), rel=1e-9)
+    tri = _line(output, "triangulate")
+    assert _number(tri, "vs truth median") == pytest.approx(report["err3d_median_mm"], abs=0.051)
+    assert report["triangulated"] > 0.95
+    assert report["err3d_median_mm"] < 40 and report["err3d_p99_mm"] < 120  # 640x512 frames, cameras 5 m away
+    assert report["angle_median_deg"] < 5
+    assert report["gait_recall"] >= 0.6
+    for ext in (".trc", ".c3d", ".nc"):
+        back = load_any_poses3d(out / f"pose3d{ext}")
+        assert back.n_frames == 60 and len(back.keypoints) == len(KEYPOINTS)
+    assert (out / "report.png").stat().st_size > 10_000
+
+
+def test_quick_demo_videos_play_in_a_browser(quick_demo):
+    out, _ = quick_demo
+    videos = [*sorted((out / "videos-raw").glob("*.mp4")), *sorted((out / "calibration-videos").glob("*.mp4"))]
+    assert len(videos) == 8
+    if (out / "walk.mp4").exists():
+        videos.append(out / "walk.mp4")
+    for video in videos:
+        assert video_codec(video) == {"codec": "h264", "pix_fmt": "yuv420p", "faststart": "yes"}, video
+
+
+def test_demo_rejects_bad_settings(tmp_path):
+    res = _run("demo", "--labels", "80", "--out", tmp_path)
+    assert res.exit_code != 0 and "80" in res.output
+    rig = tmp_path / "rig.toml"
+    rig.write_text("[demo]\nlabel_per_camera = 3\n")
+    res = _run("demo", "--rig", rig, "--out", tmp_path / "o")
+    assert res.exit_code == 1 and "unknown [demo] key 'label_per_camera'" in res.output
+    assert "Traceback" not in res.output
+
+
+@pytest.mark.slow
+def test_quick_demo_with_a_network(tmp_path):
+    """Labels from the truth, a short training, every video analysed; the 2D error printed is the files' error."""
+    from mocap3d.io.labels import find_label_files, load_labels
+    from mocap3d.io.pose2d import load_track2d
+
+    out = tmp_path / "net"
+    res = _run("demo", "--quick", "--iterations", "40", "--labels", "10", "--out", out)
+    labels = find_label_files(out / "network")
+    assert len(labels) == 4 and all(len(load_labels(p).images) == 10 for p in labels)
+    assert (out / "network" / "models" / "walker" / "model.pt").is_file()
+    truth = load_truth(out / "videos-raw")
+    errs = []
+    for c, cam in enumerate(truth["cameras"]):
+        track = load_track2d(out / "pose-2d" / f"cam-{cam}.h5")
+        assert track.points.shape[0] == 60
+        err = np.linalg.norm(track.points[:, 0] - truth["points2d"][c], axis=-1)
+        mask = truth["visible"][c].copy()
+        mask[np.unique(np.linspace(0, 59, 10).round().astype(int))] = False
+        errs.append(err[mask])
+    report = json.loads((out / "report.json").read_text())
+    assert report["err2d_median_px"] == pytest.approx(np.median(np.concatenate(errs)), rel=1e-9)
+    if res.exit_code == 0:
+        assert report["triangulated"] > 0
+    else:  # 40 iterations may not find the body yet: the demo says so in one sentence and stops
+        assert res.exit_code == 1 and "stopped at triangulation" in res.output and "Traceback" not in res.output
+
+
+def test_demo_from_2d_files(tmp_path):
+    """``--from-2d``: the triangulation part alone, on generated 2D files (DLT vs the robust mode)."""
+    from mocap3d.io.pose3d import load_h5
+
+    res = _run("demo", "--from-2d", "--out", tmp_path / "demo")
+    assert res.exit_code == 0, res.output
+    for name in ("calibration.toml", "pose3d.h5", "pose3d.trc", "pose3d_robust.csv", "triangulation_error.png",
+                 "skeleton.png", "report.txt"):  # fmt: skip
+        assert (tmp_path / "demo" / name).is_file(), name
+    robust = [line for line in res.output.splitlines() if line.strip().startswith("robust")][0]
+    assert float(robust.split("median ")[1].split(" mm")[0]) < 12.0
+    assert load_h5(tmp_path / "demo" / "pose3d.h5").fps == 60.0
