@@ -288,7 +288,10 @@ class CameraRig:
             Pixel coordinates. Points behind a camera are projected as OpenCV
             does (no clipping); check :meth:`depths` when that matters.
         """
-        cam = self.world_to_camera(points)
+        return self.camera_to_pixels(self.world_to_camera(points), distort)
+
+    def camera_to_pixels(self, cam: np.ndarray, distort: bool = True) -> np.ndarray:
+        """Pixels (C, ..., 2) of points already in each camera's frame (C, ..., 3) (see :meth:`project`)."""
         z = cam[..., 2:3]
         xy = cam[..., :2] / z
         if distort:

@@ -66,11 +66,14 @@ def command(
       mocap3d triangulate -c calibration.toml -o pose3d.h5 --method optim \\
           --constraints l_hip-l_knee,l_knee-l_ankle,r_hip-r_knee,r_knee-r_ankle pose-2d/*.h5
     """
-    from ..filters import FilterPipeline
     from ..triangulation.run import triangulate_files
 
     base = TriangulationConfig.from_toml(config_path).to_dict() if config_path else {}
-    filters = FilterPipeline.from_dict(toml.load(config_path)) if config_path else None
+    filters = None
+    if config_path:
+        from ..filters import FilterPipeline  # scipy.signal: loaded only when a config file may hold filters
+
+        filters = FilterPipeline.from_dict(toml.load(config_path))
     overrides = {
         "preset": preset, "method": method, "score_threshold": score_threshold, "min_cameras": min_cameras,
         "reproj_threshold": reproj_threshold, "cam_regex": cam_regex,

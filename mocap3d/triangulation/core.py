@@ -11,7 +11,6 @@ from ..errors import TriangulationError
 from ..poses import Poses2D, Poses3D
 from .config import TriangulationConfig
 from .dlt import triangulate_dlt
-from .optim import triangulate_optim
 from .robust import triangulate_robust
 
 __all__ = ["triangulate"]
@@ -46,6 +45,8 @@ def triangulate(poses2d: Poses2D, rig: CameraRig, config: TriangulationConfig | 
     """
     config = config or TriangulationConfig()
     if config.method == "optim":
+        from .optim import triangulate_optim  # scipy's banded solvers: loaded only for this method
+
         return triangulate_optim(poses2d, rig, config)
     views = poses2d.views
     if len(views) < 2:
@@ -75,12 +76,16 @@ def triangulate(poses2d: Poses2D, rig: CameraRig, config: TriangulationConfig | 
     weights = np.where(valid, scores if config.weighted else 1.0, 0.0)
     weights = np.where(np.isfinite(work).all(-1), weights, 0.0)
     P = cams.projection_matrices()
+    in_cameras = None  # the points in each camera's frame, when the depth check computed them
     if config.method == "dlt":
         use = weights > 0
         X = triangulate_dlt(P, work, weights)
         X[use.sum(0) < config.min_cameras] = np.nan
         if config.check_depth:
-            X[((cams.depths(X) <= 0) & use).any(0)] = np.nan
+            in_cameras = cams.world_to_camera(X)
+            behind = ((in_cameras[..., 2] <= 0) & use).any(0)
+            X[behind] = np.nan
+            in_cameras[:, behind] = np.nan
     else:
         X, use, _ = triangulate_robust(
             P, work, weights, threshold=config.reproj_threshold, min_cameras=config.min_cameras,
@@ -88,7 +93,7 @@ def triangulate(poses2d: Poses2D, rig: CameraRig, config: TriangulationConfig | 
         )
     ok = np.isfinite(X).all(-1)
     use = use & ok[None]
-    proj = cams.project(X, distort=config.undistort)
+    proj = cams.camera_to_pixels(cams.world_to_camera(X) if in_cameras is None else in_cameras, config.undistort)
     resid = np.linalg.norm(proj - pts, axis=-1)
     ncams = use.sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
