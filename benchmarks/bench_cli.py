@@ -155,8 +155,8 @@ def main() -> int:
     ]
     if args.baseline:
         tb, cb = min(base_wall), min(base_cpu)
-        lines.append(f"| the same command from `{args.baseline}` (baseline) | {tb:.2f} s | {cb:.2f} s | {t_ani / tb:.2f}x "
-                     f"| {c_ani / cb:.2f}x |")
+        lines.append(f"| the same command from `{args.baseline}` (baseline) | {tb:.2f} s | {cb:.2f} s "
+                     f"| {t_ani / tb:.2f}x | {c_ani / cb:.2f}x |")
     lines += [
         "",
         f"mocap3d's whole process is {t_ani / t_ours:.2f}x as fast as aniposelib's in-memory triangulation in wall "
