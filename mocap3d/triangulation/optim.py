@@ -75,6 +75,7 @@ from threadpoolctl import threadpool_limits
 from .. import lens
 from ..camera import CameraRig
 from ..errors import TriangulationError
+from ..gaps import fill_gaps
 from ..lens import robust_loss
 from ..poses import Poses2D, Poses3D
 from .config import TriangulationConfig
@@ -169,7 +170,7 @@ def _project_camera(rig: CameraRig, c: int, R: np.ndarray, points: np.ndarray, j
 
 
 def interpolate_gaps(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fill each trajectory's missing frames by linear interpolation.
+    """Fill each trajectory's missing frames by linear interpolation (:func:`mocap3d.gaps.fill_gaps`).
 
     Parameters
     ----------
@@ -184,22 +185,9 @@ def interpolate_gaps(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     observed : bool array (frames, ...) without the last axis
     """
     observed = np.isfinite(points).all(-1)
-    n = points.shape[0]
-    frames = np.arange(n).reshape((n,) + (1,) * (observed.ndim - 1))
-    prev = np.maximum.accumulate(np.where(observed, frames, -1), axis=0)
-    nxt = np.flip(np.minimum.accumulate(np.flip(np.where(observed, frames, n), 0), axis=0), 0)
-    lo = np.where(prev >= 0, prev, nxt)
-    hi = np.where(nxt < n, nxt, prev)
-    ever = observed.any(0)
-    lo = np.where(ever, lo, 0)
-    hi = np.where(ever, hi, 0)
-    span = np.maximum(hi - lo, 1)
-    t = np.clip((frames - lo) / span, 0.0, 1.0)[..., None]
-    a = np.take_along_axis(points, lo[..., None], axis=0)
-    b = np.take_along_axis(points, hi[..., None], axis=0)
-    filled = a + t * (b - a)
-    filled[~np.broadcast_to(ever, observed.shape)] = np.nan
-    return filled, observed
+    columns = np.where(observed[..., None], points, np.nan).reshape(points.shape[0], -1)
+    filled, _ = fill_gaps(columns, None, hold_ends=True)
+    return filled.reshape(points.shape), observed
 
 
 def _difference_coefficients(n: int) -> np.ndarray:
