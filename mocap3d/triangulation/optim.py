@@ -79,6 +79,7 @@ from ..gaps import fill_gaps
 from ..lens import robust_loss
 from ..poses import Poses2D, Poses3D
 from .config import TriangulationConfig
+from .frames import triangulate_frames
 
 __all__ = [
     "triangulate_optim",
@@ -631,12 +632,10 @@ def triangulate_optim(poses2d: Poses2D, rig: CameraRig, config: TriangulationCon
     TriangulationError
         On constraints naming unknown body parts, and as :func:`triangulate`.
     """
-    from .core import triangulate  # core dispatches here: import at call time
-
     config = config or TriangulationConfig(method="optim")
     started = time.perf_counter()
     pairs, pair_weights = _resolve_pairs(config, poses2d.keypoints)
-    start = triangulate(poses2d, rig, config.replace(method="robust"))
+    start = triangulate_frames(poses2d, rig, config.replace(method="robust"))
     cams = rig.select(poses2d.views)
     v, f, k, _ = poses2d.points.shape
     scores = poses2d.scores
