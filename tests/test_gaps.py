@@ -53,5 +53,8 @@ def test_spline_fill_passes_through_the_samples(method):
     gapped[10:13] = np.nan
     filled, was = fill_gaps(gapped, 5, method)
     assert was[10:13].all() and was.sum() == 6
-    np.testing.assert_allclose(filled[10:13], x[10:13], atol=2e-3)
+    # the not-a-knot spline follows a sine closely; pchip (shape-preserving, flatter at extrema) less so
+    np.testing.assert_allclose(filled[10:13], x[10:13], atol=2e-3 if method == "cubic" else 2e-2)
+    linear, _ = fill_gaps(gapped, 5)
+    assert np.abs(filled[10:13] - x[10:13]).max() < np.abs(linear[10:13] - x[10:13]).max()
     np.testing.assert_array_equal(filled[~was], x[~was])
