@@ -60,7 +60,7 @@ from mocap3d.calibration.mirror_sample import make_mirror_box, render_mirror_sam
 from mocap3d.calibration.pipeline import calibrate_videos
 from mocap3d.calibration.report import rig_errors, umeyama
 from mocap3d.camera import CameraRig
-from mocap3d.nn.mirror import load_layout, split_video
+from mocap3d.mirror import load_layout, split_video
 from mocap3d.sample import walk
 from mocap3d.triangulation.dlt import triangulate_dlt
 

@@ -13,7 +13,8 @@ Conventions (the same as OpenCV and anipose's ``calibration.toml``):
   ``x`` to the right and ``y`` down (OpenCV).
 * Pinhole cameras use OpenCV's model with ``dist = (k1, k2, p1, p2, k3)``;
   fisheye cameras use OpenCV's fisheye model with ``dist = (k1, k2, k3, k4, 0)``
-  (the fifth slot is unused so that all cameras stack into one array).
+  (the fifth slot is unused so that all cameras stack into one array). Both
+  models, their derivatives and their inverses live in :mod:`mocap3d.lens`.
 
 Everything is float64: triangulation and bundle adjustment lose digits that
 matter in float32 when translations are in millimetres.
@@ -28,13 +29,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import lens
 from .errors import CalibrationError
 
 __all__ = ["CameraRig", "rodrigues", "rotation_to_rodrigues"]
-
-# undistortPoints' default is 5 fixed-point iterations, which leaves
-# pixel-level errors in the corners of strongly distorted lenses.
-_UNDISTORT_CRITERIA = (3, 200, 1e-14)  # COUNT | EPS, max iterations, epsilon
 
 
 def rodrigues(rvec: np.ndarray) -> np.ndarray:
@@ -247,30 +245,14 @@ class CameraRig:
             Pixel coordinates.
         """
         xy = np.asarray(xy, dtype=np.float64)
-        c = self.n_cameras
-        flat = xy.reshape(c, -1, 2)
-        x, y = flat[..., 0], flat[..., 1]
+        flat = xy.reshape(self.n_cameras, -1, 2)
         d = self.dist[:, :, None]
-        k1, k2, p1, p2, k3 = d[:, 0], d[:, 1], d[:, 2], d[:, 3], d[:, 4]
-        r2 = x * x + y * y
-        # OpenCV pinhole model
-        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-        xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-        yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-        if self.fisheye.any():
-            # OpenCV fisheye model: k1..k4 live in dist[:, 0:4]
-            r = np.sqrt(r2)
-            theta = np.arctan(r)
-            t2 = theta * theta
-            theta_d = theta * (1 + t2 * (d[:, 0] + t2 * (d[:, 1] + t2 * (d[:, 2] + t2 * d[:, 3]))))
-            scale = np.where(r > 1e-12, theta_d / np.where(r > 1e-12, r, 1.0), 1.0)
-            fish = self.fisheye[:, None]
-            xd = np.where(fish, x * scale, xd)
-            yd = np.where(fish, y * scale, yd)
+        xd, yd = lens.distort(flat[..., 0], flat[..., 1], (d[:, 0], d[:, 1], d[:, 2], d[:, 3], d[:, 4]),
+                              self.fisheye[:, None])  # fmt: skip
         k = self.K
-        u = k[:, 0, 0, None] * xd + k[:, 0, 1, None] * yd + k[:, 0, 2, None]
-        v = k[:, 1, 1, None] * yd + k[:, 1, 2, None]
-        return np.stack([u, v], -1).reshape(xy.shape)
+        pixels = lens.to_pixels(xd, yd, k[:, 0, 0, None], k[:, 1, 1, None], k[:, 0, 2, None], k[:, 1, 2, None],
+                                k[:, 0, 1, None])  # fmt: skip
+        return pixels.reshape(xy.shape)
 
     def project(self, points: np.ndarray, distort: bool = True) -> np.ndarray:
         """Project world points into every camera.
@@ -288,7 +270,10 @@ class CameraRig:
             Pixel coordinates. Points behind a camera are projected as OpenCV
             does (no clipping); check :meth:`depths` when that matters.
         """
-        cam = self.world_to_camera(points)
+        return self.camera_to_pixels(self.world_to_camera(points), distort)
+
+    def camera_to_pixels(self, cam: np.ndarray, distort: bool = True) -> np.ndarray:
+        """Pixels (C, ..., 2) of points already in each camera's frame (C, ..., 3) (see :meth:`project`)."""
         z = cam[..., 2:3]
         xy = cam[..., :2] / z
         if distort:
@@ -354,22 +339,15 @@ class CameraRig:
         # One camera at a time: with scalar coefficients numpy's loops run several
         # times faster than broadcasting (C, 1) coefficients against (C, N) points.
         for c in range(self.n_cameras):
-            x[c], y[c] = _newton_undistort(xd[c], yd[c], *(float(v) for v in self.dist[c, :5]))
+            x[c], y[c] = lens.undistort(xd[c], yd[c], *(float(v) for v in self.dist[c, :5]))
         return x, y
 
     def _invert_fisheye(self, flat: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        import cv2
-
         x, y = x.copy(), y.copy()
         for i in np.flatnonzero(self.fisheye):  # a loop over fisheye cameras only
             ok = np.isfinite(flat[i]).all(-1)
-            if not ok.any():
-                continue
-            src = np.ascontiguousarray(flat[i, ok]).reshape(-1, 1, 2)
-            und = cv2.fisheye.undistortPoints(
-                src, self.K[i], self.dist[i, :4], R=None, P=None, criteria=_UNDISTORT_CRITERIA
-            ).reshape(-1, 2)
-            x[i, ok], y[i, ok] = und[:, 0], und[:, 1]
+            if ok.any():
+                x[i, ok], y[i, ok] = lens.undistort_fisheye(flat[i, ok], self.K[i], self.dist[i])
         return x, y
 
     def in_image(self, points2d: np.ndarray) -> np.ndarray:
@@ -377,105 +355,3 @@ class CameraRig:
         pts = np.asarray(points2d)
         size = self.sizes.reshape((self.n_cameras,) + (1,) * (pts.ndim - 2) + (2,))
         return np.asarray(((pts >= -0.5) & (pts <= size - 0.5)).all(-1))
-
-
-# Newton steps taken on every point; points whose last step is still above
-# _NEWTON_CONVERGED (normalized units) continue, alone, up to _NEWTON_MAX_STEPS.
-_NEWTON_STEPS = 3
-_NEWTON_MAX_STEPS = 20
-_NEWTON_CONVERGED = 1e-8
-
-
-def _newton_steps(x: np.ndarray, y: np.ndarray, xd: np.ndarray, yd: np.ndarray, coeffs: tuple[float, ...],
-                  steps: int) -> np.ndarray:
-    """``steps`` Newton steps on the OpenCV model, updating ``x``/``y`` in place; returns the last step's size.
-
-    Written with in-place operations on scalar coefficients: ~60 vector
-    operations per step and few temporaries.
-    """
-    k1, k2, p1, p2, k3 = coeffs
-    step = np.zeros_like(x)
-    for _ in range(steps):
-        xx, yy, xy = x * x, y * y, x * y
-        r2 = xx + yy
-        radial = k3 * r2
-        radial += k2
-        radial *= r2
-        radial += k1
-        radial *= r2
-        radial += 1.0
-        slope = (3.0 * k3) * r2  # 2 d(radial)/d(r2)
-        slope += 2.0 * k2
-        slope *= r2
-        slope += k1
-        slope *= 2.0
-        ex = radial * x  # residuals of the model at (x, y)
-        ex += (2.0 * p1) * xy
-        ex += p2 * r2
-        ex += (2.0 * p2) * xx
-        ex -= xd
-        ey = radial * y
-        ey += (2.0 * p2) * xy
-        ey += p1 * r2
-        ey += (2.0 * p1) * yy
-        ey -= yd
-        j11 = xx * slope  # the Jacobian, symmetric
-        j11 += radial
-        j11 += (2.0 * p1) * y
-        j11 += (6.0 * p2) * x
-        j22 = yy * slope
-        j22 += radial
-        j22 += (6.0 * p1) * y
-        j22 += (2.0 * p2) * x
-        j12 = xy * slope
-        j12 += (2.0 * p1) * x
-        j12 += (2.0 * p2) * y
-        det = j11 * j22
-        det -= j12 * j12
-        dx = j22 * ex
-        dx -= j12 * ey
-        dx /= det
-        dy = j11 * ey
-        dy -= j12 * ex
-        dy /= det
-        x -= dx
-        y -= dy
-        np.abs(dx, out=step)
-        step += np.abs(dy)
-    return step
-
-
-def _newton_undistort(xd: np.ndarray, yd: np.ndarray, k1: float, k2: float, p1: float, p2: float,
-                      k3: float) -> tuple[np.ndarray, np.ndarray]:
-    """Undistorted normalized coordinates of one camera's distorted ones (N,), NaN where Newton fails.
-
-    Starting from the distorted point, Newton's method converges
-    quadratically: for lenses like the sample rig's (|k1| ~ 0.2, image
-    corners at r ~ 0.6) three steps bring every point below 1e-15. Points
-    whose third step was still large (strong distortion near the model's
-    fold, or divergence outside its domain) iterate further on their own and
-    are NaN unless the model then maps them back onto the input within 1e-9.
-    """
-    coeffs = (k1, k2, p1, p2, k3)
-    x, y = xd.copy(), yd.copy()
-    with np.errstate(all="ignore"):  # points far outside the lens model's domain diverge; NaN below
-        step = _newton_steps(x, y, xd, yd, coeffs, _NEWTON_STEPS)
-        slow = np.flatnonzero(step >= _NEWTON_CONVERGED)  # NaN (no observation) compares False
-        if slow.size:
-            xs, ys, xds, yds = x[slow], y[slow], xd[slow], yd[slow]
-            for _ in range(_NEWTON_MAX_STEPS - _NEWTON_STEPS):
-                if not (_newton_steps(xs, ys, xds, yds, coeffs, 1) >= _NEWTON_CONVERGED).any():
-                    break
-            r2 = xs * xs + ys * ys
-            radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-            ex = xs * radial + 2 * p1 * xs * ys + p2 * (r2 + 2 * xs * xs) - xds
-            ey = ys * radial + p1 * (r2 + 2 * ys * ys) + 2 * p2 * xs * ys - yds
-            bad = ~(np.abs(ex) + np.abs(ey) < 1e-9)
-            xs[bad] = np.nan
-            ys[bad] = np.nan
-            x[slow], y[slow] = xs, ys
-        lost = ~np.isfinite(step)  # diverged to inf/NaN within the first steps
-        if lost.any():
-            x[lost] = np.nan
-            y[lost] = np.nan
-    return x, y

@@ -415,3 +415,55 @@ def test_dlc_csv_text_is_what_pandas_writes(tmp_path):
     path = save_dlc(track, tmp_path / "a.csv", scorer="DLC_x")
     assert path.read_text() == expected
     assert_same_track(track, load_track2d(path))
+
+
+# ----------------------------------------------------------------------------- the direct (h5py) DeepLabCut reader
+
+
+def _pandas_columns(path: Path):
+    """What the pandas route reads: the table's values and its column levels."""
+    from mocap3d.io.pose2d import read_dlc_hdf
+
+    df = read_dlc_hdf(path, PoseFileError)
+    return df.to_numpy(dtype=np.float64), [np.asarray(df.columns.get_level_values(i)).astype(str)
+                                           for i in range(df.columns.nlevels)]  # fmt: skip
+
+
+def _assert_direct_is_pandas(path: Path) -> None:
+    from mocap3d.io.pose2d import _read_dlc_h5_direct
+
+    direct = _read_dlc_h5_direct(path)
+    assert direct is not None, "a pandas table file should be read directly"
+    values, levels = direct
+    ref_values, ref_levels = _pandas_columns(path)
+    np.testing.assert_array_equal(values, ref_values)
+    assert [list(v) for v in levels.values()] == [list(v) for v in ref_levels]
+
+
+@FILE_SETTINGS
+@given(track=tracks())
+def test_dlc_h5_direct_read_equals_pandas(tmp_path, track):
+    path = save_dlc(track, tmp_path / "cam-A.h5", scorer="DLC_resnet50")
+    _assert_direct_is_pandas(path)
+    assert_same_track(track, load_track2d(path))
+
+
+def test_dlc_h5_direct_read_of_real_labels(dataset):
+    _assert_direct_is_pandas(dataset("deeplabcut") / DLC_LABELS / "CollectedData_Pranav.h5")
+
+
+def test_dlc_h5_other_layouts_go_through_pandas(tmp_path):
+    """A fixed-format store or a table with a text column is not read directly, and still read correctly."""
+    from mocap3d.io.pose2d import _read_dlc_h5_direct
+
+    cols = pd.MultiIndex.from_product([["S"], ["a"], ["x", "y", "likelihood"]], names=["scorer", "bodyparts", "coords"])
+    df = pd.DataFrame([[1.0, 2.0, 0.5], [3.0, 4.0, 0.25]], columns=cols)
+    df.to_hdf(tmp_path / "fixed.h5", key="df_with_missing", format="fixed")
+    assert _read_dlc_h5_direct(tmp_path / "fixed.h5") is None
+    np.testing.assert_array_equal(load_track2d(tmp_path / "fixed.h5").points[:, 0, 0], [[1, 2], [3, 4]])
+    mixed = df.copy()
+    mixed[("S", "b", "x")] = ["p", "q"]
+    mixed.to_hdf(tmp_path / "mixed.h5", key="df_with_missing", format="table")
+    assert _read_dlc_h5_direct(tmp_path / "mixed.h5") is None
+    with pytest.raises(PoseFileError, match="mixed.h5"):
+        load_track2d(tmp_path / "mixed.h5")

@@ -19,7 +19,7 @@ from mocap3d.calibration.render import RenderConfig, board_corners_world
 from mocap3d.calibration.report import umeyama
 from mocap3d.cli import cli
 from mocap3d.io.calibration import load_calibration
-from mocap3d.nn.mirror import MirrorLayout, MirrorView, load_layout
+from mocap3d.mirror import MirrorLayout, MirrorView, load_layout
 from mocap3d.triangulation import triangulate_dlt
 
 BOARD = CharucoBoard(5, 4, 40.0, 30.0, "DICT_4X4_50")

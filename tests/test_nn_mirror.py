@@ -8,10 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mocap3d.camera import CameraRig
-from mocap3d.nn.config import NetworkError
+from mocap3d.mirror import MirrorError, MirrorLayout, MirrorView, load_layout, view_camera
 from mocap3d.nn.dataset import TrainingSet
 from mocap3d.nn.evaluate import check_labels, infer_symmetric_pairs
-from mocap3d.nn.mirror import MirrorLayout, MirrorView, load_layout, view_camera
 from mocap3d.poses import Track2D
 from mocap3d.triangulation import triangulate_dlt
 
@@ -65,15 +64,15 @@ def test_tracks_split_into_views_and_back(tmp_path):
 
 
 def test_layout_errors(tmp_path):
-    with pytest.raises(NetworkError, match="flip must be"):
+    with pytest.raises(MirrorError, match="flip must be"):
         MirrorView("m", 0, 0, 10, 10, flip="sideways")
-    with pytest.raises(NetworkError, match="outside"):
+    with pytest.raises(MirrorError, match="outside"):
         MirrorView("m", 170, 0, 20, 10).crop(_frame())
-    with pytest.raises(NetworkError, match="distinct names"):
+    with pytest.raises(MirrorError, match="distinct names"):
         MirrorLayout((MirrorView("a", 0, 0, 5, 5), MirrorView("a", 5, 0, 5, 5)))
     bad = tmp_path / "bad.toml"
     bad.write_text('[[view]]\nname = "a"\nbox = [0, 0]\n')
-    with pytest.raises(NetworkError, match="box"):
+    with pytest.raises(MirrorError, match="box"):
         load_layout(bad)
 
 
@@ -124,7 +123,7 @@ def test_a_mirror_view_is_the_reflected_camera():
     np.testing.assert_allclose(virtual.project(X)[0], view.to_view(in_frame), atol=1e-8)
     direct = view_camera(rig, "cam", layout["direct"])
     np.testing.assert_allclose(direct.project(X)[0], layout["direct"].to_view(rig.project(X)[0]), atol=1e-8)
-    with pytest.raises(NetworkError, match="exactly one flip"):
+    with pytest.raises(MirrorError, match="exactly one flip"):
         view_camera(rig, "cam", MirrorView("m", 600, 0, 360, 480), mirror)
 
 

@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MocapError
+from ..gaps import fill_gaps
 from ..io.atomic import atomic_path, save_figure
 from ..poses import Poses3D
 from .alignment import axis_vector
@@ -163,33 +164,6 @@ def foot_keypoints(keypoints: Sequence[str], config: GaitConfig | None = None) -
             )
         feet[side] = found
     return feet
-
-
-def _fill_gaps(x: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
-    """Linearly interpolate NaN runs of at most ``max_gap`` frames along axis 0.
-
-    x : (F, N). Returns the filled array and a (F, N) mask of frames still unknown.
-    """
-    f = x.shape[0]
-    out = x.copy()
-    nan = ~np.isfinite(x)
-    t = np.arange(f)
-    # a loop over columns (keypoint coordinates), each vectorized over frames
-    for j in range(x.shape[1]):
-        col_nan = nan[:, j]
-        if not col_nan.any() or col_nan.all():
-            continue
-        out[col_nan, j] = np.interp(t[col_nan], t[~col_nan], x[~col_nan, j])
-    # runs longer than max_gap stay unknown; so do leading/trailing runs (extrapolated flat)
-    run_id = np.cumsum(~nan, axis=0)  # frames of one NaN run share the count of valid frames before them
-    unknown = np.zeros_like(nan)
-    for col in np.nonzero(nan.any(0))[0]:
-        ids, counts = np.unique(run_id[nan[:, col], col], return_counts=True)
-        long_runs = ids[counts > max_gap]
-        unknown[:, col] = nan[:, col] & (np.isin(run_id[:, col], long_runs) | (run_id[:, col] == 0)
-                                         | (run_id[:, col] == (~nan[:, col]).sum()))
-    out[unknown] = np.nan
-    return out, unknown
 
 
 def _median(x: np.ndarray, size: int) -> np.ndarray:
@@ -437,7 +411,7 @@ def detect_gait_events(
     for side in SIDES:
         idx = [poses.keypoints.index(k) for k in feet[side]]
         raw = poses.points[:, idx].reshape(f, -1)
-        filled, _ = _fill_gaps(raw, max_gap)
+        filled, _ = fill_gaps(raw, max_gap)
         despiked = _median(filled, int(round(config.median_s * fps)))
         smooth = _lowpass(despiked, fps, config.cutoff_hz).reshape(f, len(idx), 3)
         c, unk, h, _ = _foot_contact(smooth, up, fps, config)

@@ -34,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import least_squares
 
+from .. import lens
 from ..camera import CameraRig, rodrigues
 from ..errors import CalibrationError
 
@@ -140,69 +141,28 @@ def _unpack(x_full: np.ndarray, n_cam: int) -> tuple[np.ndarray, np.ndarray, np.
     return ext, intr, board
 
 
-def _distort(x: np.ndarray, y: np.ndarray, p: np.ndarray, fish: np.ndarray) -> np.ndarray:
-    """Pixels (M, 2) from normalized coordinates (M,) and per-row intrinsics (M, 9)."""
-    fx, fy, cx, cy = p[:, 0], p[:, 1], p[:, 2], p[:, 3]
-    k1, k2, p1, p2, k3 = p[:, 4], p[:, 5], p[:, 6], p[:, 7], p[:, 8]
-    r2 = x * x + y * y
-    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-    if fish.any():  # OpenCV fisheye: k1..k4 sit in the first four distortion slots
-        r = np.sqrt(r2)
-        theta = np.arctan(r)
-        t2 = theta * theta
-        theta_d = theta * (1 + t2 * (k1 + t2 * (k2 + t2 * (p1 + t2 * p2))))
-        scale = np.where(r > 1e-12, theta_d / np.where(r > 1e-12, r, 1.0), 1.0)
-        xd = np.where(fish, x * scale, xd)
-        yd = np.where(fish, y * scale, yd)
-    return np.stack([fx * xd + cx, fy * yd + cy], -1)
-
-
 def _lens(x: np.ndarray, y: np.ndarray, p: np.ndarray, fish: np.ndarray, jacobian: bool):
-    """Lens model and, when asked, its derivatives d(u, v)/d(x, y) (M, 2, 2) and d(u, v)/d(intrinsics) (M, 2, 9).
-
-    Pinhole derivatives are analytic; fisheye rows use central differences of
-    this per-point function (cheap: the lens acts on each point alone).
-    """
-    uv = _distort(x, y, p, fish)
+    """Pixels (M, 2) of normalized coordinates (M,) with per-row intrinsics (M, 9) and, when asked, their
+    derivatives d(u, v)/d(x, y) (M, 2, 2) and d(u, v)/d(intrinsics) (M, 2, 9) (:mod:`mocap3d.lens`, analytic)."""
+    fx, fy, cx, cy = p[:, 0], p[:, 1], p[:, 2], p[:, 3]
+    coeffs = (p[:, 4], p[:, 5], p[:, 6], p[:, 7], p[:, 8])
     if not jacobian:
-        return uv, None, None
+        return lens.to_pixels(*lens.distort(x, y, coeffs, fish), fx, fy, cx, cy), None, None
+    xd, yd, d = lens.distort_jacobian(x, y, coeffs, fish, wrt_coeffs=True)
+    assert d.d_coeffs is not None
     m = len(x)
-    fx, fy = p[:, 0], p[:, 1]
-    k1, k2, p1, p2, k3 = p[:, 4], p[:, 5], p[:, 6], p[:, 7], p[:, 8]
-    r2 = x * x + y * y
-    r4 = r2 * r2
-    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
     d_int = np.zeros((m, 2, _N_INT))
     d_int[:, 0, 0] = xd
     d_int[:, 1, 1] = yd
     d_int[:, 0, 2] = 1.0
     d_int[:, 1, 3] = 1.0
-    # distortion terms: d(xd, yd)/d(k1, k2, p1, p2, k3), scaled by the focal length
-    d_int[:, 0, 4:] = fx[:, None] * np.stack([x * r2, x * r4, 2 * x * y, r2 + 2 * x * x, x * r4 * r2], -1)
-    d_int[:, 1, 4:] = fy[:, None] * np.stack([y * r2, y * r4, r2 + 2 * y * y, 2 * x * y, y * r4 * r2], -1)
-    drad = k1 + r2 * (2 * k2 + 3 * k3 * r2)
+    d_int[:, 0, 4:] = fx[:, None] * d.d_coeffs[:, 0]  # distortion terms, scaled by the focal length
+    d_int[:, 1, 4:] = fy[:, None] * d.d_coeffs[:, 1]
     d_xy = np.empty((m, 2, 2))
-    d_xy[:, 0, 0] = radial + 2 * x * x * drad + 2 * p1 * y + 6 * p2 * x
-    d_xy[:, 0, 1] = 2 * x * y * drad + 2 * p1 * x + 2 * p2 * y
-    d_xy[:, 1, 0] = d_xy[:, 0, 1]
-    d_xy[:, 1, 1] = radial + 2 * y * y * drad + 6 * p1 * y + 2 * p2 * x
+    d_xy[:, 0, 0], d_xy[:, 0, 1], d_xy[:, 1, 0], d_xy[:, 1, 1] = d.dxd_dx, d.dxd_dy, d.dyd_dx, d.dyd_dy
     d_xy[:, 0] *= fx[:, None]
     d_xy[:, 1] *= fy[:, None]
-    if fish.any():
-        rows = np.flatnonzero(fish)
-        xf, yf, pf, ff = x[rows], y[rows], p[rows], fish[rows]
-        h = 1e-7
-        for k, (dx, dy) in enumerate(((h, 0.0), (0.0, h))):
-            d_xy[rows, :, k] = (_distort(xf + dx, yf + dy, pf, ff) - _distort(xf - dx, yf - dy, pf, ff)) / (2 * h)
-        for k in range(_N_INT):
-            step = np.zeros(_N_INT)
-            step[k] = h * (1e3 if k < 4 else 1.0)  # pixel-sized parameters need a larger step
-            d_int[rows, :, k] = (_distort(xf, yf, pf + step, ff) - _distort(xf, yf, pf - step, ff)) / (2 * step[k])
-    return uv, d_xy, d_int
+    return lens.to_pixels(xd, yd, fx, fy, cx, cy), d_xy, d_int
 
 
 def project_observations(
@@ -314,32 +274,13 @@ class _Problem:
         return sp.csr_matrix((vals, (self.rows, self.cols)), shape=self.shape)
 
 
-def _loss_weights(sq_err: np.ndarray, loss: str, f_scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Robust cost ``rho(s)`` and weight ``rho'(s)`` at ``s = sq_err / f_scale**2`` (scipy's losses)."""
-    s = sq_err / f_scale**2
-    if loss == "linear":
-        return s, np.ones_like(s)
-    if loss == "soft_l1":
-        root = np.sqrt(1 + s)
-        return 2 * (root - 1), 1 / root
-    if loss == "huber":
-        big = s > 1
-        root = np.sqrt(np.where(big, s, 1.0))
-        return np.where(big, 2 * root - 1, s), np.where(big, 1 / root, 1.0)
-    if loss == "cauchy":
-        return np.log1p(s), 1 / (1 + s)
-    if loss == "arctan":
-        return np.arctan(s), 1 / (1 + s * s)
-    raise CalibrationError(f"unknown loss '{loss}'.")
-
-
 def _one_hot(index: np.ndarray, n: int) -> sp.csr_matrix:
     """Sparse (n, M) matrix that sums per-observation rows into their group."""
     return sp.csr_matrix((np.ones(len(index)), (index, np.arange(len(index)))), shape=(n, len(index)))
 
 
 def _levenberg_marquardt(x_full, free, obs, object_points, fisheye, n_cam, loss, f_scale, max_iter, ftol):
-    """Robust Levenberg-Marquardt with a Schur complement on the camera block.
+    """Robust Levenberg-Marquardt with a Schur complement on the camera block (the loop: :mod:`mocap3d.lens`).
 
     The normal equations have one dense ``15C x 15C`` camera block, one 6x6
     block per board placement and camera-board coupling blocks. Eliminating the
@@ -368,8 +309,7 @@ def _levenberg_marquardt(x_full, free, obs, object_points, fisheye, n_cam, loss,
     def cost_of(x):
         uv = project_observations(*_unpack(x, c), obs, object_points, fisheye)
         sq = np.sum((uv - obs.xy) ** 2, 1)
-        rho = _loss_weights(sq, loss, f_scale)[0]
-        return 0.5 * f_scale**2 * float(np.sum(rho))
+        return 0.5 * float(np.sum(lens.robust_loss(sq, loss, f_scale)[0]))
 
     def pack_step(dc, db):
         dx = np.zeros_like(x_full)
@@ -378,16 +318,12 @@ def _levenberg_marquardt(x_full, free, obs, object_points, fisheye, n_cam, loss,
         dx[n_cp * c :] = db.ravel()
         return dx * free
 
-    x = x_full.copy()
-    cost = cost_of(x)
-    lam = 1e-6  # small: Marquardt's damping is scaled by the diagonal, and the problem is well posed
-    nfev = 1
-    converged = False
-    for _ in range(max_iter):
+    def normal_equations(x):
+        """The Gauss-Newton blocks at ``x``: U (C, 15, 15), V (B, 6, 6), W (C, B, 15, 6), gradients, diagonals."""
         uv, d_ext, d_int, d_board = project_observations(*_unpack(x, c), obs, object_points, fisheye, jacobian=True)
         r = uv - obs.xy
         sq = np.sum(r * r, 1)
-        rho1 = _loss_weights(sq, loss, f_scale)[1]
+        rho1 = lens.robust_loss(sq, loss, f_scale)[1]
         j_all = np.concatenate([d_ext, d_int, d_board], 2)  # (M, 2, 6 + 9 + 6)
         # robust loss as iteratively reweighted least squares: weight rho'(s) per observation
         wj_t = (rho1[:, None, None] * j_all).transpose(0, 2, 1)
@@ -409,43 +345,44 @@ def _levenberg_marquardt(x_full, free, obs, object_points, fisheye, n_cam, loss,
         u[:, np.arange(n_cp), np.arange(n_cp)] += 1.0 - cam_free
         unseen = np.einsum("bii->b", v) == 0
         v[unseen] = np.eye(6)
-        diag_u = np.einsum("cii->ci", u).copy()
-        diag_v = np.einsum("bii->bi", v).copy()
-        while True:
-            ud = u.copy()
-            vd = v.copy()
-            ud[:, np.arange(n_cp), np.arange(n_cp)] += lam * diag_u + 1e-12
-            vd[:, np.arange(6), np.arange(6)] += lam * diag_v + 1e-12
-            v_inv = np.linalg.inv(vd)
-            y = np.matmul(wcb, v_inv[None])  # W V^-1, (C, B, 15, 6)
-            # S = U - W V^-1 W^T as one matrix product over every board placement
-            y_flat = y.transpose(0, 2, 1, 3).reshape(c * n_cp, b * 6)
-            w_flat = wcb.transpose(0, 2, 1, 3).reshape(c * n_cp, b * 6)
-            schur = -(y_flat @ w_flat.T)
-            for ci in range(c):  # the dense camera blocks on the diagonal
-                schur[ci * n_cp : (ci + 1) * n_cp, ci * n_cp : (ci + 1) * n_cp] += ud[ci]
-            rhs = -gc + np.einsum("cbik,bk->ci", y, gb)
-            try:
-                dc = np.linalg.solve(schur, rhs.ravel()).reshape(c, n_cp)
-            except np.linalg.LinAlgError:
-                dc = np.linalg.lstsq(schur, rhs.ravel(), rcond=None)[0].reshape(c, n_cp)
-            db = np.einsum("bij,bj->bi", v_inv, -gb - np.einsum("cbij,ci->bj", wcb, dc))
-            x_new = x + pack_step(dc, db)
-            new_cost = cost_of(x_new)
-            nfev += 1
-            if np.isfinite(new_cost) and new_cost < cost:
-                break
-            lam *= 10.0
-            if lam > 1e12:
-                return x, nfev, True  # no step lowers the cost: at a minimum
-        decrease = (cost - new_cost) / max(cost, 1e-300)
-        log.debug("LM: cost %.10g -> %.10g, lambda %.3g", cost, new_cost, lam)
-        x, cost = x_new, new_cost
-        lam = max(lam / 10.0, 1e-12)
-        if decrease < ftol:
-            converged = True
-            break
-    return x, nfev, converged
+        return u, v, wcb, gc, gb, np.einsum("cii->ci", u).copy(), np.einsum("bii->bi", v).copy()
+
+    built = {}  # the normal equations of the current x: built once, solved for each damping tried
+
+    def step(x, lam):
+        if built.get("x") is not x:
+            built.update(x=x, blocks=normal_equations(x))
+        u, v, wcb, gc, gb, diag_u, diag_v = built["blocks"]
+        ud = u.copy()
+        vd = v.copy()
+        ud[:, np.arange(n_cp), np.arange(n_cp)] += lam * diag_u + 1e-12
+        vd[:, np.arange(6), np.arange(6)] += lam * diag_v + 1e-12
+        v_inv = np.linalg.inv(vd)
+        y = np.matmul(wcb, v_inv[None])  # W V^-1, (C, B, 15, 6)
+        # S = U - W V^-1 W^T as one matrix product over every board placement
+        y_flat = y.transpose(0, 2, 1, 3).reshape(c * n_cp, b * 6)
+        w_flat = wcb.transpose(0, 2, 1, 3).reshape(c * n_cp, b * 6)
+        schur = -(y_flat @ w_flat.T)
+        for ci in range(c):  # the dense camera blocks on the diagonal
+            schur[ci * n_cp : (ci + 1) * n_cp, ci * n_cp : (ci + 1) * n_cp] += ud[ci]
+        rhs = -gc + np.einsum("cbik,bk->ci", y, gb)
+        try:
+            dc = np.linalg.solve(schur, rhs.ravel()).reshape(c, n_cp)
+        except np.linalg.LinAlgError:
+            dc = np.linalg.lstsq(schur, rhs.ravel(), rcond=None)[0].reshape(c, n_cp)
+        db = np.einsum("bij,bj->bi", v_inv, -gb - np.einsum("cbij,ci->bj", wcb, dc))
+        return pack_step(dc, db)
+
+    def report(_it, cost, _decrease, lam):
+        log.debug("LM: cost %.10g, lambda %.3g", cost, lam)
+
+    # small initial damping: Marquardt's damping is scaled by the diagonal, and the problem is well posed;
+    # damping beyond 1e12 means no step lowers the cost: at a minimum
+    result = lens.levenberg_marquardt(
+        x_full, cost_of, step, damping=1e-6, max_iterations=max_iter, ftol=ftol, raise_by=10.0, lower_by=10.0,
+        min_damping=1e-12, max_damping=1e12, on_iteration=report,
+    )
+    return result.x, result.evaluations, result.converged
 
 
 def _rig_intrinsics(rig: CameraRig) -> np.ndarray:

@@ -5,7 +5,7 @@ x right, y down, z forward, millimetres) looks at a volume at ``target``; a flat
 vertical mirror stands to the right of that volume, nearer the camera, and fills
 the right-hand part of the frame. What the camera sees in the mirror is the
 scene from a second point of view: the camera reflected in the mirror plane
-(:func:`mocap3d.nn.mirror.view_camera`), about ``view_angle_deg`` away from the
+(:func:`mocap3d.mirror.view_camera`), about ``view_angle_deg`` away from the
 direct view.
 
 Rendering is exact by construction: the board is filmed (with
@@ -53,7 +53,7 @@ import numpy as np
 from ..camera import CameraRig, rotation_to_rodrigues
 from ..errors import CalibrationError
 from ..io.atomic import atomic_path, atomic_write_text
-from ..nn.mirror import MirrorLayout, MirrorView, view_camera
+from ..mirror import MirrorLayout, MirrorView, view_camera
 from .boards import Board, board_to_toml
 from .render import (
     GROUND_TRUTH_FILE,

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..camera import CameraRig
 from ..errors import CalibrationError
+from ..io.matching import camera_name_from_path
 from .bundle import Observations, bundle_adjust
 from .config import CalibrationConfig
 from .extrinsics import (
@@ -310,15 +311,6 @@ def calibrate(detections, config: CalibrationConfig | None = None) -> tuple[Came
     )
     log.info("calibration: median %.3f px over %d cameras", median, c)
     return rig, report
-
-
-def camera_name_from_path(path: Path) -> str:
-    """Camera name from a video or folder name: ``cam-A.mp4`` -> ``A``, ``cam_2`` -> ``2``, ``left.avi`` -> ``left``."""
-    stem = path.stem if path.is_file() or path.suffix else path.name
-    for prefix in ("cam-", "cam_", "camera-", "camera_", "cam"):
-        if stem.lower().startswith(prefix) and len(stem) > len(prefix):
-            return stem[len(prefix):]
-    return stem
 
 
 def calibrate_videos(

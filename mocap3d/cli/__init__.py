@@ -1,9 +1,12 @@
 """The ``mocap3d`` command line.
 
 One click group; each command lives in its own module ``cmd_<name>.py`` in this
-package and exposes a ``command`` (a :class:`click.Command`). Modules are
-discovered here, so adding a command never means editing this file. Commands
-parse arguments, call the library and print a short summary; user errors are
+package and exposes a ``command`` (a :class:`click.Command`). The group loads a
+command's module only when that command runs (or ``--help`` lists them all), so
+``mocap3d --version`` and each command start without importing the others'
+libraries: adding a command is its module plus one line in :data:`COMMANDS`
+(a test checks that every ``cmd_*.py`` is listed). Commands parse arguments,
+call the library and print a short summary; user errors are
 :class:`~mocap3d.errors.MocapError` and become a clean message with exit code 1.
 """
 
@@ -11,18 +14,46 @@ from __future__ import annotations
 
 import importlib
 import logging
-import pkgutil
 import sys
 
 import click
 
+from .. import __version__
 from ..errors import MocapError, describe_os_error, is_disk_full
 
-__all__ = ["main", "cli"]
+__all__ = ["main", "cli", "COMMANDS"]
+
+#: Command name -> module in this package that defines it (as ``command``).
+COMMANDS = {
+    "analyze": "cmd_analyze",
+    "angles": "cmd_angles",
+    "board": "cmd_board",
+    "calibrate": "cmd_calibrate",
+    "demo": "cmd_demo",
+    "evaluate": "cmd_evaluate",
+    "export": "cmd_export",
+    "export-onnx": "cmd_export_onnx",
+    "extract-frames": "cmd_extract_frames",
+    "filter-2d": "cmd_filter2d",
+    "filter-3d": "cmd_filter3d",
+    "gait": "cmd_gait",
+    "label": "cmd_label",
+    "new-project": "cmd_new_project",
+    "outliers": "cmd_outliers",
+    "overlay": "cmd_overlay",
+    "project": "cmd_project",
+    "run": "cmd_run",
+    "split-views": "cmd_split_views",
+    "sync": "cmd_sync",
+    "train": "cmd_train",
+    "triangulate": "cmd_triangulate",
+    "view": "cmd_view",
+}
 
 
 class _Group(click.Group):
-    """A group that turns MocapError and OS errors into a message instead of a traceback, exit code 1."""
+    """A group that loads commands on demand and turns MocapError and OS errors into a message instead of a
+    traceback, exit code 1."""
 
     def make_context(self, *args, **kwargs):
         try:
@@ -30,6 +61,15 @@ class _Group(click.Group):
         except click.UsageError as exc:
             exc.exit_code = 1  # type: ignore[misc]
             raise
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module = importlib.import_module(f"{__name__}.{COMMANDS[cmd_name]}")
+            self.add_command(module.command, cmd_name)
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -49,7 +89,7 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="mocap3d")
+@click.version_option(__version__, prog_name="mocap3d")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def cli(verbose: int) -> None:
     """mocap3d: markerless 3D motion capture from several cameras.
@@ -62,16 +102,6 @@ def cli(verbose: int) -> None:
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
-
-
-def _register() -> None:
-    for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if mod.name.startswith("cmd_"):
-            module = importlib.import_module(f"{__name__}.{mod.name}")
-            cli.add_command(module.command)
-
-
-_register()
 
 
 def main() -> None:

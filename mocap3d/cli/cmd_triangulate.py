@@ -67,15 +67,18 @@ def command(
       mocap3d triangulate -c calibration.toml -o pose3d.h5 --method optim \\
           --constraints l_hip-l_knee,l_knee-l_ankle,r_hip-r_knee,r_knee-r_ankle pose-2d/*.h5
     """
-    from ..filters import FilterPipeline
     from ..io.outputs import check_output
-    from ..io.settings import read_toml
     from ..triangulation.run import triangulate_files
 
     check_output(out, [calibration, *pose2d, *([config_path] if config_path else [])], overwrite=overwrite,
                  kinds=["pose3d"])  # fmt: skip
     base = TriangulationConfig.from_toml(config_path).to_dict() if config_path else {}
-    filters = FilterPipeline.from_dict(read_toml(config_path, "config file")) if config_path else None
+    filters = None
+    if config_path:
+        from ..filters import FilterPipeline  # scipy.signal: loaded only when a config file may hold filters
+        from ..io.settings import read_toml
+
+        filters = FilterPipeline.from_dict(read_toml(config_path, "config file"))
     overrides = {
         "preset": preset, "method": method, "score_threshold": score_threshold, "min_cameras": min_cameras,
         "reproj_threshold": reproj_threshold, "cam_regex": cam_regex,

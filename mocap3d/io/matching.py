@@ -28,7 +28,7 @@ from pathlib import Path
 from ..errors import PoseFileError
 from ..poses import Poses2D
 
-__all__ = ["match_files_to_cameras", "camera_for_file", "load_views"]
+__all__ = ["match_files_to_cameras", "camera_for_file", "camera_name_from_path", "load_views"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 
@@ -203,3 +203,12 @@ def load_views(
     matched = match_files_to_cameras(paths, camera_names, cam_regex)
     tracks = {cam: load_track2d(p, fmt=fmt, keypoint_preset=keypoint_preset) for cam, p in matched.items()}
     return Poses2D.from_tracks(tracks, individual=individual, keypoints=keypoints, fps=fps)
+
+
+def camera_name_from_path(path: Path) -> str:
+    """Camera name from a video or folder name: ``cam-A.mp4`` -> ``A``, ``cam_2`` -> ``2``, ``left.avi`` -> ``left``."""
+    stem = path.stem if path.is_file() or path.suffix else path.name
+    for prefix in ("cam-", "cam_", "camera-", "camera_", "cam"):
+        if stem.lower().startswith(prefix) and len(stem) > len(prefix):
+            return stem[len(prefix):]
+    return stem

@@ -39,9 +39,11 @@ import csv
 import io
 import json
 import logging
+import pickle
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -243,7 +245,68 @@ def read_dlc_hdf(path: Path, error: type[Exception], keys: tuple[str, ...] = ("d
     return df
 
 
+class _PlainUnpickler(pickle.Unpickler):
+    """Unpickles only built-in values (lists, tuples, dicts, strings, numbers): PyTables' attributes, no code."""
+
+    def find_class(self, module: str, name: str):
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _plain_attr(value) -> Any:
+    data = value.tobytes() if isinstance(value, np.ndarray | np.bytes_) else value
+    return _PlainUnpickler(io.BytesIO(data)).load() if isinstance(data, bytes) else data
+
+
+def _read_dlc_h5_direct(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """The columns of a DeepLabCut table read straight from its PyTables layout, or ``None`` if it has another.
+
+    pandas writes a ``format="table"`` DataFrame of float columns as one HDF5
+    table with fields ``index`` and ``values_block_0`` (frames, columns); the
+    column labels are pickled attributes. Reading that block with h5py is one
+    array read, without pandas (whose import and DataFrame building cost more
+    than the data). Anything else (several blocks, fixed format, other keys,
+    unusual labels) returns ``None`` and is read through pandas, which also
+    words the errors.
+    """
+    h5py = _h5py()
+    try:
+        with h5py.File(path, "r") as f:
+            keys = list(f.keys())
+            key = "df_with_missing" if "df_with_missing" in keys else (keys[0] if len(keys) == 1 else None)
+            if key is None or not isinstance(f[key], h5py.Group) or "table" not in f[key]:
+                return None
+            group, table = f[key], f[key]["table"]
+            if group.attrs.get("pandas_type") != b"frame_table" or _plain_attr(group.attrs["values_cols"]) != [
+                "values_block_0"
+            ]:
+                return None
+            columns = _plain_attr(table.attrs["values_block_0_kind"])
+            axes = _plain_attr(group.attrs["non_index_axes"])
+            names = _plain_attr(group.attrs["info"])[1]["names"]
+            field = table.dtype.fields.get("values_block_0") if table.dtype.fields else None
+            if field is None or field[0].base != np.float64 or field[0].shape != (len(columns),):
+                return None
+            values = table.fields("values_block_0")[:]
+    except (OSError, KeyError, IndexError, TypeError, ValueError, pickle.UnpicklingError, EOFError):
+        return None
+    ok_labels = all(isinstance(c, tuple) and len(c) in (3, 4) and all(isinstance(v, str) for v in c) for c in columns)
+    if not ok_labels or axes != [(1, columns)] or len({len(c) for c in columns}) != 1 or len(names) != len(columns[0]):
+        return None
+    if any(v == "nan" for c in columns for v in c):  # pandas' stand-in for a missing label: let pandas decode it
+        return None
+    default = _DLC_LEVELS if len(names) == 4 else ("scorer", "bodyparts", "coords")
+    labels = np.array(columns, dtype=object).astype(str)
+    levels = {}
+    for pos, name in enumerate(default):
+        at = names.index(name) if name in names else pos
+        levels[name] = labels[:, at]
+    return np.asarray(values, dtype=np.float64).reshape(len(values), len(columns)), levels
+
+
 def _read_dlc_h5(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    direct = _read_dlc_h5_direct(path)
+    if direct is not None:
+        return direct
     df = read_dlc_hdf(path, PoseFileError)
     if df.columns.nlevels not in (3, 4):
         raise PoseFileError(

@@ -73,10 +73,15 @@ def camera_coefficients(points: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
     ``points`` (C, N, 2) may hold NaN where ``weights`` (C, N) is 0.
     """
+    return np.ascontiguousarray(_coefficient_rows(points, weights).transpose(0, 2, 1))
+
+
+def _coefficient_rows(points: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`camera_coefficients` laid out (C, 4, N): the rows the DLT's one matrix product reads."""
     x = np.nan_to_num(points[..., 0])
     y = np.nan_to_num(points[..., 1])
     w2 = weights * weights
-    return np.stack([w2 * (x * x + y * y), -w2 * x, -w2 * y, w2], axis=-1)
+    return np.stack([w2 * (x * x + y * y), -w2 * x, -w2 * y, w2], axis=1)
 
 
 def normal_matrices(coeffs: np.ndarray, basis: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -239,7 +244,7 @@ def triangulate_dlt(P: np.ndarray, points: np.ndarray, weights: np.ndarray | Non
     valid = np.isfinite(flat).all(-1) & (w > 0)
     w = np.where(valid, w, 0.0)
     # the ten distinct normal-matrix entries (10, N) as one product, rows contiguous
-    coeffs = camera_coefficients(flat, w).transpose(0, 2, 1).reshape(c * 4, -1)
+    coeffs = _coefficient_rows(flat, w).reshape(c * 4, -1)
     entries = camera_basis(P).reshape(c * 4, 16)[:, list(_ENTRIES)].T @ coeffs
     out = _solve_entries(entries)
     out[valid.sum(0) < 2] = np.nan

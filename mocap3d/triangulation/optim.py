@@ -72,10 +72,14 @@ from scipy.linalg.lapack import dtbtrs
 from scipy.ndimage import median_filter
 from threadpoolctl import threadpool_limits
 
+from .. import lens
 from ..camera import CameraRig
 from ..errors import TriangulationError
+from ..gaps import fill_gaps
+from ..lens import robust_loss
 from ..poses import Poses2D, Poses3D
 from .config import TriangulationConfig
+from .frames import triangulate_frames
 
 __all__ = [
     "triangulate_optim",
@@ -94,37 +98,6 @@ _BAND_MEMORY = 1.2e9
 
 
 # --------------------------------------------------------------------------- building blocks
-def robust_loss(z: np.ndarray, kind: str, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """A robust loss ``rho(z)`` of squared distances ``z`` and its derivative.
-
-    Parameters
-    ----------
-    z : array
-        Squared residual norms (px^2).
-    kind : {"soft_l1", "huber", "linear"}
-    scale : float
-        Residual norm (px) where the loss leaves its quadratic zone.
-
-    Returns
-    -------
-    rho, drho : arrays like ``z``
-        ``rho(z) ~ z`` for small ``z``; ``drho = d rho / d z`` (1 in the
-        quadratic zone, falling as ``1/sqrt(z)`` beyond it).
-    """
-    if kind == "linear":
-        return z, np.ones_like(z)
-    s2 = scale * scale
-    if kind == "soft_l1":
-        t = np.sqrt(1.0 + z / s2)
-        return 2.0 * s2 * (t - 1.0), 1.0 / t
-    if kind == "huber":
-        root = np.sqrt(z)
-        inside = z <= s2
-        rho = np.where(inside, z, 2.0 * scale * root - s2)
-        return rho, np.where(inside, 1.0, scale / np.where(inside, 1.0, root))
-    raise ValueError(f"unknown loss {kind!r}")
-
-
 def project_with_jacobian(
     rig: CameraRig, points: np.ndarray, cameras: np.ndarray, jacobian: bool = True, distort: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -181,48 +154,24 @@ def _project_camera(rig: CameraRig, c: int, R: np.ndarray, points: np.ndarray, j
     x, y = cam[:, 0] * inv_z, cam[:, 1] * inv_z
     k = rig.K[c]
     fx, fy, skew = k[0, 0], k[1, 1], k[0, 1]
-    k1, k2, p1, p2, k3 = rig.dist[c] if distort else np.zeros(5)
-    r2 = x * x + y * y
-    a11 = a12 = a21 = a22 = None
-    if distort and rig.fisheye[c]:  # OpenCV fisheye model: k1..k4 live in dist[0:4]
-        r = np.sqrt(r2)
-        theta = np.arctan(r)
-        t2 = theta * theta
-        theta_d = theta * (1 + t2 * (k1 + t2 * (k2 + t2 * (p1 + t2 * p2))))
-        tiny = r < 1e-8
-        r_safe = np.where(tiny, 1.0, r)
-        scale = np.where(tiny, 1.0, theta_d / r_safe)
-        xd, yd = x * scale, y * scale
-        if jacobian:
-            dtheta_d = 1 + t2 * (3 * k1 + t2 * (5 * k2 + t2 * (7 * p1 + t2 * 9 * p2)))
-            # q = (d scale / d r) / r; its limit at r = 0 is 2 (k1 - 1/3)
-            q = np.where(tiny, 2 * (k1 - 1.0 / 3.0), (dtheta_d / (1 + r2) * r - theta_d) / r_safe**3)
-            a11, a12, a22 = scale + x * x * q, x * y * q, scale + y * y * q
-            a21 = a12
-    else:  # OpenCV pinhole model
-        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-        xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-        yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-        if jacobian:
-            dradial = k1 + r2 * (2 * k2 + 3 * k3 * r2)  # d radial / d r2
-            a11 = radial + 2 * x * x * dradial + 2 * p1 * y + 6 * p2 * x
-            a12 = 2 * x * y * dradial + 2 * p1 * x + 2 * p2 * y
-            a22 = radial + 2 * y * y * dradial + 6 * p1 * y + 2 * p2 * x
-            a21 = a12
-    pixels = np.stack([fx * xd + skew * yd + k[0, 2], fy * yd + k[1, 2]], -1)
+    coeffs = rig.dist[c] if distort else np.zeros(5)
+    fisheye = bool(distort and rig.fisheye[c])
     if not jacobian:
-        return pixels, None
+        xd, yd = lens.distort(x, y, coeffs, fisheye)
+        return lens.to_pixels(xd, yd, fx, fy, k[0, 2], k[1, 2], skew), None
+    xd, yd, d = lens.distort_jacobian(x, y, coeffs, fisheye)
+    pixels = lens.to_pixels(xd, yd, fx, fy, k[0, 2], k[1, 2], skew)
     # pixel <- distorted (K) <- normalized (lens) <- camera point (division by z) <- world (R),
     # written out: batched products of 2x2 and 2x3 matrices are slow in numpy.
     dx = inv_z[:, None] * (R[0] - x[:, None] * R[2])  # d(x/z) / d world point
     dy = inv_z[:, None] * (R[1] - y[:, None] * R[2])
-    du = (fx * a11 + skew * a21)[:, None] * dx + (fx * a12 + skew * a22)[:, None] * dy
-    dv = (fy * a21)[:, None] * dx + (fy * a22)[:, None] * dy
+    du = (fx * d.dxd_dx + skew * d.dyd_dx)[:, None] * dx + (fx * d.dxd_dy + skew * d.dyd_dy)[:, None] * dy
+    dv = (fy * d.dyd_dx)[:, None] * dx + (fy * d.dyd_dy)[:, None] * dy
     return pixels, np.stack([du, dv], 1)
 
 
 def interpolate_gaps(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fill each trajectory's missing frames by linear interpolation.
+    """Fill each trajectory's missing frames by linear interpolation (:func:`mocap3d.gaps.fill_gaps`).
 
     Parameters
     ----------
@@ -237,22 +186,9 @@ def interpolate_gaps(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     observed : bool array (frames, ...) without the last axis
     """
     observed = np.isfinite(points).all(-1)
-    n = points.shape[0]
-    frames = np.arange(n).reshape((n,) + (1,) * (observed.ndim - 1))
-    prev = np.maximum.accumulate(np.where(observed, frames, -1), axis=0)
-    nxt = np.flip(np.minimum.accumulate(np.flip(np.where(observed, frames, n), 0), axis=0), 0)
-    lo = np.where(prev >= 0, prev, nxt)
-    hi = np.where(nxt < n, nxt, prev)
-    ever = observed.any(0)
-    lo = np.where(ever, lo, 0)
-    hi = np.where(ever, hi, 0)
-    span = np.maximum(hi - lo, 1)
-    t = np.clip((frames - lo) / span, 0.0, 1.0)[..., None]
-    a = np.take_along_axis(points, lo[..., None], axis=0)
-    b = np.take_along_axis(points, hi[..., None], axis=0)
-    filled = a + t * (b - a)
-    filled[~np.broadcast_to(ever, observed.shape)] = np.nan
-    return filled, observed
+    columns = np.where(observed[..., None], points, np.nan).reshape(points.shape[0], -1)
+    filled, _ = fill_gaps(columns, None, hold_ends=True)
+    return filled.reshape(points.shape), observed
 
 
 def _difference_coefficients(n: int) -> np.ndarray:
@@ -501,40 +437,32 @@ def _solve_step(band, coupling, d_len, grad, lam: float):
 
 
 def _levenberg_marquardt(problem: _Problem, x0: np.ndarray, max_iterations: int, ftol: float = 1e-6, bar=None):
+    """The shared damped Gauss-Newton loop (:func:`mocap3d.lens.levenberg_marquardt`) on this problem.
+
+    Damping starts at 1e-3, is raised 10x per failed try (at most 10 tries an
+    iteration) and lowered 5x (not below 1e-7) per accepted step; the step is
+    :func:`_solve_step` on the normal equations rebuilt at each try (the
+    factorization consumes the band; retries are rare).
+    """
     smooth_band = _smooth_band(problem)
     band_buffer = np.empty((problem.n_coords, problem.bandwidth + 1))
-    x = x0.copy()
-    lam = 1e-3
-    initial = cost = _cost(problem, x)
-    converged = False
-    it = 0
-    for it in range(1, max_iterations + 1):
-        improved = False
-        for _ in range(10):  # raise the damping until the step lowers the cost
-            # (re)built on each attempt: the factorization consumes the band; retries are rare
-            cost, band, coupling, d_len, grad = _normal_equations(problem, x, smooth_band, band_buffer)
-            step = _solve_step(band, coupling, d_len, grad, lam)
-            if step is not None:
-                trial = x + step
-                new = _cost(problem, trial) if np.isfinite(trial).all() else np.inf
-                if new < cost:
-                    improved = True
-                    break
-            lam *= 10.0
-        if not improved:
-            converged = True  # no descent direction left at machine precision
-            break
-        decrease = (cost - new) / max(cost, 1e-300)
-        x, cost = trial, new
-        lam = max(lam / 5.0, 1e-7)
+    initial = _cost(problem, x0)
+
+    def step(x: np.ndarray, lam: float) -> np.ndarray | None:
+        _, band, coupling, d_len, grad = _normal_equations(problem, x, smooth_band, band_buffer)
+        return _solve_step(band, coupling, d_len, grad, lam)
+
+    def report(it: int, cost: float, decrease: float, lam: float) -> None:
         log.debug("optim iteration %d: cost %.6g (%.2e lower), lambda %.1e", it, cost, decrease, lam)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(cost=f"{cost:.6g}", refresh=False)
-        if decrease < ftol:
-            converged = True
-            break
-    return x, cost, initial, it, converged
+
+    result = lens.levenberg_marquardt(
+        x0, lambda x: _cost(problem, x), step, damping=1e-3, max_iterations=max_iterations, ftol=ftol,
+        raise_by=10.0, lower_by=5.0, min_damping=1e-7, max_tries=10, on_iteration=report,
+    )
+    return result.x, result.cost, initial, result.iterations, result.converged
 
 
 # --------------------------------------------------------------------------- public API
@@ -704,12 +632,10 @@ def triangulate_optim(poses2d: Poses2D, rig: CameraRig, config: TriangulationCon
     TriangulationError
         On constraints naming unknown body parts, and as :func:`triangulate`.
     """
-    from .core import triangulate  # core dispatches here: import at call time
-
     config = config or TriangulationConfig(method="optim")
     started = time.perf_counter()
     pairs, pair_weights = _resolve_pairs(config, poses2d.keypoints)
-    start = triangulate(poses2d, rig, config.replace(method="robust"))
+    start = triangulate_frames(poses2d, rig, config.replace(method="robust"))
     cams = rig.select(poses2d.views)
     v, f, k, _ = poses2d.points.shape
     scores = poses2d.scores

@@ -6,17 +6,20 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import MocapError
-from ..filters import FilterPipeline, apply_filters_2d, apply_filters_3d
 from ..io.calibration import load_calibration
 from ..io.matching import load_views
 from ..io.pose3d import save_h5, save_poses3d
 from ..poses import Poses3D
 from .config import TriangulationConfig
 from .core import triangulate
+
+if TYPE_CHECKING:
+    from ..filters import FilterPipeline
 
 __all__ = ["triangulate_files", "TriangulationSummary", "OUTPUT_FORMATS"]
 
@@ -113,11 +116,15 @@ def triangulate_files(
             "triangulation needs two or more cameras."
         )
     if filters and filters.filter2d:
+        from ..filters import apply_filters_2d  # scipy: loaded only when there are filters
+
         poses2d = apply_filters_2d(poses2d, filters.filter2d)
     poses3d = triangulate(poses2d, rig, config)
     if filters and filters.filter2d:
         poses3d.metadata["filters_2d"] = [step.describe() for step in filters.filter2d]
     if filters and filters.filter3d:
+        from ..filters import apply_filters_3d
+
         poses3d = apply_filters_3d(poses3d, filters.filter3d, fps=fps)
     poses3d.metadata.update(
         {

@@ -1,0 +1,98 @@
+"""The frame-by-frame solvers behind :func:`~mocap3d.triangulation.triangulate`: weighted DLT and robust.
+
+Every (frame, keypoint) point is solved on its own, all at once (batched).
+The spatiotemporal solver (:mod:`.optim`) starts from this one's robust
+answer; :mod:`.core` dispatches between them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..camera import CameraRig
+from ..errors import TriangulationError
+from ..poses import Poses2D, Poses3D
+from .config import TriangulationConfig
+from .dlt import triangulate_dlt
+from .robust import triangulate_robust
+
+__all__ = ["triangulate_frames"]
+
+log = logging.getLogger(__name__)
+
+
+def triangulate_frames(poses2d: Poses2D, rig: CameraRig, config: TriangulationConfig | None = None) -> Poses3D:
+    """Triangulate every frame and keypoint on its own (``config.method`` ``dlt`` or ``robust``).
+
+    See :func:`mocap3d.triangulation.triangulate` for the parameters, result and errors.
+    """
+    config = config or TriangulationConfig()
+    if config.method == "optim":
+        raise ValueError("triangulate_frames solves frame by frame (dlt, robust); optim is triangulate_optim")
+    views = poses2d.views
+    if len(views) < 2:
+        raise TriangulationError(
+            f"triangulation needs at least two views, got {len(views)} ({', '.join(views)}). "
+            "Give one 2D file per camera."
+        )
+    if config.min_cameras > len(views):
+        raise TriangulationError(
+            f"min_cameras is {config.min_cameras} but only {len(views)} views are given ({', '.join(views)}); "
+            f"lower --min-cameras to at most {len(views)}."
+        )
+    cams = rig.select(views)
+    v, f, k, _ = poses2d.points.shape
+    pts = poses2d.points.reshape(v, f * k, 2)
+    scores = poses2d.scores.reshape(v, f * k)
+    valid = np.isfinite(pts).all(-1) & (scores >= config.score_threshold) & (scores > 0)
+    n_valid = valid.sum(0)
+    if not (n_valid >= config.min_cameras).any():
+        best = float(np.nanmax(np.where(np.isfinite(pts).all(-1), scores, np.nan))) if np.isfinite(pts).any() else 0.0
+        raise TriangulationError(
+            f"no point is seen by {config.min_cameras} or more cameras with a score >= {config.score_threshold} "
+            f"(highest score in the input: {best:.3g}). Lower --score-threshold, or check that the 2D files belong "
+            "to the same recording and body parts."
+        )
+    work = cams.undistort_points(pts) if config.undistort else pts
+    weights = np.where(valid, scores if config.weighted else 1.0, 0.0)
+    weights = np.where(np.isfinite(work).all(-1), weights, 0.0)
+    P = cams.projection_matrices()
+    in_cameras = None  # the points in each camera's frame, when the depth check computed them
+    if config.method == "dlt":
+        use = weights > 0
+        X = triangulate_dlt(P, work, weights)
+        X[use.sum(0) < config.min_cameras] = np.nan
+        if config.check_depth:
+            in_cameras = cams.world_to_camera(X)
+            behind = ((in_cameras[..., 2] <= 0) & use).any(0)
+            X[behind] = np.nan
+            in_cameras[:, behind] = np.nan
+    else:
+        X, use, _ = triangulate_robust(
+            P, work, weights, threshold=config.reproj_threshold, min_cameras=config.min_cameras,
+            max_excluded=config.max_excluded, check_depth=config.check_depth,
+        )
+    ok = np.isfinite(X).all(-1)
+    use = use & ok[None]
+    proj = cams.camera_to_pixels(cams.world_to_camera(X) if in_cameras is None else in_cameras, config.undistort)
+    resid = np.linalg.norm(proj - pts, axis=-1)
+    ncams = use.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        error = np.where(use, resid, 0.0).sum(0) / ncams
+        score = np.where(use, scores, 0.0).sum(0) / ncams
+    error[~ok] = np.nan
+    score[~ok] = 0.0
+    log.info("triangulated %d of %d points (%s)", int(ok.sum()), ok.size, config.method)
+    return Poses3D(
+        keypoints=poses2d.keypoints,
+        points=X.reshape(f, k, 3),
+        error=error.reshape(f, k),
+        ncams=ncams.reshape(f, k),
+        cameras_used=use.T.reshape(f, k, v),
+        score=score.reshape(f, k),
+        views=views,
+        fps=poses2d.fps,
+        metadata={"triangulation": config.to_dict()},
+    )
