@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from mocap3d.cli import cli
+from mocap3d.io.video import video_codec
 from mocap3d.sample import KEYPOINTS, make_rig, walk
 from mocap3d.synthetic.body import (
     BodyRenderConfig,
@@ -19,7 +20,6 @@ from mocap3d.synthetic.body import (
     render_body_frame,
     render_body_videos,
 )
-from mocap3d.synthetic.video import video_codec
 
 SMALL = (320, 256)
 

@@ -451,7 +451,7 @@ def _render_camera(
 def _grey_writer(path: Path, codec: str, fps: float, size: tuple[int, int]):
     """``write(grey uint8 frame)`` into ``path`` (atomic) with OpenCV's encoder, or libx264 for ``"h264"``."""
     if codec == "h264":
-        from ..synthetic.video import h264_writer
+        from ..io.video import h264_writer
 
         with h264_writer(path, size, fps) as write:
             yield lambda grey: write(np.repeat(grey[:, :, None], 3, axis=2))

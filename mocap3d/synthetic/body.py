@@ -39,7 +39,7 @@ from ..calibration.render import _lens_field, render_key, up_to_date
 from ..camera import CameraRig
 from ..errors import MocapError
 from ..io.atomic import atomic_path, atomic_write_text
-from .video import h264_writer
+from ..io.video import h264_writer
 
 __all__ = ["BodyRenderConfig", "BODY", "Capsule", "TRUTH_FILE", "render_body_frame", "render_body_videos",
            "keypoint_visibility", "load_truth", "video_name"]  # fmt: skip

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MocapError
-from ..io.atomic import atomic_path
+from .atomic import atomic_path
 
 __all__ = ["h264_writer", "video_codec"]
 
