@@ -62,7 +62,7 @@ def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: 
     subset = data.subset(train_idx)
     t0 = time.perf_counter()
     cfg.train.iterations = 10**6  # speed probe: iterations 10..40, after start-up
-    train(subset, cfg, out, symmetric_pairs=project.symmetric_pairs, stop_after=10, progress=False)
+    first = train(subset, cfg, out, symmetric_pairs=project.symmetric_pairs, stop_after=10, progress=False)
     probe = train(subset, cfg, out, symmetric_pairs=project.symmetric_pairs, stop_after=40, progress=False)
     spent = time.perf_counter() - t0
     cfg.train.iterations = max(100, int((minutes * 60 - spent) / probe.seconds_per_iteration) + 40)
@@ -73,7 +73,7 @@ def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: 
     issues = check_labels(data, ev.predictions, ev.scores, project.symmetric_pairs, project.pcutoff)
     return {"preset": preset_name, "n_train": len(train_idx), "n_test": len(test_idx), "seed": seed,
             "iterations": result.iterations, "minutes": seconds / 60, "s_per_it": probe.seconds_per_iteration,
-            "started_from": result.started_from, "train": ev.train.mean_error, "test": ev.test.mean_error,
+            "started_from": first.started_from, "train": ev.train.mean_error, "test": ev.test.mean_error,
             "test_rms": ev.test.rms, "test_pcut": ev.test.mean_error_pcutoff, "pck5": ev.test.pck[5.0],
             "label_check": [i.line() for i in issues]}
 
@@ -110,21 +110,24 @@ def run_pairs(jobs: list[tuple[str, int, int]], args, work: Path) -> list[dict]:
 
 
 def openfield(args, work: Path) -> str:
-    results = run_pairs([(arm, 0, 0) for arm in ARMS], args, work)
+    results = run_pairs([(arm, 0, 0) for arm in args.arms], args, work)
     by = {r["arm"]: r for r in results}
-    p, s = by["pretrained"], by["scratch"]
+    p, s = by.get("pretrained"), by.get("scratch")
     cores = "1 core each, both arms at once" if args.parallel else f"{args.threads} threads, one arm at a time"
-    lines = [f"DeepLabCut openfield, seeded 80/20 split ({p['n_train']} train / {p['n_test']} test images), "
+    first = results[0]
+    lines = [f"DeepLabCut openfield, seeded 80/20 split ({first['n_train']} train / {first['n_test']} test images), "
              f"{args.minutes:g}-minute budget per arm ({cores})", "",
              "| arm | preset | started from | iterations | minutes | train mean (px) | test mean (RMSE, px) | "
              "test RMS | test mean p>cutoff | test PCK@5px |", "|" + "---|" * 10]
-    for r in (p, s):
+    for r in results:
         lines.append(f"| {r['arm']} | {r['preset']} | {r['started_from'].split(' from ')[0]} | {r['iterations']} | "
                      f"{r['minutes']:.1f} | {r['train']:.2f} | {r['test']:.2f} | {r['test_rms']:.2f} | "
                      f"{r['test_pcut']:.2f} | {r['pck5']:.1%} |")
-    lines += ["", f"pretrained is **{s['test'] / p['test']:.2f}x** lower in test error than from scratch "
-              f"({p['test']:.2f} against {s['test']:.2f} px)", "", "labels to review (pretrained run):"]
-    lines += [f"- {line}" for line in p["label_check"][:10]]
+    if p and s:
+        lines += ["", f"pretrained is **{s['test'] / p['test']:.2f}x** lower in test error than from scratch "
+                  f"({p['test']:.2f} against {s['test']:.2f} px)"]
+    lines += ["", f"labels to review ({results[0]['arm']} run):"]
+    lines += [f"- {line}" for line in results[0]["label_check"][:10]]
     return "\n".join(lines)
 
 
@@ -195,6 +198,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget per training run")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--parallel", action="store_true", help="two runs at once, one thread each")
+    ap.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS), help="openfield: which arms to run")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 23, 46, 93])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "mocap3d-transfer")
@@ -208,7 +212,8 @@ def main() -> None:
     print(text)
     results = REPO / "benchmarks" / "results"
     results.mkdir(exist_ok=True)
-    (results / f"transfer-{args.mode}.md").write_text(f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
+    suffix = f"-{args.arms[0]}-{args.threads}threads" if args.mode == "openfield" and len(args.arms) == 1 else ""
+    (results / f"transfer-{args.mode}{suffix}.md").write_text(f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
 
 
 if __name__ == "__main__":
