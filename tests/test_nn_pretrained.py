@@ -267,3 +267,27 @@ def test_a_truncated_newest_snapshot_falls_back_to_the_one_before(tmp_path, capl
     assert "cannot be read" in caplog.text and newest.name in caplog.text
     model, info = load_model(resumed.model_path)
     assert info.iteration == 6
+
+
+def test_a_corrupt_model_onnx_is_exported_again_and_an_explicit_one_explained(tmp_path, caplog):
+    from mocap3d.nn.videos import load_predictor
+
+    result = train(_data(("head", "tail")), scene.tiny_config(2), tmp_path, progress=False)
+    onnx_path = result.model_path.with_suffix(".onnx")
+    onnx_path.write_bytes(b"not an onnx file")  # newer than model.pt, but unreadable
+    with caplog.at_level("WARNING"):
+        predictor, _ = load_predictor(result.model_path, backend="onnx")
+    assert "cannot be read as an ONNX model" in caplog.text and onnx_path.stat().st_size > 1000
+    points, scores = predictor.predict(np.zeros((1, 80, 96, 3), np.uint8))
+    assert points.shape == (1, 2, 2) and np.isfinite(scores).all()
+    onnx_path.write_bytes(b"truncated")
+    with pytest.raises(NetworkError, match="export it again"):
+        Predictor(None, load_model(result.model_path)[1].config.model, backend="onnx", onnx_path=onnx_path)
+
+
+def test_analyze_refuses_a_zero_batch_size(tmp_path):
+    (tmp_path / "m.pt").write_bytes(b"")
+    (tmp_path / "v.mp4").write_bytes(b"")
+    result = CliRunner().invoke(cli, ["analyze", "--model", str(tmp_path / "m.pt"), "--batch-size", "0",
+                                      str(tmp_path / "v.mp4")])
+    assert result.exit_code == 1 and "--batch-size" in result.output and "Traceback" not in result.output

@@ -21,7 +21,8 @@ from ._params import device_callback
               help="onnx: ONNX Runtime on the CPU (model.onnx beside the model, exported when missing).")
 @click.option("--device", default="cpu", show_default=True, callback=device_callback,
               help="torch device, e.g. cuda:0.")
-@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Frames per network call.")
 @click.option("--labelled-video", is_flag=True, default=False, help="Also write <video>_<scorer>_labeled.mp4.")
 @click.option("--no-csv", is_flag=True, default=False, help="Write only the .h5.")
 @click.option("--overwrite", is_flag=True, default=False, help="Redo videos whose output exists.")

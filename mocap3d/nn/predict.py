@@ -53,7 +53,13 @@ class Predictor:
                 opts.intra_op_num_threads = threads
             if onnx_path is None or not Path(onnx_path).is_file():
                 raise NetworkError(f"ONNX model {onnx_path} not found; export it first (mocap3d export-onnx).")
-            self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+            try:
+                self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime's own error types (InvalidProtobuf, Fail...)
+                raise NetworkError(
+                    f"{onnx_path} cannot be read as an ONNX model ({type(exc).__name__}); export it again "
+                    "with 'mocap3d export-onnx MODEL.pt --overwrite'."
+                ) from None
         else:
             raise NetworkError(f"unknown backend '{backend}'; use torch or onnx.")
 

@@ -208,8 +208,8 @@ def analyze(videos: list[Path], out_dir: Path, model: str | Path, backend: str =
 
 
 def load_predictor(model_path: str | Path, backend: str = "torch", device: str = "cpu"):
-    """``(Predictor, ModelInfo)`` for a trained network; ``backend="onnx"`` uses (and first writes, when
-    missing) ``model.onnx`` beside ``model.pt``."""
+    """``(Predictor, ModelInfo)`` for a trained network; ``backend="onnx"`` uses ``model.onnx`` beside
+    ``model.pt``, written first when it is missing, older than ``model.pt`` or unreadable (a truncated copy)."""
     from .predict import export_onnx
     from .train import load_model
 
@@ -217,7 +217,12 @@ def load_predictor(model_path: str | Path, backend: str = "torch", device: str =
     net, info = load_model(model_path)
     if backend == "onnx":
         onnx_path = model_path.with_suffix(".onnx")
-        if not onnx_path.is_file():
+        if not onnx_path.is_file() or onnx_path.stat().st_mtime < model_path.stat().st_mtime:
             export_onnx(net, onnx_path)
-        return Predictor(None, info.config.model, backend="onnx", onnx_path=onnx_path), info
+        try:
+            return Predictor(None, info.config.model, backend="onnx", onnx_path=onnx_path), info
+        except NetworkError as exc:
+            log.warning("%s; exporting it again from %s", exc, model_path.name)
+            export_onnx(net, onnx_path)
+            return Predictor(None, info.config.model, backend="onnx", onnx_path=onnx_path), info
     return Predictor(net, info.config.model, backend=backend, device=device), info
