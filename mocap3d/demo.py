@@ -68,7 +68,7 @@ class DemoConfig:
         False: skip labelling, training and analysis; the 2D input is the truth plus 1.5 px noise
         (checks the calibration and the 3D stages alone).
     preset : str
-        2D network preset (``mocap3d train``); an unknown one falls back to ``fallback_preset``.
+        2D network preset (``mocap3d train``); an unknown name is an error naming the presets.
     iterations : int or None
         Training iterations (None: the preset's).
     """
@@ -85,7 +85,6 @@ class DemoConfig:
     supersample: int = 1
     labels_per_camera: int = 40
     preset: str = "smoke"
-    fallback_preset: str = "fast"
     iterations: int | None = None
     workers: int = 2
     network: bool = True
@@ -130,7 +129,12 @@ def load_demo_config(path: str | Path | None, quick: bool = False, **overrides) 
         board = dict(DemoConfig().board)
         board.update(values["board"])
         values["board"] = board
-    return DemoConfig(**values)
+    cfg = DemoConfig(**values)
+    if cfg.network:
+        from .nn.config import preset
+
+        preset(cfg.preset)  # an unknown name: one sentence listing the presets, before minutes of rendering
+    return cfg
 
 
 # --------------------------------------------------------------------------- helpers
@@ -488,17 +492,11 @@ def _make_project(folder: Path, cfg: DemoConfig, videos: dict[str, Path], truth:
     import cv2
 
     from .io.labels import SINGLE, LabelSet, label_file_path, save_labels
-    from .nn.config import NetworkError, preset
     from .nn.project import create_project, load_project
     from .sample import EDGES, KEYPOINTS
 
     folder.mkdir(parents=True, exist_ok=True)
     name = cfg.preset
-    try:
-        preset(name)
-    except NetworkError:
-        log.info("network preset '%s' is not available here; using '%s'", name, cfg.fallback_preset)
-        name = cfg.fallback_preset
     rep.values["preset"] = name
     frames = _label_frames(cfg.n_frames, cfg.labels_per_camera)
     labelled: dict[str, np.ndarray] = {}
