@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import urllib.error
@@ -9,6 +10,7 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
+from mocap3d.label import LabelSession, LabelToolConfig, start_in_thread
 from mocap3d.label.sample import LabelSample, write_label_sample
 
 _TEMPLATES: dict[tuple, LabelSample] = {}
@@ -64,3 +66,15 @@ def write_videos(sample: LabelSample, n_frames: int = 30) -> list[Path]:
         writer.release()
         paths.append(path)
     return paths
+
+
+@contextlib.contextmanager
+def serving(sample: LabelSample, **server_options):
+    """The sample's labelling session served on a free localhost port: ``(session, url, port)``."""
+    session = LabelSession.open(sample.project, LabelToolConfig(calibration=sample.calibration))
+    server, url = start_in_thread(session, **server_options)
+    try:
+        yield session, url, server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

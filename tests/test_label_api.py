@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from _label_helpers import get, post, sample_project
+from _label_helpers import get, post, sample_project, serving
 from click.testing import CliRunner
 
 from mocap3d.cli import cli
@@ -27,11 +27,8 @@ def sample(tmp_path, tmp_path_factory):
 
 @pytest.fixture
 def served(sample):
-    session = LabelSession.open(sample.project, LabelToolConfig(calibration=sample.calibration))
-    server, url = start_in_thread(session)
-    yield session, url
-    server.shutdown()
-    server.server_close()
+    with serving(sample) as (session, url, _):
+        yield session, url
 
 
 def _label(url, frame_view, bodypart, xy, individual=0):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _label_helpers import get, post, sample_project
+from _label_helpers import get, post, sample_project, serving
 
 from mocap3d.io.labels import LabelSet, load_labels, save_labels
 from mocap3d.label import LabelSession, LabelToolConfig, start_in_thread
@@ -38,11 +38,8 @@ def sample(tmp_path, tmp_path_factory):
 
 @pytest.fixture
 def served(sample):
-    session = LabelSession.open(sample.project, LabelToolConfig(calibration=sample.calibration))
-    server, url = start_in_thread(session, read_timeout=0.5)
-    yield session, url, server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with serving(sample, read_timeout=0.5) as running:
+        yield running
 
 
 def _hashes(folder: Path) -> dict[str, str]:

@@ -76,8 +76,6 @@ def command(project, calibration, port, host, scorer, bodyparts, individuals, di
         click.echo(f"warning: {line}", err=True)
     if dry_run:
         return
-    if not 0 <= port <= 65535:
-        raise MocapError(f"--port {port} is not a port number; pass one from 1024 to 65535 (0: any free port).")
     lock = ProjectLock(session.root)
     lock.acquire()  # a second server on this project refuses to start, naming the first
     server = None

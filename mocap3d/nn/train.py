@@ -153,11 +153,14 @@ def init_from_model(model: PoseNet, path: str | Path, bodyparts: tuple[str, ...]
 
 
 @contextlib.contextmanager
-def _restore_cv_threads(n: int) -> Iterator[None]:
+def _one_opencv_thread() -> Iterator[None]:
+    """OpenCV on one thread for the block (process-wide), its earlier setting restored afterwards."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
     try:
         yield
     finally:
-        cv2.setNumThreads(n)
+        cv2.setNumThreads(before)
 
 
 def _param_groups(model: PoseNet, cfg: NetworkConfig) -> list[dict]:
@@ -281,10 +284,8 @@ def train(
     bar = tqdm(total=tc.iterations, initial=start, desc="train", disable=not progress or rank != 0)
     # OpenCV's own worker threads fight torch's for the cores while a batch is augmented: one OpenCV
     # thread made training 1.4x faster on 2 cores (0.135 against 0.19 s/iteration, EfficientNet-Lite0)
-    cv_threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
     # the next batch is augmented (numpy, OpenCV) while this one trains
-    with _restore_cv_threads(cv_threads), ThreadPoolExecutor(1) as pool:
+    with _one_opencv_thread(), ThreadPoolExecutor(1) as pool:
         pending = pool.submit(batch, start)
         for it in range(start, end):
             images, heat_t, loc_t, mask = tensors(pending.result())
