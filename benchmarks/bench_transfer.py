@@ -39,8 +39,23 @@ PROJECT = DATA / "deeplabcut" / "examples" / "openfield-Pranav-2018-10-30"
 ARMS = {"pretrained": "lite0", "scratch": "lite0_scratch"}
 
 
-def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: int, out: Path) -> dict:
-    """Train one arm within the budget and evaluate it; returns a JSON-able summary."""
+def _overrides(settings: list[str]) -> dict[str, dict]:
+    """``["model.output_stride=4", ...]`` as preset overrides (values parsed as JSON where they parse)."""
+    out: dict[str, dict] = {}
+    for item in settings:
+        key, _, value = item.partition("=")
+        table, _, name = key.partition(".")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        out.setdefault(table, {})[name] = parsed
+    return out
+
+
+def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: int, out: Path,
+            settings: list[str] | None = None, iterations: int = 0) -> dict:
+    """Train one arm within the budget (or for a fixed number of iterations) and evaluate it."""
     import torch
 
     from mocap3d.nn.config import preset
@@ -56,7 +71,7 @@ def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: 
     train_idx, test_idx = split(len(data), 0.8, 1)
     if n_train and n_train < len(train_idx):
         train_idx = np.sort(np.random.default_rng(seed).permutation(train_idx)[:n_train])
-    cfg = preset(preset_name)
+    cfg = preset(preset_name, _overrides(settings or []))
     cfg.train.threads = threads
     cfg.train.checkpoint_every = 10**6
     subset = data.subset(train_idx)
@@ -65,13 +80,15 @@ def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: 
     first = train(subset, cfg, out, symmetric_pairs=project.symmetric_pairs, stop_after=10, progress=False)
     probe = train(subset, cfg, out, symmetric_pairs=project.symmetric_pairs, stop_after=40, progress=False)
     spent = time.perf_counter() - t0
-    cfg.train.iterations = max(100, int((minutes * 60 - spent) / probe.seconds_per_iteration) + 40)
+    budget = max(100, int((minutes * 60 - spent) / probe.seconds_per_iteration) + 40)
+    cfg.train.iterations = iterations or budget
     result = train(subset, cfg, out, symmetric_pairs=project.symmetric_pairs, progress=False)
     seconds = time.perf_counter() - t0
     model, info = load_model(result.model_path)
     ev = evaluate(Predictor(model, info.config.model), data, train_idx, test_idx, project.pcutoff)
     issues = check_labels(data, ev.predictions, ev.scores, project.symmetric_pairs, project.pcutoff)
     return {"preset": preset_name, "n_train": len(train_idx), "n_test": len(test_idx), "seed": seed,
+            "settings": settings or [],
             "iterations": result.iterations, "minutes": seconds / 60, "s_per_it": probe.seconds_per_iteration,
             "started_from": first.started_from, "train": ev.train.mean_error, "test": ev.test.mean_error,
             "test_rms": ev.test.rms, "test_pcut": ev.test.mean_error_pcutoff, "pck5": ev.test.pck[5.0],
@@ -82,7 +99,7 @@ def launch(arm: str, args, n_train: int, seed: int, threads: int, work: Path) ->
     """One arm in its own process (so parallel arms do not share torch's thread pool)."""
     out = work / f"{arm}-n{n_train}-s{seed}"
     cmd = [sys.executable, __file__, "_one", ARMS[arm], str(args.minutes), str(n_train), str(seed), str(threads),
-           str(out)]
+           str(out), str(args.iterations), *args.set]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
 
@@ -188,8 +205,9 @@ def efficiency_report(raw: Path) -> str:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_one":
         logging.basicConfig(level=logging.ERROR)
-        preset_name, minutes, n_train, seed, threads, out = sys.argv[2:8]
-        r = run_one(preset_name, float(minutes), int(n_train), int(seed), int(threads), Path(out))
+        preset_name, minutes, n_train, seed, threads, out, iterations = sys.argv[2:9]
+        r = run_one(preset_name, float(minutes), int(n_train), int(seed), int(threads), Path(out), sys.argv[9:],
+                    int(iterations))
         print(json.dumps(r))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -201,6 +219,11 @@ def main() -> None:
     ap.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS), help="openfield: which arms to run")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 23, 46, 93])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--set", nargs="*", default=[], metavar="TABLE.KEY=VALUE",
+                    help="preset overrides for both arms, e.g. model.output_stride=4")
+    ap.add_argument("--iterations", type=int, default=0,
+                    help="train exactly this many iterations instead of fitting them to --minutes (for runs on a "
+                         "busy machine: the count an idle machine reaches in the budget, from a speed probe)")
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "mocap3d-transfer")
     args = ap.parse_args()
     if args.mode == "replot":
@@ -213,6 +236,8 @@ def main() -> None:
     results = REPO / "benchmarks" / "results"
     results.mkdir(exist_ok=True)
     suffix = f"-{args.arms[0]}-{args.threads}threads" if args.mode == "openfield" and len(args.arms) == 1 else ""
+    suffix += "".join(f"-{item.split('.')[-1].replace('=', '')}" for item in args.set)
+    suffix += f"-{args.iterations}it" if args.iterations else ""
     (results / f"transfer-{args.mode}{suffix}.md").write_text(f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
 
 

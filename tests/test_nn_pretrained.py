@@ -167,12 +167,14 @@ def test_new_projects_start_from_imagenet_weights_without_a_flag(tmp_path):
 # ----------------------------------------------------------------------------- geometry and export
 
 
-@pytest.mark.parametrize("backbone_stride", [32, 16])
-def test_lite_pose_network_shapes_and_onnx_export(tmp_path, backbone_stride):
+@pytest.mark.parametrize(("backbone_stride", "skips"), [(32, False), (16, False), (32, True), (16, True)])
+def test_lite_pose_network_shapes_and_onnx_export(tmp_path, backbone_stride, skips):
     cfg = ModelConfig(backbone="efficientnet_lite0", backbone_stride=backbone_stride, output_stride=8,
-                      head_channels=16, pretrained="none", input_scale=0.5)
+                      head_channels=16, pretrained="none", input_scale=0.5, head_skips=skips)
     torch.manual_seed(0)
     model = build_model(cfg, 3).eval()
+    # one skip connection per upsampling step, from the backbone's features at the step's stride
+    assert sorted(model.lateral) == (sorted(str(s) for s in (16, 8) if s < backbone_stride) if skips else [])
     with torch.no_grad():
         heat, loc = model(torch.zeros(2, 3, 96, 128))
     assert heat.shape == (2, 3, 12, 16) and loc.shape == (2, 3, 2, 12, 16)
@@ -183,6 +185,22 @@ def test_lite_pose_network_shapes_and_onnx_export(tmp_path, backbone_stride):
     ho, lo = o.run(o.preprocess(frames))
     np.testing.assert_allclose(ho, ht, atol=1e-3)
     np.testing.assert_allclose(lo, lt, atol=1e-3)
+
+
+def test_skip_connections_carry_the_early_features_and_need_a_pyramid():
+    cfg = ModelConfig(backbone="efficientnet_lite0", backbone_stride=32, output_stride=8, head_channels=16,
+                      pretrained="none", head_skips=True)
+    torch.manual_seed(0)
+    model = build_model(cfg, 2).eval()
+    x = torch.rand(1, 3, 64, 64) * 255
+    with torch.no_grad():
+        model.heatmap.weight.normal_()  # (the fresh head's 0.001 init would hide any difference)
+        before = model(x)[0]
+        model.lateral["8"][0].weight.mul_(3.0)  # the stride-8 skip's projection reaches the heatmaps
+        after = model(x)[0]
+    assert not torch.allclose(before, after)
+    with pytest.raises(NetworkError, match="head_skips needs a backbone with a feature pyramid"):
+        build_model(ModelConfig(backbone="mobilenet_v2", pretrained="none", head_skips=True), 2)
 
 
 # ----------------------------------------------------------------------------- fine-tuning from another network

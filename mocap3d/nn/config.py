@@ -51,6 +51,7 @@ class ModelConfig:
     pos_dist_thresh: float = 17.0  # radius of the positive disc around a keypoint (network-input px)
     locref_weight: float = 0.05
     heatmap_prior: float = -4.0  # initial heatmap logit (sigmoid(-4) = 0.018: "absent" until learnt)
+    head_skips: bool = False  # EfficientNet-Lite: add the backbone's stride-16/8/... features to the upsampling head
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:

@@ -52,7 +52,7 @@ class PoseNet(nn.Module):
     pretrained_from: str | None = None  # where the backbone's ImageNet weights came from (None: random start)
 
     def __init__(self, backbone: Backbone, n_keypoints: int, output_stride: int, head_channels: int,
-                 heatmap_prior: float = -4.0) -> None:
+                 heatmap_prior: float = -4.0, skips: bool = False) -> None:
         super().__init__()
         self.backbone = backbone
         self.n_keypoints = n_keypoints
@@ -63,9 +63,22 @@ class PoseNet(nn.Module):
                 f"output_stride {output_stride} must be the backbone's stride {backbone.stride} divided by a power "
                 "of two (the head only upsamples)."
             )
+        skip_channels: dict[int, int] = getattr(backbone, "skip_channels", {})
+        if skips and not skip_channels:
+            raise NetworkError(f"head_skips needs a backbone with a feature pyramid ({type(backbone).__name__} has "
+                               "none); use an EfficientNet-Lite backbone or head_skips = false.")
+        # skip connections (U-Net/FPN style): after each upsampling to stride s, a 1x1 projection of the
+        # backbone's stride-s features is added before the ReLU, so the head sees the early layers' detail
+        self.lateral = nn.ModuleDict()
+        steps = int(math.log2(ratio))
+        if skips:
+            for i in range(steps):
+                s = backbone.stride >> (i + 1)
+                self.lateral[str(s)] = nn.Sequential(nn.Conv2d(skip_channels[s], head_channels, 1, bias=False),
+                                                     nn.BatchNorm2d(head_channels))
         layers: list[nn.Module] = []
         cin = backbone.out_channels
-        for _ in range(int(math.log2(ratio))):
+        for _ in range(steps):
             layers += [nn.ConvTranspose2d(cin, head_channels, 4, 2, 1, bias=False), nn.BatchNorm2d(head_channels),
                        nn.ReLU(inplace=True)]
             cin = head_channels
@@ -89,7 +102,16 @@ class PoseNet(nn.Module):
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        features = self.head(self.backbone((x - self.mean) / self.std))
+        x = (x - self.mean) / self.std
+        if len(self.lateral):
+            pyramid = self.backbone.pyramid(x)  # type: ignore[operator]
+            features, s = pyramid[self.backbone.stride], self.backbone.stride
+            for i in range(0, len(self.head), 3):  # (deconvolution, batch norm, ReLU) per upsampling step
+                s //= 2
+                features = self.head[i + 1](self.head[i](features)) + self.lateral[str(s)](pyramid[s])
+                features = self.head[i + 2](features)
+        else:
+            features = self.head(self.backbone(x))
         heat = self.heatmap(features)
         n, k, h, w = heat.shape
         return heat, self.locref(features).view(n, k, 2, h, w)
@@ -113,7 +135,8 @@ def build_model(cfg: ModelConfig, n_keypoints: int, load_pretrained: bool = True
     """
     backbone = build_backbone(cfg)
     source = load_imagenet(backbone, cfg) if load_pretrained and cfg.pretrained != "none" else None
-    model = PoseNet(backbone, n_keypoints, cfg.output_stride, cfg.head_channels, cfg.heatmap_prior)
+    model = PoseNet(backbone, n_keypoints, cfg.output_stride, cfg.head_channels, cfg.heatmap_prior,
+                    skips=cfg.head_skips)
     model.pretrained_from = source
     return model
 

@@ -88,6 +88,7 @@ class MBConv(nn.Module):
         self._bn2 = nn.BatchNorm2d(cout, momentum=0.01, eps=1e-3)
         self.act = nn.ReLU6(inplace=True)
         self.skip = stride == 1 and cin == cout
+        self.out_channels = cout
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.act(self._bn0(self._expand_conv(x))) if self.has_expand else x
@@ -118,6 +119,7 @@ class EfficientNetLite(Backbone):
         self._bn0 = nn.BatchNorm2d(32, momentum=0.01, eps=1e-3)
         blocks: list[nn.Module] = []
         cin, stride, dilation = 32, 2, 1
+        strides: list[int] = []
         last_stage = len(_STAGES) - 1
         for s, (kernel, step0, expand, channels, repeats) in enumerate(_STAGES):
             cout = _round_channels(channels * v.width)
@@ -130,8 +132,12 @@ class EfficientNetLite(Backbone):
                     dil_here = dilation
                     stride *= step
                 blocks.append(MBConv(cin, cout, kernel, step, expand, dil_here))
+                strides.append(stride)
                 cin = cout
         self._blocks = nn.ModuleList(blocks)
+        # the last block at each resolution feeds the pose head's skip connections: {stride: block index}
+        self._taps = {st: i for i, st in enumerate(strides)}
+        self.skip_channels = {st: self._blocks[i].out_channels for st, i in self._taps.items()}
         self._conv_head = nn.Conv2d(cin, 1280, 1, bias=False)
         self._bn1 = nn.BatchNorm2d(1280, momentum=0.01, eps=1e-3)
         self._fc = nn.Linear(1280, 1000)  # ImageNet's classifier: kept for the names and the normalisation check
@@ -148,6 +154,17 @@ class EfficientNetLite(Backbone):
         for block in self._blocks:
             x = block(x)
         return x
+
+    def pyramid(self, x: Tensor) -> dict[int, Tensor]:
+        """Features at every stride, ``{stride: (N, C_s, H/stride, W/stride)}``; the deepest is ``forward``'s."""
+        x = self.act(self._bn0(self._conv_stem(self._stem_pad(x))))
+        taps = {i: st for st, i in self._taps.items()}
+        out: dict[int, Tensor] = {}
+        for i, block in enumerate(self._blocks):
+            x = block(x)
+            if i in taps:
+                out[taps[i]] = x
+        return out
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.features(x)
