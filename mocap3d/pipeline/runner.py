@@ -176,10 +176,20 @@ def run_project(
     scheduler : address of an existing Dask scheduler (``tcp://host:8786``); overrides ``workers``.
     force : redo stages even when their outputs are complete.
 
+    A folder whose ``config.toml`` is anipose's runs as an anipose project
+    (:mod:`.anipose_project`): its sessions, trials and output files, serially.
+
     Call from under ``if __name__ == "__main__":`` in scripts: the local
     cluster starts worker processes.
     """
     root = Path(root).resolve()
+    from .anipose_project import read_anipose_config, run_anipose_project
+
+    anipose = read_anipose_config(root) if root.is_dir() else None
+    if anipose is not None:  # an anipose project, run as it is (its config, nesting, trials and outputs)
+        report = run_anipose_project(anipose, stages, force)
+        log.info("%s", report.table())
+        return report
     config = load_config(root)
     chosen = select_stages(stages)
     sessions = find_sessions(root)

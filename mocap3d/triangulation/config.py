@@ -229,7 +229,7 @@ class TriangulationConfig:
 _ANIPOSE_RENAMES = {"reproj_error_threshold": "reproj_threshold", "optim_chunking_size": "chunk_frames"}
 _ANIPOSE_SAME = {"score_threshold", "cam_regex", "constraints", "constraints_weak", "scale_smooth", "scale_length",
                  "scale_length_weak", "n_deriv_smooth"}  # fmt: skip
-_ANIPOSE_IGNORED = {"triangulate", "ransac", "optim", "optim_chunking", "axes", "reference_point"}
+_ANIPOSE_IGNORED = {"triangulate", "ransac", "optim", "optim_chunking", "axes", "reference_point", "cam_align"}
 
 
 def _is_anipose(data: dict[str, Any]) -> bool:
