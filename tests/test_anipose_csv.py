@@ -20,7 +20,8 @@ AXES = [["x", "r_hip", "l_hip"], ["z", "pelvis", "neck"]]  # not perpendicular: 
 @pytest.fixture(scope="module")
 def walk():
     sample = make_sample(n_frames=30, n_cameras=3, seed=2)
-    return sample, triangulate(sample.poses2d, sample.rig, TriangulationConfig.from_dict({"preset": "anipose", "score_threshold": 0.7}))
+    config = TriangulationConfig.from_dict({"preset": "anipose", "score_threshold": 0.7})
+    return sample, triangulate(sample.poses2d, sample.rig, config)
 
 
 def test_columns_mean_what_anipose_writes(tmp_path, walk):

@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from _anipose_helpers import TRIALS, make_anipose_project
 from click.testing import CliRunner
 
-from _anipose_helpers import TRIALS, make_anipose_project
 from mocap3d.cli import cli as main
 from mocap3d.pipeline.anipose_project import (
     anipose_sessions,

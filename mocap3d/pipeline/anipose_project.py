@@ -49,7 +49,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-
 from ..errors import MocapError, PoseFileError, describe_os_error
 from .config import CONFIG_NAME, ProjectError
 
@@ -152,7 +151,8 @@ def read_anipose_config(root: str | Path) -> dict[str, Any] | None:
     try:
         groups = re.compile(regex).groups
     except re.error as exc:
-        raise ProjectError(f"{path}: [triangulation] cam_regex '{regex}' is not a regular expression ({exc}).") from None
+        raise ProjectError(f"{path}: [triangulation] cam_regex '{regex}' is not a regular expression ({exc}); "
+                           "fix the pattern.") from None  # fmt: skip
     if groups < 1:
         raise ProjectError(f"{path}: [triangulation] cam_regex '{regex}' has no group; put the camera name in "
                            "parentheses, e.g. '-cam([A-Z])$'.")  # fmt: skip

@@ -241,7 +241,8 @@ def from_anipose(table: dict[str, Any], source: str = "anipose config") -> dict[
     """Translate anipose's ``[triangulation]`` table into mocap3d's option names.
 
     ``optim = true`` selects ``optim``, else ``ransac = true`` selects
-    ``robust``, else ``dlt``. ``axes`` and ``reference_point`` belong to the
+    ``robust``, else ``dlt`` with the ``anipose`` formulation (aniposelib's
+    DLT); a missing ``score_threshold`` is anipose's default, 0.8. ``axes`` and ``reference_point`` belong to the
     alignment step (``mocap3d export --align``), not to triangulation.
     """
     out: dict[str, Any] = {}
@@ -256,6 +257,7 @@ def from_anipose(table: dict[str, Any], source: str = "anipose config") -> dict[
     if unknown:
         raise MocapError(f"{source}: anipose [triangulation] option(s) {', '.join(sorted(unknown))} are not supported.")
     out["method"] = "optim" if table.get("optim") else "robust" if table.get("ransac") else "dlt"
+    out.setdefault("score_threshold", 0.8)  # anipose's default when its config leaves it out
     if out["method"] == "dlt":  # anipose's plain triangulation: aniposelib's DLT, no depth check
         out.update(formulation="anipose", check_depth=False, weighted=False)
     for key in ("constraints", "constraints_weak"):
