@@ -289,7 +289,7 @@ def triangulate_svd(P: np.ndarray, points: np.ndarray, valid: np.ndarray | None 
         raise ValueError(f"points must have shape ({c}, ..., 2), got {pts.shape}")
     shape = pts.shape[1:-1]
     flat = pts.reshape(c, -1, 2)
-    use: np.ndarray = np.isfinite(flat).all(-1)
+    use = np.asarray(np.isfinite(flat).all(-1))
     if valid is not None:
         use &= np.asarray(valid, bool).reshape(c, -1)
     xy = np.where(use[..., None], flat, 0.0)
