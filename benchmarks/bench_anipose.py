@@ -45,12 +45,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     import pandas as pd
+    from _anipose_helpers import make_anipose_project
     from anipose import project_2d
     from anipose import triangulate as ani_triangulate
     from anipose.anipose import load_config as anipose_load_config
     from aniposelib.cameras import CameraGroup
 
-    from _anipose_helpers import make_anipose_project
     from mocap3d.analysis.alignment import align_poses
     from mocap3d.io.calibration import save_calibration
     from mocap3d.io.pose3d import save_anipose_csv

@@ -47,12 +47,18 @@ def test_svd_dlt_is_the_smallest_eigenvector_of_the_unweighted_system(sample):
     assert np.isnan(triangulate_svd(rig.extrinsics(), pts, one)).all()  # fewer than two cameras: no point
 
 
-def test_aniposelib_reproduces_the_anipose_preset(tmp_path, sample):
+@pytest.mark.parametrize("fisheye", [False, True])
+def test_aniposelib_reproduces_the_anipose_preset(tmp_path, sample, fisheye):
     cameras = pytest.importorskip("aniposelib.cameras")
-    save_calibration(sample.rig, tmp_path / "calibration.toml")
+    rig = sample.rig
+    if fisheye:  # OpenCV's fisheye model (k1..k4) on two of the cameras
+        dist = rig.dist.copy()
+        dist[:2] = [[0.05, -0.02, 0.004, -0.001, 0.0]] * 2
+        rig = rig.replace(fisheye=[True, True, False, False], dist=dist)
+    save_calibration(rig, tmp_path / "calibration.toml")
     cgroup = cameras.CameraGroup.load(str(tmp_path / "calibration.toml"))
-    assert tuple(cgroup.get_names()) == sample.rig.names
-    ours = triangulate(sample.poses2d, sample.rig, ANIPOSE)
+    assert tuple(cgroup.get_names()) == rig.names
+    ours = triangulate(sample.poses2d, rig, ANIPOSE)
     pts = sample.poses2d.points.copy()
     pts[sample.poses2d.scores < ANIPOSE.score_threshold] = np.nan  # what anipose's triangulate does first
     v, f, k, _ = pts.shape
@@ -63,7 +69,7 @@ def test_aniposelib_reproduces_the_anipose_preset(tmp_path, sample):
     error = cgroup.reprojection_error(theirs.reshape(-1, 3), pts.reshape(v, -1, 2), mean=True).reshape(f, k)
     np.testing.assert_allclose(ours.error, error, rtol=1e-9, atol=1e-9)
     # mocap3d's own DLT (score-weighted, undistorted pixels) is another formulation: measurably different
-    own = triangulate(sample.poses2d, sample.rig, TriangulationConfig(method="dlt", score_threshold=0.8))
+    own = triangulate(sample.poses2d, rig, TriangulationConfig(method="dlt", score_threshold=0.8))
     assert np.nanmedian(np.linalg.norm(own.points - theirs, axis=-1)) > 1e-3
 
 

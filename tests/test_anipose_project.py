@@ -114,3 +114,27 @@ def test_same_files_and_numbers_as_anipose(tmp_path):
         a, b = pd.read_csv(ours / name), pd.read_csv(theirs / name)
         assert list(a.columns) == list(b.columns)
         np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), atol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("nesting", [0, 2])
+def test_nesting_and_calibration_search(tmp_path, nesting):
+    """Sessions are the folders `nesting` levels down; a calibration/ folder is looked for up to the project."""
+    from mocap3d.pipeline.anipose_project import find_anipose_calibration
+
+    root = tmp_path / "proj"
+    made = make_anipose_project(tmp_path / "made", frames=3, sessions=("s",), trials=("t1",))
+    session = root if nesting == 0 else root / "animal1" / "day1"
+    shutil.copytree(made / "s" / "pose-2d", session / "pose-2d")
+    calib_home = root if nesting == 0 else root / "animal1"  # shared by the sessions below it
+    shutil.copytree(made / "s" / "calibration", calib_home / "calibration")
+    text = (made / "config.toml").read_text().replace("nesting = 1", f"nesting = {nesting}")
+    (root / "config.toml").write_text(text)
+    config = read_anipose_config(root)
+    sessions = anipose_sessions(config)
+    # as anipose: every folder at the nesting level is visited (animal1/calibration holds no trial)
+    expected = [root] if nesting == 0 else [root / "animal1" / "calibration", root / "animal1" / "day1"]
+    assert sessions == expected
+    assert find_anipose_calibration(config, session) == calib_home / "calibration" / "calibration.toml"
+    report = run_project(root, workers=0, progress=False)
+    assert not report.failed and (session / "pose-3d" / "t1.csv").is_file()
+    assert [r.session for r in report.sessions] == (["proj"] if nesting == 0 else ["animal1/day1"])
