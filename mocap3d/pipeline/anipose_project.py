@@ -14,7 +14,7 @@ anipose (1.1.24) lays a project out as::
         pose-3d/trial1.csv ...         # written here: one anipose CSV per trial
         angles/trial1.csv ...          # written here from [angles]
 
-:func:`run_anipose_project` reads such a project with anipose's defaults for
+``mocap3d run`` (:func:`mocap3d.pipeline.runner.run_project`) reads such a project with anipose's defaults for
 every key the file leaves out, finds sessions and calibrations as anipose
 does, groups each session's 2D files into trials by ``cam_regex`` (cameras in
 string-sorted order, as anipose and aniposelib order them) and writes
@@ -55,7 +55,7 @@ from .config import CONFIG_NAME, ProjectError
 if TYPE_CHECKING:
     from ..poses import Poses3D
     from ..triangulation.config import TriangulationConfig
-    from .runner import ProjectReport, SessionResult
+    from .stages import StageOutcome
 
 __all__ = [
     "ANIPOSE_DEFAULTS",
@@ -68,7 +68,9 @@ __all__ = [
     "session_trials",
     "anipose_triangulation_config",
     "triangulate_trial",
-    "run_anipose_project",
+    "anipose_stages",
+    "AniposeSessionResult",
+    "run_anipose_session",
 ]
 
 log = logging.getLogger(__name__)
@@ -287,15 +289,36 @@ def triangulate_trial(config: Mapping[str, Any], calibration: Path, trial: Anipo
     return poses3d
 
 
-def _run_session(config: Mapping[str, Any], session: Path, stages: Sequence[str], force: bool) -> SessionResult:
+@dataclass
+class AniposeSessionResult:
+    """One session's outcome (the runner turns it into its :class:`~mocap3d.pipeline.runner.SessionResult`)."""
+
+    session: str
+    stages: list[StageOutcome]
+    error: str = ""
+    seconds: float = 0.0
+
+
+def anipose_stages(config: Mapping[str, Any], stages: Sequence[str] | None) -> tuple[str, ...]:
+    """The stages to run, in order (default :data:`ANIPOSE_STAGES`); others are one sentence."""
+    unknown = [s for s in stages or () if s not in ANIPOSE_STAGES]
+    if unknown:
+        raise ProjectError(f"stage(s) {', '.join(unknown)} do not apply to an anipose project "
+                           f"({config['_source']}); it runs {', '.join(ANIPOSE_STAGES)}.")  # fmt: skip
+    return tuple(s for s in ANIPOSE_STAGES if not stages or s in stages)
+
+
+def run_anipose_session(
+    config: Mapping[str, Any], session: Path, stages: Sequence[str], force: bool = False
+) -> AniposeSessionResult:
+    """Run ``stages`` over every trial of one session; failures are returned as its reason, never raised."""
     from ..analysis.angles import compute_angles, save_angles_csv
     from ..io.pose3d import load_anipose_csv, save_anipose_csv
-    from .runner import SessionResult
     from .stages import StageOutcome
 
     root = Path(config["_root"])
     name = session.relative_to(root).as_posix() if session != root else session.name
-    result = SessionResult(name)
+    result = AniposeSessionResult(name, [])
     start = time.time()
     pipe = config["pipeline"]
     stage = stages[0] if stages else "triangulate"
@@ -355,28 +378,3 @@ def _run_session(config: Mapping[str, Any], session: Path, stages: Sequence[str]
         result.stages.append(StageOutcome(stage, "failed", note=result.error))
     result.seconds = time.time() - start
     return result
-
-
-def run_anipose_project(
-    config: Mapping[str, Any], stages: Sequence[str] | None = None, force: bool = False
-) -> ProjectReport:
-    """Run ``stages`` (default :data:`ANIPOSE_STAGES`) over every session of an anipose project, serially.
-
-    ``config`` is :func:`read_anipose_config`'s result. Sessions that fail are reported, never raised.
-    """
-    from .runner import ProjectReport
-
-    chosen = tuple(s for s in ANIPOSE_STAGES if not stages or s in stages)
-    unknown = [s for s in stages or () if s not in ANIPOSE_STAGES]
-    if unknown:
-        raise ProjectError(f"stage(s) {', '.join(unknown)} do not apply to an anipose project "
-                           f"({config['_source']}); it runs {', '.join(ANIPOSE_STAGES)}.")  # fmt: skip
-    sessions = anipose_sessions(config)
-    if not sessions:
-        raise ProjectError(f"no session in the anipose project {config['_root']} at nesting = {config['nesting']}; "
-                           "check the nesting level of config.toml.")  # fmt: skip
-    start = time.time()
-    results = [_run_session(config, s, chosen, force) for s in sessions]
-    results = [r for r in results if r.error or any(o.status != "not needed" for o in r.stages)] or results
-    return ProjectReport(Path(config["_root"]), results, time.time() - start, 0, "anipose project, serial")
-
