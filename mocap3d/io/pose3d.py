@@ -36,7 +36,11 @@ mocap3d HDF5
     (NaN when unknown), ``units``, ``metadata`` (JSON), ``format``; an optional
     group ``calibration`` with the rig's arrays (``names``, ``sizes``, ``K``,
     ``dist``, ``rvec``, ``tvec``, ``fisheye``) so that a result records the
-    calibration it was computed with.
+    calibration it was computed with. The last axis of ``cameras_used`` and
+    the calibration's arrays are positional: they follow ``views`` / ``names``
+    (the calibration file's numeric ``cam_N`` order), which with 11 or more
+    cameras is not aniposelib's string order (``cam_10`` before ``cam_2``);
+    match cameras by these names, never by position.
 OpenSim TRC
     As Pose2Sim writes it: ``PathFileType 4 (X/Y/Z) <file name>``; the header
     keys ``DataRate CameraRate NumFrames NumMarkers Units OrigDataRate
