@@ -205,7 +205,7 @@ class Poses3D:
     cameras_used : bool array (frames, keypoints, views)
         Which cameras were used for each point.
     score : array (frames, keypoints)
-        Mean 2D score over the cameras used; 0 where not triangulated.
+        Smallest 2D score among the cameras used (anipose's ``_score``); 0 where not triangulated.
     views : tuple of str (views,)
         Camera names, the last axis of ``cameras_used``.
     fps : float or None

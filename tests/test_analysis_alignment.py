@@ -77,7 +77,8 @@ def test_anipose_config_and_csv_columns(tmp_path):
     df = pd.read_csv(path)
     m, c = axes_transform(poses, cfg)
     np.testing.assert_allclose(df[[f"M_{i}{j}" for i in range(3) for j in range(3)]].to_numpy()[0], m.ravel())
-    np.testing.assert_allclose(df[["center_0", "center_1", "center_2"]].to_numpy()[0], c)
+    # anipose's center_i: the origin in the aligned frame (anipose maps back with (q + center) @ inv(M.T))
+    np.testing.assert_allclose(df[["center_0", "center_1", "center_2"]].to_numpy()[0], m @ c)
     np.testing.assert_allclose(df[["o_x", "o_y", "o_z"]].to_numpy(), local[:, 0], atol=1e-6)
 
 

@@ -131,8 +131,9 @@ def test_anipose_csv_columns_are_what_movement_validates(tmp_path):
         "left_ear_ncams",
         "left_ear_score",
     ]
+    # anipose writes _ncams as pandas writes floats
     row = path.read_text().splitlines()[2].split(",")
-    assert row[header.index("nose_ncams")] == "4" and row[header.index("fnum")] == "1"
+    assert row[header.index("nose_ncams")] == "4.0" and row[header.index("fnum")] == "1"
     assert row[header.index("M_11")] == "1.0" and row[header.index("M_01")] == "0.0"
 
 

@@ -17,7 +17,8 @@ from ._params import FPS, overwrite_option
 @click.option("--units", default=None, help="Length unit of the output (TRC converts m/cm/mm; default: input's).")
 @click.option("--zup", is_flag=True, default=False, help="TRC: keep the world's Z-up axes instead of OpenSim's Y-up.")
 @click.option("--align", "align_config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Align first with the axes/reference_point of this TOML's [triangulation] table (anipose).")
+              help="Align first with the axes/reference_point of this TOML's [triangulation] table (anipose); "
+                   "an anipose project's config.toml aligns exactly as anipose does.")
 @overwrite_option("Replace the output if it exists.")
 def command(poses3d, out, fps, units, zup, align_config, overwrite) -> None:
     """Write 3D poses in a format biomechanics and analysis tools read.
@@ -42,11 +43,16 @@ def command(poses3d, out, fps, units, zup, align_config, overwrite) -> None:
     poses = load_any_poses3d(poses3d)
     if align_config is not None:
         from ..analysis.alignment import AlignmentConfig, align_poses
+        from ..pipeline.anipose_project import is_anipose_config
 
         data = read_toml(align_config, "alignment config", MocapError)
-        check_tables(data, CONFIG_TABLES, str(align_config), arrays=CONFIG_ARRAYS, error=MocapError)
+        anipose = is_anipose_config(data)  # anipose's own frame convention (see mocap3d.analysis.alignment)
+        if not anipose:
+            check_tables(data, CONFIG_TABLES, str(align_config), arrays=CONFIG_ARRAYS, error=MocapError)
         tri = data.get("triangulation", {})
-        poses = align_poses(poses, AlignmentConfig.from_anipose(tri))
+        if not isinstance(tri, dict):
+            raise MocapError(f"{align_config}: [triangulation] must be a table holding axes and reference_point.")
+        poses = align_poses(poses, AlignmentConfig.from_anipose(tri, "anipose" if anipose else "mocap3d"))
         click.echo(f"aligned to axes {tri.get('axes')} with origin {tri.get('reference_point')}")
     path = save_any_poses3d(poses, out, fps=fps, units=units, yup=not zup)
     click.echo(f"wrote {path} ({poses.n_frames} frames, {len(poses.keypoints)} keypoints)")

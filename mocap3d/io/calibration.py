@@ -7,7 +7,11 @@ Formats
   world->camera Rodrigues vector, ``translation``, optional ``fisheye``) and a
   ``[metadata]`` section. aniposelib sorts section keys as strings on load, so
   ``cam_10`` comes before ``cam_2``; mocap3d keeps the numeric order of the
-  section suffixes and matches cameras by ``name``.
+  section suffixes and matches cameras by ``name``. With 11 or more cameras
+  the two orders differ for files written elsewhere, so a positional array
+  (aniposelib's ``(cameras, points, 2)``) must follow ``CameraGroup.get_names()``,
+  not the file's numbering; mocap3d writes zero-padded keys (``cam_00`` ..
+  ``cam_11``) so that both orders are the same for its own files.
 * Pose2Sim's variant of the same layout (sections named after the cameras,
   4 distortion terms, translation in metres). It loads through the same reader.
 * caliscope's ``camera_array.toml`` (``[cameras.N]``, rotation as a 3x3 matrix).
@@ -194,6 +198,8 @@ def load_calibration_with_metadata(path: str | Path) -> tuple[CameraRig, dict[st
 def rig_to_anipose_dict(rig: CameraRig, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     """The anipose ``calibration.toml`` content of a rig, as a dict."""
     out: dict[str, Any] = {}
+    # zero-padded keys: aniposelib orders cameras by the string sort of the keys, mocap3d numerically
+    width = len(str(max(len(rig.names) - 1, 0)))
     for i, name in enumerate(rig.names):
         ndist = 4 if rig.fisheye[i] else 5
         cam: dict[str, Any] = {
@@ -206,7 +212,7 @@ def rig_to_anipose_dict(rig: CameraRig, metadata: dict[str, Any] | None = None) 
         }
         if rig.fisheye[i]:
             cam["fisheye"] = True
-        out[f"cam_{i}"] = cam
+        out[f"cam_{i:0{width}d}"] = cam
     meta = {"adjusted": False, "error": 0.0}
     meta.update(metadata or {})
     out["metadata"] = meta

@@ -16,20 +16,31 @@ Numbers are written with Python's shortest round-trip representation, so
 every format above returns the float64 values it was given exactly.
 
 anipose CSV
-    Per body part ``{bp}_x, {bp}_y, {bp}_z, {bp}_error`` (px),
-    ``{bp}_ncams``, ``{bp}_score``; then ``M_00 .. M_22`` (anipose's alignment
-    rotation; identity unless ``metadata["alignment_M"]``), ``center_0..2``
-    (zeros unless ``metadata["alignment_center"]``) and ``fnum`` (frame number,
-    from ``metadata["frame_start"]``, default 0). These are the columns the
-    ``movement`` package's anipose loader checks. Missing values are empty
-    fields, as pandas writes NaN.
+    As anipose 1.1.24's ``triangulate`` writes it. Per body part ``{bp}_x,
+    {bp}_y, {bp}_z``, ``{bp}_error`` (mean reprojection error over the cameras
+    used, px), ``{bp}_ncams`` (cameras used) and ``{bp}_score`` (the
+    *smallest* 2D score among them); ``_ncams``, ``_score`` and ``_error`` are
+    empty (NaN) where the point was not triangulated, and ``_score`` and
+    ``_error`` also where no camera saw a point that a smoother bridged (ncams
+    0). Then ``M_00 .. M_22`` (the alignment matrix, identity unless
+    ``metadata["alignment_M"]``), ``center_0..2`` and ``fnum`` (frame number,
+    0-based, from ``metadata["frame_start"]``). ``center_i`` is anipose's: the
+    origin *in the aligned frame*, ``M @ metadata["alignment_center"]``, so
+    that anipose maps a row back to the calibration's frame with
+    ``(q + center) @ inv(M.T)``. These are also the columns the ``movement``
+    package's anipose loader checks. Missing values are empty fields, as
+    pandas writes NaN.
 mocap3d HDF5
     Datasets ``points`` (F, K, 3), ``error``, ``ncams``, ``score`` (F, K),
     ``cameras_used`` (F, K, V); attributes ``keypoints``, ``views``, ``fps``
     (NaN when unknown), ``units``, ``metadata`` (JSON), ``format``; an optional
     group ``calibration`` with the rig's arrays (``names``, ``sizes``, ``K``,
     ``dist``, ``rvec``, ``tvec``, ``fisheye``) so that a result records the
-    calibration it was computed with.
+    calibration it was computed with. The last axis of ``cameras_used`` and
+    the calibration's arrays are positional: they follow ``views`` / ``names``
+    (the calibration file's numeric ``cam_N`` order), which with 11 or more
+    cameras is not aniposelib's string order (``cam_10`` before ``cam_2``);
+    match cameras by these names, never by position.
 OpenSim TRC
     As Pose2Sim writes it: ``PathFileType 4 (X/Y/Z) <file name>``; the header
     keys ``DataRate CameraRate NumFrames NumMarkers Units OrigDataRate
@@ -169,7 +180,15 @@ def save_anipose_csv(poses: Poses3D, path: str | Path) -> Path:
     center = np.asarray(poses.metadata.get("alignment_center", np.zeros(3)), dtype=np.float64)
     if alignment.shape != (3, 3) or center.shape != (3,):
         raise PoseFileError("metadata 'alignment_M' must be 3x3 and 'alignment_center' 3 values.")
-    error, ncams, score = np.asarray(poses.error), np.asarray(poses.ncams), np.asarray(poses.score)
+    if abs(np.linalg.det(alignment)) < 1e-12:
+        raise PoseFileError("metadata 'alignment_M' is singular; it must map the calibration frame one to one.")
+    # anipose's center_i: the origin in the aligned frame (see the module docstring)
+    center = alignment @ center
+    made = np.isfinite(poses.points).all(-1)
+    seen = made & (np.asarray(poses.ncams) > 0)
+    ncams = np.where(made, np.asarray(poses.ncams, dtype=np.float64), np.nan)
+    error = np.where(seen, np.asarray(poses.error, dtype=np.float64), np.nan)
+    score = np.where(seen, np.asarray(poses.score, dtype=np.float64), np.nan)
     header: list[str] = []
     columns: list[np.ndarray] = []
     for j, bp in enumerate(poses.keypoints):
@@ -190,9 +209,12 @@ def load_anipose_csv(path: str | Path) -> Poses3D:
 
     Body parts are the names with ``_x``, ``_y`` and ``_z`` columns, in
     column order; missing ``_error``/``_ncams``/``_score`` columns give NaN,
-    0 and 1 (where a point exists). A non-identity alignment (``M_ij``) or
-    non-zero ``center_i`` is returned in ``metadata``; the points are returned
-    as stored (anipose stores them already aligned).
+    0 and 1 (where a point exists), and empty ``_ncams``/``_score`` fields 0
+    (:class:`~mocap3d.poses.Poses3D`'s meaning of "not triangulated"). A
+    non-identity alignment (``M_ij``) or non-zero ``center_i`` is returned in
+    ``metadata`` as ``alignment_M`` and ``alignment_center`` (the origin in the
+    calibration's frame, ``inv(M) @ center``); the points are returned as
+    stored (anipose stores them already aligned).
     """
     path = Path(path)
     lines = _read_text(path).splitlines()
@@ -218,8 +240,9 @@ def load_anipose_csv(path: str | Path) -> Poses3D:
     valid = np.isfinite(points).all(-1)
     error = take("_error", np.nan)
     ncams = np.nan_to_num(take("_ncams", 0.0)).astype(np.int64)
-    score = np.where(valid, take("_score", 1.0), np.nan_to_num(take("_score", 0.0)))
+    score = np.nan_to_num(np.where(valid, take("_score", 1.0), take("_score", 0.0)))
     metadata: dict[str, Any] = {}
+    m = np.eye(3)
     if all(c in col for c in _ANIPOSE_EXTRA[:9]) and n:
         m = values[0, [col[c] for c in _ANIPOSE_EXTRA[:9]]].reshape(3, 3)
         if not np.array_equal(m, np.eye(3)):
@@ -227,7 +250,9 @@ def load_anipose_csv(path: str | Path) -> Poses3D:
     if all(c in col for c in _ANIPOSE_EXTRA[9:12]) and n:
         c0 = values[0, [col[c] for c in _ANIPOSE_EXTRA[9:12]]]
         if np.any(c0 != 0):
-            metadata["alignment_center"] = c0.tolist()
+            if not abs(np.linalg.det(m)) > 1e-12:
+                raise PoseFileError(f"{path}: the alignment matrix M_00..M_22 is singular; the file is damaged.")
+            metadata["alignment_center"] = np.linalg.solve(m, c0).tolist()
     if "fnum" in col and n and values[0, col["fnum"]] != 0:
         metadata["frame_start"] = int(values[0, col["fnum"]])
     return Poses3D(keypoints=tuple(keypoints), points=points, error=error, ncams=ncams, score=score, metadata=metadata)

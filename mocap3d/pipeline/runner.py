@@ -176,10 +176,20 @@ def run_project(
     scheduler : address of an existing Dask scheduler (``tcp://host:8786``); overrides ``workers``.
     force : redo stages even when their outputs are complete.
 
+    A folder whose ``config.toml`` is anipose's runs as an anipose project
+    (:mod:`.anipose_project`): its sessions, trials and output files, serially.
+
     Call from under ``if __name__ == "__main__":`` in scripts: the local
     cluster starts worker processes.
     """
     root = Path(root).resolve()
+    from .anipose_project import read_anipose_config
+
+    anipose = read_anipose_config(root) if root.is_dir() else None
+    if anipose is not None:  # an anipose project, run as it is (its config, nesting, trials and outputs)
+        report = _run_anipose_project(anipose, stages, force)
+        log.info("%s", report.table())
+        return report
     config = load_config(root)
     chosen = select_stages(stages)
     sessions = find_sessions(root)
@@ -206,6 +216,25 @@ def run_project(
     report = ProjectReport(root, results, time.time() - start, workers if scheduler is None else 0, label)
     log.info("%s", report.table())
     return report
+
+
+def _run_anipose_project(config, stages: Sequence[str] | None, force: bool) -> ProjectReport:
+    """Every session of an anipose project (:mod:`.anipose_project`), serially; sessions without a trial
+    (anipose visits every folder at the nesting level) are left out of the report."""
+    from .anipose_project import anipose_sessions, anipose_stages, run_anipose_session
+
+    chosen = anipose_stages(config, stages)
+    sessions = anipose_sessions(config)
+    if not sessions:
+        raise ProjectError(f"no session in the anipose project {config['_root']} at nesting = {config['nesting']}; "
+                           "check the nesting level of config.toml.")  # fmt: skip
+    start = time.time()
+    results = []
+    for session in sessions:
+        r = run_anipose_session(config, session, chosen, force)
+        results.append(SessionResult(r.session, r.stages, r.error, r.seconds))
+    kept = [r for r in results if r.error or any(o.status != "not needed" for o in r.stages)] or results
+    return ProjectReport(Path(config["_root"]), kept, time.time() - start, 0, "anipose project, serial")
 
 
 def _run_dask(sessions, config, stages, force, workers, scheduler, progress) -> tuple[list[SessionResult], str]:

@@ -15,6 +15,7 @@ __all__ = ["TriangulationConfig", "PRESETS"]
 
 METHODS = ("dlt", "robust", "ransac", "optim")
 LOSSES = ("soft_l1", "huber", "linear")
+FORMULATIONS = ("mocap3d", "anipose")
 #: Options that only ``method = "optim"`` reads (left out of other methods' records).
 OPTIM_OPTIONS = (
     "scale_smooth", "scale_length", "scale_length_weak", "n_deriv_smooth", "reproj_loss", "reproj_loss_scale",
@@ -59,6 +60,14 @@ class TriangulationConfig:
         name (anipose's ``cam_regex``); default: match camera names as tokens.
     individual : str or int
         Which individual of multi-animal files to triangulate.
+    formulation : {"mocap3d", "anipose"}
+        How ``dlt`` solves a point (see :mod:`mocap3d.triangulation.dlt`).
+        ``mocap3d``: a score-weighted DLT in undistorted pixels, optional depth
+        check. ``anipose``: aniposelib 0.8.0's DLT exactly (unweighted, in
+        normalised camera coordinates from OpenCV's five-iteration
+        ``undistortPoints``, every camera with a score >= ``score_threshold``),
+        so results equal anipose's ``triangulate`` (``weighted``, ``undistort``
+        and ``check_depth`` are not read).
     scale_smooth : float
         Optim: weight of the smoothness term, unitless: the n-th difference of
         each trajectory is divided by the mean frame-to-frame speed of the
@@ -105,6 +114,7 @@ class TriangulationConfig:
     check_depth: bool = True
     cam_regex: str | None = None
     individual: str | int = 0
+    formulation: str = "mocap3d"
     scale_smooth: float = 4.0
     scale_length: float = 2.0
     scale_length_weak: float = 0.5
@@ -123,6 +133,14 @@ class TriangulationConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise MocapError(f"unknown triangulation method '{self.method}'; choose one of {', '.join(METHODS)}.")
+        if self.formulation not in FORMULATIONS:
+            raise MocapError(
+                f"unknown triangulation formulation '{self.formulation}'; choose one of {', '.join(FORMULATIONS)}."
+            )
+        if self.formulation == "anipose" and self.method != "dlt":
+            raise MocapError(
+                f"formulation 'anipose' is aniposelib's DLT and needs method = 'dlt', not '{self.method}'."
+            )
         if not 0.0 <= self.score_threshold <= 1e6:
             raise MocapError(f"score_threshold must be >= 0, got {self.score_threshold}.")
         if self.min_cameras < 2:
@@ -211,7 +229,7 @@ class TriangulationConfig:
 _ANIPOSE_RENAMES = {"reproj_error_threshold": "reproj_threshold", "optim_chunking_size": "chunk_frames"}
 _ANIPOSE_SAME = {"score_threshold", "cam_regex", "constraints", "constraints_weak", "scale_smooth", "scale_length",
                  "scale_length_weak", "n_deriv_smooth"}  # fmt: skip
-_ANIPOSE_IGNORED = {"triangulate", "ransac", "optim", "optim_chunking", "axes", "reference_point"}
+_ANIPOSE_IGNORED = {"triangulate", "ransac", "optim", "optim_chunking", "axes", "reference_point", "cam_align"}
 
 
 def _is_anipose(data: dict[str, Any]) -> bool:
@@ -223,7 +241,8 @@ def from_anipose(table: dict[str, Any], source: str = "anipose config") -> dict[
     """Translate anipose's ``[triangulation]`` table into mocap3d's option names.
 
     ``optim = true`` selects ``optim``, else ``ransac = true`` selects
-    ``robust``, else ``dlt``. ``axes`` and ``reference_point`` belong to the
+    ``robust``, else ``dlt`` with the ``anipose`` formulation (aniposelib's
+    DLT); a missing ``score_threshold`` is anipose's default, 0.8. ``axes`` and ``reference_point`` belong to the
     alignment step (``mocap3d export --align``), not to triangulation.
     """
     out: dict[str, Any] = {}
@@ -238,6 +257,9 @@ def from_anipose(table: dict[str, Any], source: str = "anipose config") -> dict[
     if unknown:
         raise MocapError(f"{source}: anipose [triangulation] option(s) {', '.join(sorted(unknown))} are not supported.")
     out["method"] = "optim" if table.get("optim") else "robust" if table.get("ransac") else "dlt"
+    out.setdefault("score_threshold", 0.8)  # anipose's default when its config leaves it out
+    if out["method"] == "dlt":  # anipose's plain triangulation: aniposelib's DLT, no depth check
+        out.update(formulation="anipose", check_depth=False, weighted=False)
     for key in ("constraints", "constraints_weak"):
         if key in out:
             out[key] = tuple(tuple(pair) for pair in out[key])
@@ -256,5 +278,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "undistort": False,
         "check_depth": False,
     },
-    "anipose": {"method": "dlt", "score_threshold": 0.5, "min_cameras": 2},
+    # anipose's triangulate with its default config (ransac = false, optim = false, score_threshold = 0.8):
+    # aniposelib's DLT, its results to float64 rounding (see the formulation option)
+    "anipose": {"method": "dlt", "formulation": "anipose", "score_threshold": 0.8, "min_cameras": 2,
+                "weighted": False, "check_depth": False},
 }

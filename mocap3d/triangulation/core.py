@@ -32,7 +32,7 @@ def triangulate(poses2d: Poses2D, rig: CameraRig, config: TriangulationConfig | 
     Poses3D
         Points in the calibration's units and frame; per point the mean
         reprojection error (px, in the distorted image when ``undistort``),
-        number and identity of cameras used, and mean score of those cameras.
+        number and identity of cameras used, and the smallest score of those cameras.
 
     Raises
     ------

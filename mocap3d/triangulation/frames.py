@@ -15,7 +15,7 @@ from ..camera import CameraRig
 from ..errors import TriangulationError
 from ..poses import Poses2D, Poses3D
 from .config import TriangulationConfig
-from .dlt import triangulate_dlt
+from .dlt import triangulate_dlt, triangulate_svd
 from .robust import triangulate_robust
 
 __all__ = ["triangulate_frames"]
@@ -43,6 +43,8 @@ def triangulate_frames(poses2d: Poses2D, rig: CameraRig, config: TriangulationCo
             f"lower --min-cameras to at most {len(views)}."
         )
     cams = rig.select(views)
+    if config.formulation == "anipose":
+        return _triangulate_anipose(poses2d, cams, config)
     v, f, k, _ = poses2d.points.shape
     pts = poses2d.points.reshape(v, f * k, 2)
     scores = poses2d.scores.reshape(v, f * k)
@@ -81,7 +83,7 @@ def triangulate_frames(poses2d: Poses2D, rig: CameraRig, config: TriangulationCo
     ncams = use.sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         error = np.where(use, resid, 0.0).sum(0) / ncams
-        score = np.where(use, scores, 0.0).sum(0) / ncams
+    score = np.where(use, scores, np.inf).min(0)  # the weakest camera used: anipose's meaning
     error[~ok] = np.nan
     score[~ok] = 0.0
     log.info("triangulated %d of %d points (%s)", int(ok.sum()), ok.size, config.method)
@@ -93,6 +95,81 @@ def triangulate_frames(poses2d: Poses2D, rig: CameraRig, config: TriangulationCo
         cameras_used=use.T.reshape(f, k, v),
         score=score.reshape(f, k),
         views=views,
+        fps=poses2d.fps,
+        metadata={"triangulation": config.to_dict()},
+    )
+
+
+def _undistort_opencv(cams: CameraRig, pts: np.ndarray) -> np.ndarray:
+    """Normalised coordinates (C, N, 2) exactly as aniposelib gets them: ``cv2.undistortPoints`` (or its
+    fisheye twin) with OpenCV's default criteria (five fixed-point iterations for pinhole cameras)."""
+    import cv2
+
+    out = np.full(pts.shape, np.nan)
+    for c in range(cams.n_cameras):
+        sub = np.ascontiguousarray(pts[c].reshape(-1, 1, 2))
+        if cams.fisheye[c]:
+            und = cv2.fisheye.undistortPoints(sub, cams.K[c], cams.dist[c][:4])
+        else:
+            und = cv2.undistortPoints(sub, cams.K[c], cams.dist[c])
+        out[c] = und.reshape(-1, 2)
+    return out
+
+
+def _project_opencv(cams: CameraRig, X: np.ndarray) -> np.ndarray:
+    """Pixels (C, N, 2) of world points (N, 3) through ``cv2.projectPoints`` (or its fisheye twin), as
+    aniposelib projects them (its reprojection errors are measured so)."""
+    import cv2
+
+    out = np.full((cams.n_cameras, X.shape[0], 2), np.nan)
+    ok = np.isfinite(X).all(-1)
+    if not ok.any():
+        return out
+    obj = np.ascontiguousarray(X[ok].reshape(-1, 1, 3))
+    for c in range(cams.n_cameras):
+        if cams.fisheye[c]:
+            proj, _ = cv2.fisheye.projectPoints(obj, cams.rvec[c], cams.tvec[c], cams.K[c], cams.dist[c][:4])
+        else:
+            proj, _ = cv2.projectPoints(obj, cams.rvec[c], cams.tvec[c], cams.K[c], cams.dist[c])
+        out[c, ok] = proj.reshape(-1, 2)
+    return out
+
+
+def _triangulate_anipose(poses2d: Poses2D, cams: CameraRig, config: TriangulationConfig) -> Poses3D:
+    """anipose's ``triangulate`` (ransac and optim off), as anipose 1.1.24 with aniposelib 0.8.0 computes it.
+
+    Observations with a score below the threshold are dropped; the rest triangulate with aniposelib's
+    DLT (:func:`~mocap3d.triangulation.dlt.triangulate_svd`, normalised coordinates, unweighted); the
+    error is the mean distance over those cameras between the observation and the point's projection
+    through the lens model; the score the smallest of their scores. Points seen by fewer than
+    ``min_cameras`` (anipose: 2) are NaN.
+    """
+    v, f, k, _ = poses2d.points.shape
+    pts = poses2d.points.reshape(v, f * k, 2)
+    scores = poses2d.scores.reshape(v, f * k)
+    valid = np.isfinite(pts).all(-1) & ~(scores < config.score_threshold)
+    work = _undistort_opencv(cams, np.where(valid[..., None], pts, 0.0))
+    valid &= np.isfinite(work).all(-1)
+    X = triangulate_svd(cams.extrinsics()[:, :3], work, valid)
+    ncams = valid.sum(0)
+    X[ncams < config.min_cameras] = np.nan
+    ok = np.isfinite(X).all(-1)
+    use = valid & ok[None]
+    resid = np.linalg.norm(_project_opencv(cams, X) - pts, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        error = np.where(use, resid, 0.0).sum(0) / use.sum(0)
+    score = np.where(use, scores, np.inf).min(0)
+    error[~ok] = np.nan
+    score[~ok] = 0.0
+    log.info("triangulated %d of %d points (anipose's DLT)", int(ok.sum()), ok.size)
+    return Poses3D(
+        keypoints=poses2d.keypoints,
+        points=X.reshape(f, k, 3),
+        error=error.reshape(f, k),
+        ncams=np.where(ok, ncams, 0).reshape(f, k),
+        cameras_used=use.T.reshape(f, k, v),
+        score=score.reshape(f, k),
+        views=poses2d.views,
         fps=poses2d.fps,
         metadata={"triangulation": config.to_dict()},
     )

@@ -620,7 +620,7 @@ def triangulate_optim(poses2d: Poses2D, rig: CameraRig, config: TriangulationCon
         valid observations whose final reprojection distance is within
         ``outlier_threshold`` px (``reproj_threshold`` when the gate is off);
         ``error`` is their mean distance (px);
-        ``score`` their mean score. Points bridged across frames without any
+        ``score`` their smallest score. Points bridged across frames without any
         such camera keep their position but have ``ncams = 0``, ``score = 0``
         and ``error = NaN`` (as the gap filters mark filled points). Runs of
         more than ``max_gap`` frames that the robust start could not
@@ -706,7 +706,7 @@ def triangulate_optim(poses2d: Poses2D, rig: CameraRig, config: TriangulationCon
     ncams = use.sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         error = np.where(use, dist, 0.0).sum(0) / ncams
-        score = np.where(use, scores, 0.0).sum(0) / ncams
+    score = np.where(use, scores, np.inf).min(0)  # the weakest camera used, as anipose's _score
     error[ncams == 0] = np.nan
     score[ncams == 0] = 0.0
     names = [f"{poses2d.keypoints[a]}-{poses2d.keypoints[b]}" for a, b in pairs[keep_pairs]]
