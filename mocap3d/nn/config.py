@@ -144,8 +144,11 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 
 # The pretrained EfficientNet-Lite presets share one geometry: stride-32 features upsampled twice to stride-8
 # heatmaps, half-resolution input, channels-last convolutions (1.6x faster on CPUs, measured in bench_nn_speed).
+# The head adds the backbone's stride-16 and stride-8 features after each upsampling (skip connections): on
+# openfield 2.31 px instead of 2.73 px test error for the same 20-minute budget (benchmarks/bench_transfer.py).
 _LITE_MODEL: dict[str, Any] = {"backbone_stride": 32, "output_stride": 8, "head_channels": 128, "input_scale": 0.5,
-                               "pretrained": "imagenet", "pos_dist_thresh": 8.0, "locref_stdev": 4.0}
+                               "pretrained": "imagenet", "pos_dist_thresh": 8.0, "locref_stdev": 4.0,
+                               "head_skips": True}
 _LITE_AUGMENT: dict[str, Any] = {"crop_size": (160, 160), "flip": True, "crop_on_animal": 0.7}
 _LITE_TRAIN: dict[str, Any] = {"lr": 1e-3, "batch_size": 8, "warmup": 50, "channels_last": True}
 
