@@ -59,9 +59,9 @@ class AssociationConfig:
     """
 
     score_threshold: float = 0.3
-    threshold_px: float = 20.0
-    reproj_threshold_px: float = 20.0
-    track_gate_px: float = 60.0
+    threshold_px: float = 30.0
+    reproj_threshold_px: float = 40.0
+    track_gate_px: float = 80.0
     min_keypoints: int = 3
     ambiguity_ratio: float = 1.5
 

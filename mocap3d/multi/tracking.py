@@ -255,6 +255,8 @@ def _match_new(tracks, rows, pts3d, lost, new, result, fi, tracking, uncertain, 
                 uncertain.append({"frame": fi, "individual": ti, "reason": "matched beyond the motion gate"})
             _record(tracks, rows, pts3d, ti, fi, result.clusters[s], result.points3d[s])
             remaining.remove(s)
+    # when the number of individuals is capped, the best-seen clusters start tracks first
+    remaining.sort(key=lambda s: -int((result.clusters[s] >= 0).sum()))
     for s in remaining:
         if tracking.n_individuals is not None and len(tracks) >= tracking.n_individuals:
             break
