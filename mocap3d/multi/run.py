@@ -21,7 +21,7 @@ from .association import AssociationConfig, Associator
 from .detections import Detections
 from .tracking import TrackingConfig, TrackingResult, track_individuals
 
-__all__ = ["triangulate_individuals", "check_identities", "IdentityError"]
+__all__ = ["triangulate_individuals", "triangulate_files_individuals", "check_identities", "IdentityError"]
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def check_identities(
         return
     det = Detections.from_tracks(tracks, keypoints=keypoints)
     counts = det.counts()
-    multi = np.flatnonzero(((counts >= 2).sum(0) >= 2))
+    multi = np.flatnonzero((counts >= 2).sum(0) >= 2)
     if not multi.size:
         return
     frames = multi[np.linspace(0, multi.size - 1, min(max_frames, multi.size)).astype(int)]
@@ -108,3 +108,83 @@ def check_identities(
             f"(only {agree} of {total} cross-camera matches carry one label), so one --individual would mix them; "
             "pass --individuals all (or the number of individuals) to associate them across cameras."
         )
+
+
+def triangulate_files_individuals(
+    calibration,
+    pose_files,
+    out,
+    config: TriangulationConfig | None = None,
+    n_individuals: int | None = None,
+    *,
+    keypoint_preset: str | None = None,
+    fps: float | None = None,
+    units: str | None = None,
+    keypoints=None,
+    trc_yup: bool = True,
+    check=None,
+) -> tuple[dict[str, Poses3D], TrackingResult, list]:
+    """The file-level job of ``mocap3d triangulate --individuals``: 2D files in, every individual out.
+
+    Returns the poses, the tracking result and the written paths (one file for
+    ``.nc``/``.h5``, one per individual otherwise, see :mod:`.output`).
+    ``check(path)`` is called on every output path before anything is written
+    (the CLI's output policy).
+    """
+    from pathlib import Path
+
+    from ..io.calibration import load_calibration
+    from ..io.matching import load_tracks
+    from .output import individual_paths, save_individuals
+
+    config = config or TriangulationConfig()
+    rig = load_calibration(calibration)
+    tracks = load_tracks(pose_files, rig.names, config.cam_regex, keypoint_preset=keypoint_preset)
+    if len(tracks) < 2:
+        raise MocapError(f"only {len(tracks)} of the given files matched a calibration camera; "
+                         "triangulation needs two or more cameras.")  # fmt: skip
+    detections = Detections.from_tracks(tracks, keypoints=keypoints, fps=fps)
+    tracking = TrackingConfig(n_individuals=n_individuals)
+    poses, result = triangulate_individuals(detections, rig, config, tracking=tracking)
+    if not poses:
+        raise TriangulationError("no individual could be triangulated: no detections agree between two cameras.")
+    for p in poses.values():
+        p.metadata.update({"calibration": str(Path(calibration).resolve()),
+                           "inputs": {v: str(s) for v, s in zip(detections.views, detections.sources, strict=False)}})
+        if units:
+            p.metadata["units"] = units
+    if check is not None:
+        for target in sorted(set(individual_paths(out, list(poses)).values())):
+            check(target)
+    written = save_individuals(poses, out, fps=fps, units=units, yup=trc_yup)
+    return poses, result, written
+
+
+def summary_lines(poses: dict[str, Poses3D], result: TrackingResult, written) -> list[str]:
+    """The CLI's report of a multi-individual run."""
+    lines = []
+    for name, p in poses.items():
+        ok = np.isfinite(p.points).all(-1)
+        med = float(np.nanmedian(p.error[ok])) if ok.any() else float("nan")
+        lines.append(f"{name}: triangulated {ok.mean():.1%} of {p.n_frames} frames x {len(p.keypoints)} body parts, "
+                     f"median reprojection error {med:.2f} px")  # fmt: skip
+    frames = result.uncertain_frames()
+    lines.append(f"association: {1e3 * result.seconds_per_frame:.2f} ms per frame ({1e3 * result.cpu_seconds_per_frame:.2f} "
+                 f"ms CPU); identity uncertain in "
+                 f"{frames.size} frames{': ' + _ranges(frames) if frames.size else ''}")  # fmt: skip
+    lines.append("wrote " + ", ".join(str(w) for w in written))
+    return lines
+
+
+def _ranges(frames: np.ndarray, most: int = 8) -> str:
+    """``0-3, 7, 10-12`` (at most ``most`` runs, then "...")."""
+    runs = []
+    start = prev = int(frames[0])
+    for fr in map(int, frames[1:]):
+        if fr != prev + 1:
+            runs.append((start, prev))
+            start = fr
+        prev = fr
+    runs.append((start, prev))
+    text = ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs[:most])
+    return text + (", ..." if len(runs) > most else "")

@@ -12,9 +12,9 @@ import numpy as np
 
 from ..errors import MocapError
 from ..io.calibration import load_calibration
-from ..io.matching import load_views
+from ..io.matching import load_tracks
 from ..io.pose3d import save_h5, save_poses3d
-from ..poses import Poses3D
+from ..poses import Poses2D, Poses3D
 from .config import TriangulationConfig
 from .core import triangulate
 
@@ -106,10 +106,12 @@ def triangulate_files(
     if out.resolve() in inputs or out.resolve() == Path(calibration).resolve():
         raise MocapError(f"--out '{out}' is one of the inputs; choose another output path (inputs are never modified).")
     rig = load_calibration(calibration)
-    poses2d = load_views(
-        pose_files, rig.names, cam_regex=config.cam_regex, individual=config.individual,
-        keypoint_preset=keypoint_preset, fps=fps, keypoints=keypoints,
-    )
+    tracks = load_tracks(pose_files, rig.names, cam_regex=config.cam_regex, keypoint_preset=keypoint_preset)
+    if len(tracks) >= 2:
+        from ..multi.run import check_identities  # several individuals whose labels disagree: not one to blend
+
+        check_identities(tracks, rig, keypoints=keypoints)
+    poses2d = Poses2D.from_tracks(tracks, individual=config.individual, keypoints=keypoints, fps=fps)
     if len(poses2d.views) < 2:
         raise MocapError(
             f"only {len(poses2d.views)} of the given files matched a calibration camera ({', '.join(poses2d.views)}); "
