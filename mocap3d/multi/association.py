@@ -194,6 +194,7 @@ class Associator:
         if m < 2:
             return np.zeros((0, v), np.int64)
         cost = self.epipolar_costs(x[v_idx, n_idx], w[v_idx, n_idx], v_idx)
+        cost = cost + 2 * self.config.threshold_px * self._contradictions(cost, v_idx, v)
         finite = np.isfinite(cost)
         total = np.where(finite, cost, 0.0)  # sums of pair costs between clusters
         count = finite.astype(np.float64)  # numbers of compared pairs
@@ -223,6 +224,30 @@ class Associator:
             mine = label == r
             clusters[s, v_idx[mine]] = n_idx[mine]
         return clusters
+
+    def _contradictions(self, cost: np.ndarray, view: np.ndarray, n_views: int) -> np.ndarray:
+        """Per pair of detections, the number of third cameras that say they are different individuals (M, M).
+
+        A third camera contradicts the pair (a, b) when one of its detections agrees well with ``a``
+        (cost <= half the threshold) but not with ``b`` (cost > the threshold), or the reverse, and
+        none of its detections agrees with both. This is what lets the joint solution separate two
+        individuals that one camera pair cannot (both on one epipolar line).
+        """
+        near = (cost <= 0.5 * self.config.threshold_px).astype(np.float64)
+        far = (cost > self.config.threshold_px).astype(np.float64)
+        out = np.zeros(cost.shape)
+        for v in range(n_views):
+            mine = view == v
+            if not mine.any():
+                continue
+            nv, fv = near[:, mine], far[:, mine]
+            both = (nv @ nv.T) > 0
+            split = ((nv @ fv.T) > 0) | ((fv @ nv.T) > 0)
+            hit = split & ~both
+            hit[mine] = False
+            hit[:, mine] = False
+            out += hit
+        return out
 
     def _verify(self, clusters: np.ndarray, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Drop cameras that do not reproject within the threshold (worst first, one per cluster and round).
