@@ -37,8 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-
 from _common import write_results  # noqa: E402
+
 from mocap3d.multi import Detections, TrackingConfig  # noqa: E402
 from mocap3d.multi.run import triangulate_individuals  # noqa: E402
 from mocap3d.synthetic.herd import make_herd  # noqa: E402

@@ -36,6 +36,7 @@ def test_openpose_reader_keeps_every_person_of_a_frame(demo):
     assert seen.sum(1).min() == 3
 
 
+@pytest.mark.filterwarnings("ignore:All-NaN slice")
 @pytest.mark.parametrize("n_individuals", [2, None])
 def test_both_people_match_pose2sim_from_raw_json(demo, n_individuals):
     from mocap3d.multi import Detections, TrackingConfig

@@ -72,6 +72,7 @@ def command(
           --constraints l_hip-l_knee,l_knee-l_ankle,r_hip-r_knee,r_knee-r_ankle pose-2d/*.h5
     """
     from ..io.outputs import check_output
+    from ..multi.run import check_identities
     from ..triangulation.run import triangulate_files
 
     n_individuals = _individuals(individuals)
@@ -107,6 +108,7 @@ def command(
     _, summary = triangulate_files(
         calibration, pose2d, out, config, keypoint_preset=keypoint_preset, fps=fps, units=units,
         keypoints=keypoints.split(",") if keypoints else None, trc_yup=not trc_zup, filters=filters,
+        check_tracks=check_identities,
     )
     for line in summary.lines():
         click.echo(line)

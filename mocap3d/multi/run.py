@@ -169,8 +169,8 @@ def summary_lines(poses: dict[str, Poses3D], result: TrackingResult, written) ->
         lines.append(f"{name}: triangulated {ok.mean():.1%} of {p.n_frames} frames x {len(p.keypoints)} body parts, "
                      f"median reprojection error {med:.2f} px")  # fmt: skip
     frames = result.uncertain_frames()
-    lines.append(f"association: {1e3 * result.seconds_per_frame:.2f} ms per frame ({1e3 * result.cpu_seconds_per_frame:.2f} "
-                 f"ms CPU); identity uncertain in "
+    wall, cpu = 1e3 * result.seconds_per_frame, 1e3 * result.cpu_seconds_per_frame
+    lines.append(f"association: {wall:.2f} ms per frame ({cpu:.2f} ms CPU); identity uncertain in "
                  f"{frames.size} frames{': ' + _ranges(frames) if frames.size else ''}")  # fmt: skip
     lines.append("wrote " + ", ".join(str(w) for w in written))
     return lines

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,6 +76,7 @@ def triangulate_files(
     keypoints: Sequence[str] | None = None,
     trc_yup: bool = True,
     filters: FilterPipeline | None = None,
+    check_tracks: Callable | None = None,
 ) -> tuple[Poses3D, TriangulationSummary]:
     """Triangulate one recording's 2D files with a calibration and write the result.
 
@@ -94,6 +95,10 @@ def triangulate_files(
     filters : 2D steps run on each camera's detections before triangulation,
         3D steps on the result (see :mod:`mocap3d.filters`); recorded in the
         output's metadata.
+    check_tracks : called as ``check_tracks(tracks, rig, keypoints)`` with
+        every camera's :class:`~mocap3d.poses.Track2D` before one individual
+        is taken; the CLI passes :func:`mocap3d.multi.run.check_identities`,
+        which refuses files whose individuals' labels disagree between cameras.
 
     The output is written atomically; inputs are only read.
     """
@@ -107,10 +112,8 @@ def triangulate_files(
         raise MocapError(f"--out '{out}' is one of the inputs; choose another output path (inputs are never modified).")
     rig = load_calibration(calibration)
     tracks = load_tracks(pose_files, rig.names, cam_regex=config.cam_regex, keypoint_preset=keypoint_preset)
-    if len(tracks) >= 2:
-        from ..multi.run import check_identities  # several individuals whose labels disagree: not one to blend
-
-        check_identities(tracks, rig, keypoints=keypoints)
+    if check_tracks is not None and len(tracks) >= 2:
+        check_tracks(tracks, rig, keypoints)
     poses2d = Poses2D.from_tracks(tracks, individual=config.individual, keypoints=keypoints, fps=fps)
     if len(poses2d.views) < 2:
         raise MocapError(
