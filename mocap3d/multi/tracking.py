@@ -42,6 +42,10 @@ __all__ = ["TrackingConfig", "TrackingResult", "track_individuals", "individual_
 log = logging.getLogger(__name__)
 
 
+#: Frames since last seen up to which an individual is still matched through its predicted projections.
+_PREDICT_FRAMES = 3
+
+
 def individual_names(n: int) -> list[str]:
     """``individual_0, individual_1, ...`` (movement's names; the first is ``DEFAULT_INDIVIDUAL``)."""
     stem = DEFAULT_INDIVIDUAL.rsplit("_", 1)[0]
@@ -177,17 +181,20 @@ def track_individuals(
     for fi in range(f):
         x, w = x_all[:, fi], w_all[:, fi]
         alive = [i for i, t in enumerate(tracks) if fi - t.seen <= tracking.max_gap]
-        predicted = np.stack([tracks[i].predict(fi) for i in alive]) if alive else None
+        # only recently seen individuals are predicted into the cameras; longer-lost ones are found again in 3D
+        recent = [i for i in alive if fi - tracks[i].seen <= _PREDICT_FRAMES]
+        predicted = np.stack([tracks[i].predict(fi) for i in recent]) if recent else None
         result = assoc.frame(x, w, predicted)
         done: set[int] = set()
         for s, tid in enumerate(result.from_track):
             if tid < 0:
                 continue
-            ti = alive[tid]
+            ti = recent[tid]
             _record(tracks, rows, pts3d, ti, fi, result.clusters[s], result.points3d[s])
             done.add(ti)
         for tid, cam in result.uncertain_views:
-            uncertain.append({"frame": fi, "individual": alive[tid], "reason": f"ambiguous match in {cams.names[cam]}"})
+            reason = f"ambiguous match in {cams.names[cam]}"
+            uncertain.append({"frame": fi, "individual": recent[tid], "reason": reason})
         new = np.flatnonzero(result.from_track < 0)
         if new.size:
             lost = [i for i in alive if i not in done]
@@ -198,7 +205,8 @@ def track_individuals(
             for b_i in range(a_i + 1, len(seen_now)):
                 a, b = tracks[seen_now[a_i]], tracks[seen_now[b_i]]
                 if _centroid_distance(a.last, b.last) < np.nanmin([a.radius(), b.radius()]):
-                    uncertain.append({"frame": fi, "individual": seen_now[a_i], "reason": "another individual within a body radius"})  # noqa: E501
+                    reason = "another individual within a body radius"
+                    uncertain.append({"frame": fi, "individual": seen_now[a_i], "reason": reason})
     elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     keep = [i for i, t in enumerate(tracks) if t.n_seen >= tracking.min_frames or not names_unknown]
     if tracking.n_individuals is not None:

@@ -157,7 +157,7 @@ def make_herd(
     elif i_n > 1:
         for c in range(v):
             perm = np.arange(i_n)
-            swaps = rng.random(f) < swap_rate
+            swaps = np.asarray(rng.random(f)) < swap_rate
             for fi in range(f):
                 if swaps[fi]:
                     a, b = rng.choice(i_n, 2, replace=False)
