@@ -127,3 +127,10 @@ def test_cli_individuals_rejects_nonsense(herd_files, tmp_path):
     res = CliRunner().invoke(cli, ["triangulate", "-c", str(calib), "--individuals", "some", "-o",
                                    str(tmp_path / "x.nc"), *map(str, files)])  # fmt: skip
     assert res.exit_code == 1 and "--individuals" in res.output and "Traceback" not in res.output
+
+
+def test_cli_individual_and_individuals_together_is_one_sentence(herd_files, tmp_path):
+    _, calib, files = herd_files
+    res = CliRunner().invoke(cli, ["triangulate", "-c", str(calib), "--individual", "mouse1", "--individuals", "all",
+                                   "-o", str(tmp_path / "x.nc"), *map(str, files)])  # fmt: skip
+    assert res.exit_code == 1 and "only one of them" in res.output

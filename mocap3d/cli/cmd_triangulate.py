@@ -76,6 +76,9 @@ def command(
     from ..triangulation.run import triangulate_files
 
     n_individuals = _individuals(individuals)
+    if individuals is not None and individual is not None:
+        raise click.BadParameter("--individual picks one individual of identity-consistent files and --individuals "
+                                 "associates them all; pass only one of them.", param_hint="--individual")  # fmt: skip
     if individuals is None or out.suffix.lower() in (".nc", ".netcdf", ".h5", ".hdf5"):
         # one output file; per-individual files are checked once their names are known
         check_output(out, [calibration, *pose2d, *([config_path] if config_path else [])], overwrite=overwrite,
