@@ -23,7 +23,10 @@ from numpy.typing import ArrayLike
 
 from .errors import PoseFileError
 
-__all__ = ["Track2D", "Poses2D", "Poses3D"]
+__all__ = ["Track2D", "Poses2D", "Poses3D", "DEFAULT_INDIVIDUAL"]
+
+#: The name of the only individual of single-animal data (movement's).
+DEFAULT_INDIVIDUAL = "individual_0"
 
 
 def _float_array(value, name: str, ndim: int) -> np.ndarray:

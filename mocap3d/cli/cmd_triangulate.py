@@ -27,6 +27,10 @@ from ._params import FPS, overwrite_option
 @click.option("--no-undistort", is_flag=True, default=False, help="Triangulate distorted pixels (Pose2Sim default).")
 @click.option("--cam-regex", default=None, help="Regex whose first group is the camera name in a file name.")
 @click.option("--individual", default=None, help="Individual (name or index) of multi-animal files.")
+@click.option("--individuals", default=None,
+              help="'all', or the number of individuals: associate the detections of several animals or people "
+                   "across cameras and over time (file labels not trusted) and triangulate each one; .nc/.h5 hold "
+                   "them all, other formats get one file per individual (out_individual_0.trc...).")
 @click.option("--keypoint-preset", default=None, help="Names of OpenPose JSON keypoints (BODY_25B, BODY_25...).")
 @click.option("--fps", type=FPS, default=None, help="Frame rate (needed for .trc output).")
 @click.option("--keypoints", default=None, help="Comma-separated body parts to keep (default: all in common).")
@@ -50,7 +54,7 @@ from ._params import FPS, overwrite_option
 @click.argument("pose2d", nargs=-1, required=True, type=click.Path(exists=False, path_type=Path))
 def command(
     calibration, out, method, config_path, preset, score_threshold, min_cameras, reproj_threshold, no_undistort,
-    cam_regex, individual, keypoint_preset, fps, keypoints, trc_zup, units, constraints, constraints_weak,
+    cam_regex, individual, individuals, keypoint_preset, fps, keypoints, trc_zup, units, constraints, constraints_weak,
     scale_smooth, scale_length, scale_length_weak, n_deriv_smooth, reproj_loss, reproj_loss_scale,
     outlier_threshold, max_gap, chunk_frames, overwrite, pose2d,
 ) -> None:  # fmt: skip
@@ -68,10 +72,17 @@ def command(
           --constraints l_hip-l_knee,l_knee-l_ankle,r_hip-r_knee,r_knee-r_ankle pose-2d/*.h5
     """
     from ..io.outputs import check_output
+    from ..multi.run import check_identities
     from ..triangulation.run import triangulate_files
 
-    check_output(out, [calibration, *pose2d, *([config_path] if config_path else [])], overwrite=overwrite,
-                 kinds=["pose3d"])  # fmt: skip
+    n_individuals = _individuals(individuals)
+    if individuals is not None and individual is not None:
+        raise click.BadParameter("--individual picks one individual of identity-consistent files and --individuals "
+                                 "associates them all; pass only one of them.", param_hint="--individual")  # fmt: skip
+    if individuals is None or out.suffix.lower() in (".nc", ".netcdf", ".h5", ".hdf5"):
+        # one output file; per-individual files are checked once their names are known
+        check_output(out, [calibration, *pose2d, *([config_path] if config_path else [])], overwrite=overwrite,
+                     kinds=["pose3d"])  # fmt: skip
     base = TriangulationConfig.from_toml(config_path).to_dict() if config_path else {}
     filters = None
     if config_path:
@@ -93,11 +104,45 @@ def command(
         base = {}  # a preset on the command line replaces the file's values, then options refine it
     base.update({k: v for k, v in overrides.items() if v is not None})
     config = TriangulationConfig.from_dict(base, "command line")
+    if individuals is not None:
+        _multi(calibration, pose2d, out, config, n_individuals, keypoint_preset, fps, units, keypoints, trc_zup,
+               overwrite)  # fmt: skip
+        return
     _, summary = triangulate_files(
         calibration, pose2d, out, config, keypoint_preset=keypoint_preset, fps=fps, units=units,
         keypoints=keypoints.split(",") if keypoints else None, trc_yup=not trc_zup, filters=filters,
+        check_tracks=check_identities,
     )
     for line in summary.lines():
+        click.echo(line)
+
+
+def _individuals(text: str | None) -> int | None:
+    """``--individuals``: ``all`` -> None (as many as found), a positive number -> that many."""
+    if text is None or text.strip().lower() == "all":
+        return None
+    if text.strip().isdigit() and int(text) >= 1:
+        return int(text)
+    raise click.BadParameter(f"'{text}' is neither 'all' nor a positive number of individuals.",
+                             param_hint="--individuals")  # fmt: skip
+
+
+def _multi(calibration, pose2d, out, config, n_individuals, keypoint_preset, fps, units, keypoints, trc_zup,
+           overwrite) -> None:  # fmt: skip
+    from ..errors import MocapError
+    from ..io.outputs import check_output
+    from ..multi.output import ONE_FILE_SUFFIXES
+    from ..multi.run import summary_lines, triangulate_files_individuals
+
+    if out.suffix.lower() not in ONE_FILE_SUFFIXES + (".trc", ".c3d", ".csv"):
+        raise MocapError(f"cannot tell the output format from '{out.name}'; with --individuals end --out with .nc "
+                         "(movement), .h5, or .trc/.c3d/.csv (one file per individual).")  # fmt: skip
+    poses, result, written = triangulate_files_individuals(
+        calibration, pose2d, out, config, n_individuals, keypoint_preset=keypoint_preset, fps=fps, units=units,
+        keypoints=keypoints.split(",") if keypoints else None, trc_yup=not trc_zup,
+        check=lambda path: check_output(path, [calibration, *pose2d], overwrite=overwrite, kinds=["pose3d"]),
+    )
+    for line in summary_lines(poses, result, written):
         click.echo(line)
 
 

@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import PoseFileError
-from ..poses import Poses2D
+from ..poses import Poses2D, Track2D
 
-__all__ = ["match_files_to_cameras", "camera_for_file", "camera_name_from_path", "load_views"]
+__all__ = ["match_files_to_cameras", "camera_for_file", "camera_name_from_path", "load_views", "load_tracks"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 
@@ -198,11 +198,23 @@ def load_views(
     :class:`~mocap3d.errors.PoseFileError` for matching problems, unreadable
     files, different frame counts or no common body part.
     """
+    tracks = load_tracks(paths, camera_names, cam_regex, fmt=fmt, keypoint_preset=keypoint_preset)
+    return Poses2D.from_tracks(tracks, individual=individual, keypoints=keypoints, fps=fps)
+
+
+def load_tracks(
+    paths: Sequence[str | Path],
+    camera_names: Sequence[str],
+    cam_regex: str | None = None,
+    *,
+    fmt: str | None = None,
+    keypoint_preset: str | None = None,
+) -> dict[str, Track2D]:
+    """Match files to cameras and read each one, all its individuals (camera name -> Track2D, rig order)."""
     from .pose2d import load_track2d
 
     matched = match_files_to_cameras(paths, camera_names, cam_regex)
-    tracks = {cam: load_track2d(p, fmt=fmt, keypoint_preset=keypoint_preset) for cam, p in matched.items()}
-    return Poses2D.from_tracks(tracks, individual=individual, keypoints=keypoints, fps=fps)
+    return {cam: load_track2d(p, fmt=fmt, keypoint_preset=keypoint_preset) for cam, p in matched.items()}
 
 
 def camera_name_from_path(path: Path) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,9 +12,9 @@ import numpy as np
 
 from ..errors import MocapError
 from ..io.calibration import load_calibration
-from ..io.matching import load_views
+from ..io.matching import load_tracks
 from ..io.pose3d import save_h5, save_poses3d
-from ..poses import Poses3D
+from ..poses import Poses2D, Poses3D
 from .config import TriangulationConfig
 from .core import triangulate
 
@@ -76,6 +76,7 @@ def triangulate_files(
     keypoints: Sequence[str] | None = None,
     trc_yup: bool = True,
     filters: FilterPipeline | None = None,
+    check_tracks: Callable | None = None,
 ) -> tuple[Poses3D, TriangulationSummary]:
     """Triangulate one recording's 2D files with a calibration and write the result.
 
@@ -94,6 +95,10 @@ def triangulate_files(
     filters : 2D steps run on each camera's detections before triangulation,
         3D steps on the result (see :mod:`mocap3d.filters`); recorded in the
         output's metadata.
+    check_tracks : called as ``check_tracks(tracks, rig, keypoints)`` with
+        every camera's :class:`~mocap3d.poses.Track2D` before one individual
+        is taken; the CLI passes :func:`mocap3d.multi.run.check_identities`,
+        which refuses files whose individuals' labels disagree between cameras.
 
     The output is written atomically; inputs are only read.
     """
@@ -106,10 +111,10 @@ def triangulate_files(
     if out.resolve() in inputs or out.resolve() == Path(calibration).resolve():
         raise MocapError(f"--out '{out}' is one of the inputs; choose another output path (inputs are never modified).")
     rig = load_calibration(calibration)
-    poses2d = load_views(
-        pose_files, rig.names, cam_regex=config.cam_regex, individual=config.individual,
-        keypoint_preset=keypoint_preset, fps=fps, keypoints=keypoints,
-    )
+    tracks = load_tracks(pose_files, rig.names, cam_regex=config.cam_regex, keypoint_preset=keypoint_preset)
+    if check_tracks is not None and len(tracks) >= 2:
+        check_tracks(tracks, rig, keypoints)
+    poses2d = Poses2D.from_tracks(tracks, individual=config.individual, keypoints=keypoints, fps=fps)
     if len(poses2d.views) < 2:
         raise MocapError(
             f"only {len(poses2d.views)} of the given files matched a calibration camera ({', '.join(poses2d.views)}); "

@@ -1,0 +1,135 @@
+"""All individuals in one output: ``{individual: Poses3D}`` to files and back.
+
+* ``.nc``: one netCDF file in ``movement``'s poses layout, ``position``
+  (time, space, keypoints, individuals): each individual's dataset is
+  :func:`mocap3d.io.exports.poses_to_movement_dataset`'s, concatenated along
+  ``individuals``; ``movement.io.load_poses.from_file(..., "movement")`` or
+  ``xarray.open_dataset`` read it.
+* ``.h5``: one HDF5 file, format ``mocap3d.individuals``: datasets ``points``
+  (individuals, frames, keypoints, 3), ``error``, ``ncams``, ``score``
+  (individuals, frames, keypoints), ``cameras_used`` (individuals, frames,
+  keypoints, views); attributes ``individuals``, ``keypoints``, ``views``,
+  ``fps``, ``units`` and ``metadata`` (JSON, per individual).
+* ``.trc``, ``.c3d``, ``.csv``: formats without an individuals dimension get
+  one file per individual, the name before the suffix: ``out.trc`` ->
+  ``out_individual_0.trc``, ``out_individual_1.trc``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import PoseFileError
+from ..io.atomic import atomic_path
+from ..poses import Poses3D
+
+__all__ = ["save_individuals", "load_individuals", "individual_paths", "ONE_FILE_SUFFIXES"]
+
+ONE_FILE_SUFFIXES = (".nc", ".netcdf", ".h5", ".hdf5")
+_FORMAT = "mocap3d.individuals"
+
+
+def individual_paths(path: str | Path, names: list[str]) -> dict[str, Path]:
+    """Where each individual goes: ``path`` itself for one-file formats, ``<stem>_<name><suffix>`` otherwise."""
+    path = Path(path)
+    if path.suffix.lower() in ONE_FILE_SUFFIXES:
+        return {n: path for n in names}
+    return {n: path.with_name(f"{path.stem}_{n}{path.suffix}") for n in names}
+
+
+def _check_same_shape(poses: dict[str, Poses3D]) -> None:
+    if not poses:
+        raise PoseFileError("no individual was triangulated; nothing to write.")
+    first = next(iter(poses.values()))
+    for name, p in poses.items():
+        if p.keypoints != first.keypoints or p.n_frames != first.n_frames or p.views != first.views:
+            raise PoseFileError(f"individual '{name}' has other keypoints, frames or views than the first one.")
+
+
+def save_individuals(
+    poses: dict[str, Poses3D], path: str | Path, fps: float | None = None, units: str | None = None, yup: bool = True
+) -> list[Path]:
+    """Write every individual (see module docstring for the layouts); returns the written paths."""
+    _check_same_shape(poses)
+    path = Path(path)
+    suffix = path.suffix.lower()
+    first = next(iter(poses.values()))
+    unit = units or str(first.metadata.get("units") or "mm")
+    rate = fps if fps is not None else first.fps
+    if suffix in (".nc", ".netcdf"):
+        import xarray as xr
+
+        from ..io.exports import poses_to_movement_dataset
+
+        parts = []
+        for name, p in poses.items():
+            if rate is not None and p.fps != rate:
+                p = Poses3D(keypoints=p.keypoints, points=p.points, error=p.error, ncams=p.ncams,
+                            cameras_used=p.cameras_used, score=p.score, views=p.views, fps=rate,
+                            metadata=p.metadata)  # fmt: skip
+            parts.append(poses_to_movement_dataset(p, individual=name, units=unit))
+        ds = xr.concat(parts, dim="individuals", combine_attrs="override")
+        ds.attrs["mocap3d_metadata"] = json.dumps({n: p.metadata for n, p in poses.items()}, default=str)
+        with atomic_path(path) as tmp:
+            ds.to_netcdf(tmp, engine="h5netcdf")
+        return [path]
+    if suffix in (".h5", ".hdf5"):
+        import h5py
+
+        str_dt = h5py.string_dtype()
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+            opts = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+            for key in ("points", "error", "ncams", "score", "cameras_used"):
+                f.create_dataset(key, data=np.stack([getattr(p, key) for p in poses.values()]), **opts)
+            f.attrs["format"] = _FORMAT
+            f.attrs["version"] = 1
+            for key, values in (("individuals", list(poses)), ("keypoints", first.keypoints), ("views", first.views)):
+                f.attrs.create(key, np.array(values, dtype=object), dtype=str_dt)
+            f.attrs["fps"] = np.nan if rate is None else float(rate)
+            f.attrs["units"] = unit
+            f.attrs["metadata"] = json.dumps({n: p.metadata for n, p in poses.items()}, default=str)
+        return [path]
+    from ..io.exports import save_any_poses3d
+
+    written = []
+    for name, target in individual_paths(path, list(poses)).items():
+        written.append(save_any_poses3d(poses[name], target, fps=rate, units=unit, yup=yup))
+    return written
+
+
+def load_individuals(path: str | Path) -> dict[str, Poses3D]:
+    """Read a multi-individual ``.nc`` (movement's layout, ours or movement's) or ``.h5`` (:func:`save_individuals`)."""
+    path = Path(path)
+    if not path.exists():
+        raise PoseFileError(f"{path}: no such file.")
+    suffix = path.suffix.lower()
+    if suffix in (".nc", ".netcdf"):
+        import xarray as xr
+
+        from ..io.exports import load_netcdf
+
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            names = [str(n) for n in ds["individuals"].values]
+        return {n: load_netcdf(path, individual=n) for n in names}
+    if suffix in (".h5", ".hdf5"):
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != _FORMAT:
+                raise PoseFileError(f"{path}: not a mocap3d multi-individual file (format {_FORMAT}).")
+            names = [str(s) for s in f.attrs["individuals"]]
+            keypoints = [str(s) for s in f.attrs["keypoints"]]
+            views = [str(s) for s in f.attrs["views"]]
+            fps = float(f.attrs["fps"])
+            meta = json.loads(f.attrs["metadata"])
+            arrays = {k: f[k][()] for k in ("points", "error", "ncams", "score", "cameras_used")}
+        return {
+            n: Poses3D(keypoints=keypoints, points=arrays["points"][i], error=arrays["error"][i],
+                       ncams=arrays["ncams"][i], score=arrays["score"][i], cameras_used=arrays["cameras_used"][i],
+                       views=views, fps=None if np.isnan(fps) else fps, metadata=meta.get(n, {}))  # fmt: skip
+            for i, n in enumerate(names)
+        }
+    raise PoseFileError(f"{path}: several individuals are read from .nc or .h5 files.")
