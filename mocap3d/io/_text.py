@@ -56,8 +56,8 @@ def _repr_rows(columns: Sequence[np.ndarray], sep: str) -> list[str]:
     return [sep.join(map(repr, row)) for row in zip(*[c.tolist() for c in columns], strict=True)]
 
 
-def _fast_rows(arrays: list[np.ndarray], sep: str) -> str | None:
-    """The rows (NaN already empty) through orjson, or ``None`` when this table must take the ``repr`` path."""
+def _fast_rows(arrays: list[np.ndarray], sep: str, nan: str = "") -> str | None:
+    """The rows (NaN written as ``nan``) through orjson, or ``None`` when this table must take the ``repr`` path."""
     orjson = _orjson()
     if orjson is None or sep not in (",", "\t"):
         return None
@@ -81,20 +81,20 @@ def _fast_rows(arrays: list[np.ndarray], sep: str) -> str | None:
         if text.count(_INT_SUFFIX) != n_int_cells:
             return None  # some float shares the tag's digits: do not guess which is which
         text = text.replace(_INT_SUFFIX, b"")
-    text = text.replace(b"null", b"")
+    text = text.replace(b"null", nan.encode())
     if sep != ",":
         text = text.replace(b",", sep.encode())
     out = text.decode("ascii")
     if len(odd_rows):
         lines = out.split("\n")
         for i, line in zip(odd_rows.tolist(), _repr_rows([a[odd_rows] for a in arrays], sep), strict=True):
-            lines[i] = line.replace("nan", "")
+            lines[i] = line.replace("nan", nan)
         out = "\n".join(lines)
     return out + "\n"
 
 
-def number_rows(columns: Sequence[np.ndarray], sep: str) -> str:
-    """Rows of numbers, one column per array, NaN as an empty field; ``""`` when there are no rows.
+def number_rows(columns: Sequence[np.ndarray], sep: str, nan: str = "") -> str:
+    """Rows of numbers, one column per array, NaN as ``nan`` (an empty field by default); ``""`` when there are no rows.
 
     The text is what pandas' ``to_csv`` writes for the same columns (floats
     with Python's shortest round-trip ``repr``, so reading returns the same
@@ -107,7 +107,7 @@ def number_rows(columns: Sequence[np.ndarray], sep: str) -> str:
         return ""
     if any(a.ndim != 1 or len(a) != len(arrays[0]) for a in arrays):
         raise ValueError("number_rows: columns must be 1-D and of the same length")
-    fast = _fast_rows(arrays, sep)
+    fast = _fast_rows(arrays, sep, nan)
     if fast is not None:
         return fast
-    return "\n".join(_repr_rows(arrays, sep)).replace("nan", "") + "\n"
+    return "\n".join(_repr_rows(arrays, sep)).replace("nan", nan) + "\n"
