@@ -397,6 +397,35 @@ def _read_dlc_csv(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return values, levels
 
 
+def dlc_scorer(path: str | Path) -> str | None:
+    """The scorer (first column level) of a DeepLabCut ``.h5``/``.csv`` table; None when it has none or is not one.
+
+    DeepLabCut's tools find an analysis file as ``<video><scorer>*.h5`` and
+    then index its columns by that scorer, so a rewritten file must keep it.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".csv":
+            _, levels = _read_dlc_csv(path)
+        else:
+            _, levels = _read_dlc_h5(path)
+    except PoseFileError:
+        return None
+    scorers = list(dict.fromkeys(levels["scorer"]))
+    return scorers[0] if len(scorers) == 1 else None
+
+
+def dlc_analysis_name(video: str | Path, scorer: str, filtered: bool = False, suffix: str = ".h5") -> str:
+    """The file name DeepLabCut gives the analysis of ``video``: ``<video stem><scorer>[_filtered].h5``.
+
+    DeepLabCut's scorers start with ``DLC`` (``DLC_resnet50_openfieldOct30shuffle1_1030000``) and its
+    ``find_analyzed_data`` picks files that start with ``<video stem><scorer>``; a scorer without the
+    prefix gets ``DLC_`` in front, so that the name and the table's scorer level agree.
+    """
+    full = scorer if scorer.startswith("DLC") else f"DLC_{scorer}"
+    return f"{Path(video).stem}{full}{'_filtered' if filtered else ''}{suffix}"
+
+
 def _track_from_dlc_columns(values: np.ndarray, levels: dict[str, np.ndarray], source: str) -> Track2D:
     """Scatter a DLC table ``(frames, columns)`` into Track2D arrays (vectorized over columns)."""
     scorers = list(dict.fromkeys(levels["scorer"]))
