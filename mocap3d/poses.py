@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike
 
 from .errors import PoseFileError
 
-__all__ = ["Track2D", "Poses2D", "Poses3D", "DEFAULT_INDIVIDUAL", "LENGTH_UNITS", "normalize_units"]
+__all__ = ["Track2D", "Poses2D", "Poses3D", "DEFAULT_INDIVIDUAL", "LENGTH_UNITS", "normalize_units", "UnitsError"]
 
 #: The name of the one individual of single-animal data (movement's name for it).
 DEFAULT_INDIVIDUAL = "individual_0"
@@ -37,6 +37,10 @@ _UNIT_SPELLINGS = {
     "cm": "cm", "centimeter": "cm", "centimeters": "cm", "centimetre": "cm", "centimetres": "cm",
     "mm": "mm", "millimeter": "mm", "millimeters": "mm", "millimetre": "mm", "millimetres": "mm",
 }  # fmt: skip
+
+
+class UnitsError(PoseFileError, ValueError):
+    """An unknown length unit (a user's input error, and a ValueError for callers that check values)."""
 
 
 def normalize_units(value: object, source: str = "units") -> str | None:
@@ -52,7 +56,7 @@ def normalize_units(value: object, source: str = "units") -> str | None:
     if text in ("", "none", "unknown"):
         return None
     if text not in _UNIT_SPELLINGS:
-        raise ValueError(f"{source}: unknown length unit '{value}'; use one of mm, cm, m.")
+        raise UnitsError(f"{source}: unknown length unit '{value}'; use one of mm, cm, m.")
     return _UNIT_SPELLINGS[text]
 
 
@@ -325,7 +329,7 @@ class Poses3D:
         """A copy with ``points`` converted to ``units`` (the current units must be known)."""
         target = normalize_units(units, "units")
         if target is None:
-            raise ValueError("with_units() needs a unit: mm, cm or m.")
+            raise UnitsError("with_units() needs a unit: mm, cm or m.")
         scale = LENGTH_UNITS[self.require_units(f"converting to {target}")] / LENGTH_UNITS[target]
         meta = {**self.metadata, "units": target}
         return Poses3D(self.keypoints, self.points * scale, self.error, self.ncams, self.cameras_used, self.score,
