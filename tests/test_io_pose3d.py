@@ -154,7 +154,7 @@ def test_trc_layout_yup_and_missing_points(tmp_path):
     assert lines[2] == "50\t50\t2\t2\tm\t50\t0\t2"
     assert lines[3] == "Frame#\tTime\tHip\t\t\tKnee\t\t"
     assert lines[4] == "\t\tX1\tY1\tZ1\tX2\tY2\tZ2"
-    assert lines[5] == "1\t0\t2.0\t3.0\t1.0\tNaN\tNaN\tNaN"  # Y-up: TRC (X, Y, Z) = world (Y, Z, X); time from 0
+    assert lines[5] == "1\t0.0\t2.0\t3.0\t1.0\tNaN\tNaN\tNaN"  # Y-up: TRC (X, Y, Z) = world (Y, Z, X); time from 0
     assert lines[6] == "2\t0.02\t5.0\t6.5\t4.0\t8.0\t9.0\t7.0"
     back = load_trc(path, yup=True)
     np.testing.assert_array_equal(back.points, pts)
@@ -207,7 +207,7 @@ def test_filtered_reference_trc_numbers(dataset, tmp_path):
 @pytest.fixture
 def poses():
     rng = np.random.default_rng(0)
-    return Poses3D(keypoints=("a", "b"), points=rng.normal(size=(300, 2, 3)), fps=30.0)
+    return Poses3D(keypoints=("a", "b"), points=rng.normal(size=(300, 2, 3)), fps=30.0, units="m")
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".trc"])
@@ -237,8 +237,8 @@ def test_damaged_and_foreign_files(tmp_path, poses):
     (tmp_path / "bad.trc").write_text("hello\n")
     with pytest.raises(PoseFileError, match="not a TRC file"):
         load_trc(tmp_path / "bad.trc")
-    with pytest.raises(PoseFileError, match=r"\.csv \(anipose\), \.h5"):
-        save_poses3d(poses, tmp_path / "x.c3d")
+    with pytest.raises(PoseFileError, match=r"cannot tell the 3D pose format from '\.xyz'.*anipose-csv \(\.csv\)"):
+        save_poses3d(poses, tmp_path / "x.xyz")
     with pytest.raises(PoseFileError, match="no such file"):
         load_poses3d(tmp_path / "missing.trc")
 
@@ -261,7 +261,7 @@ def test_failed_write_leaves_previous_file(tmp_path, poses):
 @pytest.mark.parametrize("suffix", [".csv", ".h5", ".trc"])
 def test_one_call_for_every_suffix(tmp_path, poses, suffix):
     """Options a format cannot store are dropped, so a CLI can pass the same keywords for any --out."""
-    path = save_poses3d(poses, tmp_path / f"x{suffix}", fps=30.0, units="mm", yup=False, calibration=None)
+    path = save_poses3d(poses, tmp_path / f"x{suffix}", fps=30.0, units="m", yup=False, calibration=None)
     np.testing.assert_array_equal(load_poses3d(path).points, poses.points)
     with pytest.raises(TypeError, match="colour"):
         save_poses3d(poses, tmp_path / f"y{suffix}", colour="red")
