@@ -16,7 +16,9 @@ What is stored where
       ``|POINT:SCALE|``; mocap3d writes ``POINT:SCALE = -0.05`` (negative:
       float coordinates, which the scale does not touch), so the error is
       kept to 0.05 px and errors above 12.75 px are stored as 12.75 px. The **camera mask** holds the first 7
-      cameras used (``cameras_used``), C3D's bits 0..6.
+      cameras used (``cameras_used``), C3D's bits 0..6. The fourth word is laid out as the C3D specification
+      says (camera bits in the high byte, residual in the low byte), which the ``c3d`` package and BTK read;
+      ezc3d 1.7 swaps the two bytes, so mocap3d writes and reads that word itself.
     * The triangulation **confidence** (``score``) rides as one analog
       channel per keypoint, ``<keypoint>_score``, sampled at the point rate
       (``ANALOG:RATE`` = ``POINT:RATE``), as C3D files carry any per-frame
@@ -65,14 +67,63 @@ def sniff_c3d(path: Path) -> bool:
     return len(head) == 2 and head[1] == 0x50
 
 
-def _set_header_scale(path: Path, scale: float) -> None:
-    """Write the header's copy of ``POINT:SCALE`` (bytes 12-15, Intel float32), which ezc3d leaves at -1.
+def _data_layout(f) -> tuple[int, int, int, int] | None:
+    """(data offset, frames, points, analog values per frame) of an Intel floating-point C3D file, else None."""
+    f.seek(0)
+    header = f.read(512)
+    param_block = header[0]
+    f.seek(512 * (param_block - 1) + 3)
+    processor = f.read(1)
+    n_points, n_analog, first, last = struct.unpack("<4H", header[2:10])
+    scale = struct.unpack("<f", header[12:16])[0]
+    start_block = struct.unpack("<H", header[16:18])[0]
+    if processor != bytes([84]) or scale >= 0:  # 84: Intel; a negative scale: float data
+        return None
+    return 512 * (start_block - 1), last - first + 1, n_points, n_analog
 
-    Readers that check the two agree (the ``c3d`` package refuses the file otherwise).
+
+def _write_point_words(path: Path, scale: float, words: np.ndarray) -> None:
+    """Set the header's ``POINT:SCALE`` copy and every point's fourth word, as the C3D specification lays them out.
+
+    ezc3d 1.7 leaves the header's scale at -1 (the ``c3d`` package then refuses the file) and writes the residual in
+    the high byte of the fourth word and the camera mask in the low byte, the reverse of the specification
+    (c3d.org: camera bits in the high byte, the residual / ``|POINT:SCALE|`` in the low byte), which the ``c3d``
+    package and BTK follow. ``words`` is (frames, points): ``mask << 8 | steps``, or -1 for a missing point.
     """
-    with open(path, "r+b") as f:  # the header is always the file's first 512-byte block
+    with open(path, "r+b") as f:
         f.seek(12)
         f.write(struct.pack("<f", scale))
+        layout = _data_layout(f)
+        if layout is None:  # pragma: no cover - ezc3d always writes Intel floats
+            raise PoseFileError(f"{path}: ezc3d wrote an unexpected C3D layout; cannot store the residuals.")
+        offset, n_frames, n_points, n_analog = layout
+        width = 4 * n_points + n_analog
+        f.seek(offset)
+        block = np.frombuffer(f.read(4 * width * n_frames), dtype="<f4").reshape(n_frames, width).copy()
+        block[:, 3 : 4 * n_points : 4] = words.astype(np.float32)
+        f.seek(offset)
+        f.write(block.tobytes())
+
+
+def _read_point_words(path: Path, n_frames: int, n_points: int) -> np.ndarray | None:
+    """The fourth word of every point (frames, points) as integers, for Intel float files; else None."""
+    try:
+        with open(path, "rb") as f:
+            layout = _data_layout(f)
+            if layout is None:
+                return None
+            offset, frames, points, n_analog = layout
+            if (frames, points) != (n_frames, n_points):
+                return None
+            width = 4 * points + n_analog
+            f.seek(offset)
+            raw = f.read(4 * width * frames)
+    except (OSError, struct.error, IndexError):
+        return None
+    if len(raw) != 4 * width * frames:
+        return None
+    block = np.frombuffer(raw, dtype="<f4").reshape(frames, width)
+    return block[:, 3 : 4 * points : 4].astype(np.int64)
 
 
 def save_c3d(poses: Poses3D, path: str | Path, fps: float | None = None, units: str | None = None) -> Path:
@@ -107,11 +158,10 @@ def save_c3d(poses: Poses3D, path: str | Path, fps: float | None = None, units: 
     data[:3] = np.where(valid[..., None], pts, 0.0).transpose(2, 1, 0)
     error = np.asarray(poses.error, dtype=np.float64)
     # C3D packs the residual in one byte times |POINT:SCALE|: round to the step, clip at the largest byte
-    step_error = np.clip(np.round(np.where(np.isfinite(error), error, 0.0) / RESIDUAL_STEP_PX), 0, 255)
-    residuals = np.where(valid, step_error * RESIDUAL_STEP_PX, -1.0).T[None]  # (1, K, F)
+    steps = np.clip(np.round(np.where(np.isfinite(error), error, 0.0) / RESIDUAL_STEP_PX), 0, 255).astype(np.int64)
     used = np.asarray(poses.cameras_used, dtype=bool)[..., :7]  # (F, K, <=7)
-    masks = np.zeros((7, k, f), dtype=bool)
-    masks[: used.shape[-1]] = used.transpose(2, 1, 0)
+    mask_bits = (used * (1 << np.arange(used.shape[-1]))).sum(-1).astype(np.int64)  # (F, K)
+    words = np.where(valid, (mask_bits << 8) | steps, -1)
     score = np.where(valid, np.asarray(poses.score, dtype=np.float64), 0.0)
     c3d = ezc3d.c3d()
     point = c3d["parameters"]["POINT"]
@@ -125,12 +175,12 @@ def save_c3d(poses: Poses3D, path: str | Path, fps: float | None = None, units: 
     analog["LABELS"]["value"] = [f"{name}{_SCORE_SUFFIX}" for name in poses.keypoints]
     analog["UNITS"]["value"] = ["1"] * k
     c3d["data"]["points"] = data
-    c3d["data"]["meta_points"]["residuals"] = residuals
-    c3d["data"]["meta_points"]["camera_masks"] = masks
+    c3d["data"]["meta_points"]["residuals"] = np.where(valid, 0.0, -1.0).T[None]  # (1, K, F); final words below
+    c3d["data"]["meta_points"]["camera_masks"] = np.zeros((7, k, f), dtype=bool)
     c3d["data"]["analogs"] = score.T[None].copy()  # (1 subframe, K channels, F)
     with atomic_path(path) as tmp:
         c3d.write(str(tmp))
-        _set_header_scale(tmp, -RESIDUAL_STEP_PX)
+        _write_point_words(tmp, -RESIDUAL_STEP_PX, words)
     log.info("wrote %s (%d frames, %d points, %g Hz, %s)", path, f, k, rate, target)
     return path
 
@@ -158,8 +208,18 @@ def load_c3d(path: str | Path) -> Poses3D:
     labels = [str(s).strip() for s in params["LABELS"]["value"]]
     data = np.asarray(c3d["data"]["points"], dtype=np.float64)  # (4, K, F)
     pts = data[:3].transpose(2, 1, 0).copy()
-    residuals = np.asarray(c3d["data"]["meta_points"]["residuals"], dtype=np.float64)[0].T  # (F, K)
-    missing = residuals < 0
+    f, k = pts.shape[:2]
+    words = _read_point_words(path, f, k)
+    scale = abs(float(np.asarray(params["SCALE"]["value"]).ravel()[0])) if "SCALE" in params else 1.0
+    if words is not None:  # decoded as the specification says (see _write_point_words)
+        missing = words < 0
+        residuals = np.where(missing, -1.0, (words & 0xFF) * scale)
+        masks = ((np.where(missing, 0, words)[None] >> 8) >> np.arange(7)[:, None, None]) & 1  # (7, F, K)
+        masks = masks.astype(bool).transpose(0, 2, 1)  # (7, K, F)
+    else:
+        residuals = np.asarray(c3d["data"]["meta_points"]["residuals"], dtype=np.float64)[0].T  # (F, K)
+        missing = residuals < 0
+        masks = np.asarray(c3d["data"]["meta_points"]["camera_masks"], dtype=bool)  # (7, K, F)
     pts[missing] = np.nan
     rate = float(np.asarray(params["RATE"]["value"]).ravel()[0])
     raw_units = params["UNITS"]["value"][0] if "UNITS" in params and len(params["UNITS"]["value"]) else None
@@ -168,7 +228,6 @@ def load_c3d(path: str | Path) -> Poses3D:
     except ValueError as exc:
         log.warning("%s; the points' units are unknown", exc)
         units = None
-    f, k = pts.shape[:2]
     keypoints = tuple(labels[:k]) + tuple(f"point{i}" for i in range(len(labels), k))
     error = None
     res_units = params.get("RESIDUAL_UNITS", {}).get("value", [])
@@ -182,7 +241,6 @@ def load_c3d(path: str | Path) -> Poses3D:
     if analogs.size and all(w in a_labels for w in wanted) and analogs.shape[-1] == f:
         score = analogs[0, [a_labels.index(w) for w in wanted]].T
         score = np.where(missing, 0.0, score)
-    masks = np.asarray(c3d["data"]["meta_points"]["camera_masks"], dtype=bool)  # (7, K, F)
     views: tuple[str, ...] = ()
     used = None
     if masks.size and masks.any():
