@@ -140,7 +140,11 @@ def _read(path: Path, dims: int) -> tuple[list[str], tuple[str, ...], list[np.nd
         names, datas, confs, info = [], [], [], {}
         keypoints: tuple[str, ...] = ()
         for est in estimations:
-            series = list(est.pose_estimation_series.values())
+            by_name = dict(est.pose_estimation_series)
+            # pynwb returns the series sorted by name; the skeleton keeps the keypoints' order
+            nodes = [str(n) for n in est.skeleton.nodes[:]] if est.skeleton is not None else []
+            order = nodes if sorted(nodes) == sorted(by_name) else list(by_name)
+            series = [by_name[n] for n in order]
             if not series or np.asarray(series[0].data).shape[-1] != dims:
                 continue
             kps = tuple(s.name for s in series)
