@@ -277,8 +277,8 @@ def save_caliscope(rig: CameraRig, path: str | Path, units: str | None = None) -
             "(mm, cm or m)."
         )
     if rig.fisheye.any():
-        raise CalibrationError(f"{path}: caliscope has no fisheye model; cameras {list(np.array(rig.names)[rig.fisheye])} "
-                               "are fisheye.")  # fmt: skip
+        fish = [n for n, f in zip(rig.names, rig.fisheye, strict=True) if f]
+        raise CalibrationError(f"{path}: caliscope has no fisheye model; cameras {fish} are fisheye.")
     scale = LENGTH_UNITS[unit]
     R = rodrigues(rig.rvec)
     cameras: dict[str, Any] = {}

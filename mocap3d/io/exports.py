@@ -36,7 +36,7 @@ def save_any_poses3d(
     poses: Poses3D, path: str | Path, fps: float | None = None, units: str | None = None, yup: bool | None = None,
     calibration=None, fmt: str | None = None,
 ) -> Path:
-    """Write 3D poses in the format of ``fmt`` or of the suffix (``.trc``, ``.c3d``, ``.nc``, ``.nwb``, ``.csv``, ``.h5``).
+    """Write 3D poses in the format of ``fmt`` or of the suffix (``.trc .c3d .nc .nwb .csv .h5``).
 
     ``units`` converts (or, for points of unknown units, labels) the output;
     ``yup`` applies to TRC (default: the axes the poses were read with, else Y-up).

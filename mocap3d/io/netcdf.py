@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -149,7 +150,7 @@ def load_netcdf(path: str | Path, individual: str | int = 0) -> Poses3D:
     conf = ds["confidence"].transpose("time", "keypoints").values if "confidence" in ds else np.where(valid, 1.0, 0.0)
     err = ds["reprojection_error"].transpose("time", "keypoints").values if "reprojection_error" in ds else None
     ncams = ds["ncams"].transpose("time", "keypoints").values if "ncams" in ds else None
-    meta = {"source": str(path), "format": "netcdf"}
+    meta: dict[str, Any] = {"source": str(path), "format": "netcdf"}
     if "mocap3d_metadata" in ds.attrs:
         meta = {**json.loads(ds.attrs["mocap3d_metadata"]), **meta}
     raw_units = ds.attrs.get("units", ds["position"].attrs.get("units"))

@@ -235,8 +235,8 @@ def load_slp(path: str | Path, video: int | str | None = None) -> Track2D:
         raise PoseFileError(f"{path}: this .slp file has no video, hence no frames to read.")
     if video is None:
         if len(labels.videos) > 1:
-            names = ", ".join(str(v.filename) for v in labels.videos)
-            raise PoseFileError(f"{path}: holds {len(labels.videos)} videos ({names}); pick one (video=0, 1, ...).")
+            listing = ", ".join(str(v.filename) for v in labels.videos)
+            raise PoseFileError(f"{path}: holds {len(labels.videos)} videos ({listing}); pick one (video=0, 1, ...).")
         video = 0
     try:
         vid = labels.videos[video] if isinstance(video, int) else labels.videos[
