@@ -121,3 +121,25 @@ def test_opensim_reads_our_trc_through_trcfileadapter(tmp_path):
     tables = adapter.read(str(path))
     markers = tables["markers"]
     assert markers.getNumRows() == 6 and markers.getNumColumns() == len(KEYPOINTS)
+
+
+def test_cli_zup_trc_to_c3d_keeps_the_vertical(tmp_path):
+    """The issue's case: `export --zup` TRC, exported again to C3D, keeps the world's Z as the vertical."""
+    from click.testing import CliRunner
+
+    from mocap3d.cli import cli
+    from mocap3d.io.c3d import load_c3d
+
+    poses = _poses("mm", "every")
+    src = save_poses3d(poses, tmp_path / "walk.h5")
+    runner = CliRunner()
+    res = runner.invoke(cli, ["export", str(src), "--out", str(tmp_path / "z.trc"), "--zup"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["export", str(tmp_path / "z.trc"), "--out", str(tmp_path / "z.c3d")])
+    assert res.exit_code == 0, res.output
+    back = load_c3d(tmp_path / "z.c3d")
+    assert back.units == "mm"
+    np.testing.assert_allclose(back.points, poses.points, rtol=1e-6, atol=1e-3)
+    unknown = save_poses3d(_poses(None), tmp_path / "u.h5")
+    res = runner.invoke(cli, ["export", str(unknown), "--out", str(tmp_path / "u.trc")])
+    assert res.exit_code == 1 and "--units" in res.output and "Traceback" not in res.output

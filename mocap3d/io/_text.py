@@ -20,12 +20,14 @@ for columns that are neither floats nor integers, everything goes through
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["number_rows"]
+__all__ = ["number_rows", "parse_table"]
 
 # Numbers whose formatting differs between number writers (exponent thresholds, signed zero, long digits).
 _PROBE = np.array([0.0, -0.0, 1e-4, -2.5e-4, 0.1, 1 / 3, 4.0, 1234567.0, 123456789012345.6, 999999999999999.9,
@@ -111,3 +113,35 @@ def number_rows(columns: Sequence[np.ndarray], sep: str, nan: str = "") -> str:
     if fast is not None:
         return fast
     return "\n".join(_repr_rows(arrays, sep)).replace("nan", nan) + "\n"
+
+
+def parse_table(path: Path, lines: list[str], n_fields: int, sep: str) -> np.ndarray:
+    """Parse numeric rows (empty field = NaN) into ``(rows, n_fields)``; ragged rows mean truncation."""
+    import pandas as pd
+
+    from ..errors import PoseFileError
+
+    rows = [line for line in lines if line.strip()]
+    counts = np.array([line.count(sep) for line in rows], dtype=np.int64)
+    # Writers may leave trailing separators; fewer fields than the header is a cut-off file.
+    short = np.flatnonzero(counts < n_fields - 1)
+    if short.size:
+        raise PoseFileError(
+            f"{path}: data row {short[0] + 1} has {counts[short[0]] + 1} fields, {n_fields} expected; the file is "
+            "truncated or damaged. Write it again."
+        )
+    if not rows:
+        return np.zeros((0, n_fields))
+    try:
+        table = pd.read_csv(
+            io.StringIO("\n".join(rows)),
+            sep=sep,
+            header=None,
+            usecols=range(n_fields),
+            dtype=np.float64,
+            na_values=[""],
+            keep_default_na=True,
+        )
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise PoseFileError(f"{path}: non-numeric values where numbers were expected ({exc}).") from exc
+    return table.to_numpy(dtype=np.float64)

@@ -37,7 +37,6 @@ OpenSim TRC
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from pathlib import Path
@@ -49,6 +48,7 @@ from ..camera import CameraRig
 from ..errors import PoseFileError
 from ..poses import Poses3D
 from ._text import number_rows
+from ._text import parse_table as _parse_table
 from .atomic import atomic_path, atomic_write_text
 from .trc import load_trc, save_trc
 
@@ -127,36 +127,6 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PoseFileError(f"{path}: cannot read this file as text ({exc}).") from exc
-
-
-def _parse_table(path: Path, lines: list[str], n_fields: int, sep: str) -> np.ndarray:
-    """Parse numeric rows (empty field = NaN) into ``(rows, n_fields)``; ragged rows mean truncation."""
-    import pandas as pd
-
-    rows = [line for line in lines if line.strip()]
-    counts = np.array([line.count(sep) for line in rows], dtype=np.int64)
-    # Writers may leave trailing separators; fewer fields than the header is a cut-off file.
-    short = np.flatnonzero(counts < n_fields - 1)
-    if short.size:
-        raise PoseFileError(
-            f"{path}: data row {short[0] + 1} has {counts[short[0]] + 1} fields, {n_fields} expected; the file is "
-            "truncated or damaged. Write it again."
-        )
-    if not rows:
-        return np.zeros((0, n_fields))
-    try:
-        table = pd.read_csv(
-            io.StringIO("\n".join(rows)),
-            sep=sep,
-            header=None,
-            usecols=range(n_fields),
-            dtype=np.float64,
-            na_values=[""],
-            keep_default_na=True,
-        )
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise PoseFileError(f"{path}: non-numeric values where numbers were expected ({exc}).") from exc
-    return table.to_numpy(dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- anipose CSV

@@ -46,7 +46,7 @@ import numpy as np
 
 from ..errors import PoseFileError
 from ..poses import Poses3D, normalize_units
-from ._text import number_rows
+from ._text import number_rows, parse_table
 from .atomic import atomic_write_text
 
 __all__ = ["save_trc", "load_trc", "AXES", "resolve_axes", "sniff_trc"]
@@ -180,8 +180,6 @@ def load_trc(path: str | Path, yup: bool | None = None, axes: str | None = None)
     was read with (so that writing it again keeps them). Empty fields and
     ``NaN`` are NaN.
     """
-    from .pose3d import _parse_table
-
     path = Path(path)
     lines = _read_text(path).splitlines()
     if len(lines) < 5 or not lines[0].startswith("PathFileType"):
@@ -204,7 +202,7 @@ def load_trc(path: str | Path, yup: bool | None = None, axes: str | None = None)
         log.warning(
             "%s: header says %d markers, the names row has %d; using the names", path, n_markers_hdr, len(names)
         )
-    values = _parse_table(path, lines[5:], 2 + 3 * len(names), "\t")
+    values = parse_table(path, lines[5:], 2 + 3 * len(names), "\t")
     try:
         n_frames_hdr = int(info.get("NumFrames") or values.shape[0])
     except ValueError:
