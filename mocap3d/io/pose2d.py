@@ -66,7 +66,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("dlc", "sleap", "openpose")
+FORMATS = ("dlc", "sleap", "openpose", "nwb")
 
 _COCO_17 = (
     "Nose", "LEye", "REye", "LEar", "REar", "LShoulder", "RShoulder", "LElbow", "RElbow",
