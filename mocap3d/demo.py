@@ -279,7 +279,8 @@ def _run_stages(out: Path, cfg: DemoConfig, rep: _Report, progress: bool) -> lis
               f"at {w}x{h}")  # fmt: skip
     sample = make_sample(n_frames=cfg.n_frames, n_cameras=cfg.n_cameras, seed=cfg.seed, fps=cfg.fps, size=cfg.size)
     rig_true = sample.rig
-    save_calibration(rig_true, out / "truth" / "calibration_true.toml", {"source": "mocap3d sample rig (true values)"})
+    save_calibration(rig_true, out / "truth" / "calibration_true.toml", {"source": "mocap3d sample rig (true values)"},
+                     units="mm")
     board = _board(cfg)
     board_file = save_board(board, out / "board.toml")
     board_videos = render_sample_calibration(
@@ -307,7 +308,8 @@ def _run_stages(out: Path, cfg: DemoConfig, rep: _Report, progress: bool) -> lis
     check = physical_check(rig_est, Detections.load(out / "calibration" / "calibration_detections.npz"))
     rig = _align_to_truth(rig_est, rig_true)
     calibration = save_calibration(rig, out / "calibration.toml",
-                                   {"source": "calibration/calibration.toml, world frame from the true camera centres"})
+                                   {"source": "calibration/calibration.toml, world frame from the true camera centres"},
+                                   units="mm")
     centre_mm = float(errs["centre"].max())
     scale_pct = 100 * abs(float(errs["scale"]) - 1)
     distance = float(np.median(np.linalg.norm(rig_true.centers() - rig_true.centers().mean(0), axis=1)))

@@ -14,6 +14,7 @@ confidences are in that range, SLEAP's instance/point scores may exceed 1
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,10 +24,40 @@ from numpy.typing import ArrayLike
 
 from .errors import PoseFileError
 
-__all__ = ["Track2D", "Poses2D", "Poses3D", "DEFAULT_INDIVIDUAL"]
+__all__ = ["Track2D", "Poses2D", "Poses3D", "DEFAULT_INDIVIDUAL", "LENGTH_UNITS", "normalize_units", "UnitsError"]
 
-#: The name of the only individual of single-animal data (movement's).
+#: The name of the one individual of single-animal data (movement's name for it).
 DEFAULT_INDIVIDUAL = "individual_0"
+
+#: Length units a 3D result can be in, with their size in metres.
+LENGTH_UNITS: dict[str, float] = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}
+
+_UNIT_SPELLINGS = {
+    "m": "m", "meter": "m", "meters": "m", "metre": "m", "metres": "m",
+    "cm": "cm", "centimeter": "cm", "centimeters": "cm", "centimetre": "cm", "centimetres": "cm",
+    "mm": "mm", "millimeter": "mm", "millimeters": "mm", "millimetre": "mm", "millimetres": "mm",
+}  # fmt: skip
+
+
+class UnitsError(PoseFileError, ValueError):
+    """An unknown length unit (a user's input error, and a ValueError for callers that check values)."""
+
+
+def normalize_units(value: object, source: str = "units") -> str | None:
+    """``"mm"``, ``"cm"`` or ``"m"`` for a length unit as files spell it (``"meters"``, ``" MM"``...).
+
+    None, ``""`` and ``"unknown"`` are None (units not known). Anything else
+    raises ``ValueError`` naming ``source``: a result whose units are not a
+    length cannot be converted or labelled.
+    """
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in ("", "none", "unknown"):
+        return None
+    if text not in _UNIT_SPELLINGS:
+        raise UnitsError(f"{source}: unknown length unit '{value}'; use one of mm, cm, m.")
+    return _UNIT_SPELLINGS[text]
 
 
 def _float_array(value, name: str, ndim: int) -> np.ndarray:
@@ -214,6 +245,12 @@ class Poses3D:
     fps : float or None
     metadata : dict
         Parameters of every processing step (method, thresholds, calibration file...).
+    units : "mm", "cm", "m" or None
+        Length unit of ``points`` (the calibration's); None when not known.
+        Stored as ``metadata["units"]``, so that every format that keeps the
+        metadata keeps the units; the writers of formats with a units field
+        (TRC, C3D, netCDF, NWB, HDF5) write it, and refuse to guess when it is
+        None and a unit is needed.
     """
 
     keypoints: tuple[str, ...]
@@ -237,8 +274,12 @@ class Poses3D:
         views: Sequence[str] = (),
         fps: float | None = None,
         metadata: dict[str, Any] | None = None,
+        units: str | None = None,
     ) -> None:
-        """Missing diagnostics default to: error NaN, ncams 0, no camera used, score 1 where a point exists."""
+        """Missing diagnostics default to: error NaN, ncams 0, no camera used, score 1 where a point exists.
+
+        ``units`` (when given) overrides ``metadata["units"]``.
+        """
         self.keypoints = tuple(str(x) for x in keypoints)
         self.points = _float_array(points, "points", 3)
         self.views = tuple(str(v) for v in views)
@@ -252,7 +293,57 @@ class Poses3D:
         )
         self.fps = fps
         self.metadata = {} if metadata is None else metadata
+        if units is not None:
+            self.units = units
+        elif "units" in self.metadata:
+            with contextlib.suppress(ValueError):  # an unknown spelling stays in the metadata; `units` is None
+                self.units = self.metadata["units"]
         self._validate()
+
+    @property
+    def units(self) -> str | None:
+        """Length unit of ``points``: ``"mm"``, ``"cm"``, ``"m"``, or None when unknown."""
+        try:
+            return normalize_units(self.metadata.get("units"))
+        except ValueError:
+            return None
+
+    @units.setter
+    def units(self, value: str | None) -> None:
+        unit = normalize_units(value, "Poses3D.units")
+        if unit is None:
+            self.metadata.pop("units", None)
+        else:
+            self.metadata["units"] = unit
+
+    def require_units(self, purpose: str) -> str:
+        """The units, or a :class:`~mocap3d.errors.PoseFileError` sentence saying that ``purpose`` needs them."""
+        if self.units is None:
+            raise PoseFileError(
+                f"{purpose} needs the length unit of the 3D points, which is not known (the calibration or the input "
+                "file does not say); pass it explicitly (e.g. --units mm)."
+            )
+        return self.units
+
+    def with_units(self, units: str) -> Poses3D:
+        """A copy with ``points`` converted to ``units`` (the current units must be known)."""
+        target = normalize_units(units, "units")
+        if target is None:
+            raise UnitsError("with_units() needs a unit: mm, cm or m.")
+        scale = LENGTH_UNITS[self.require_units(f"converting to {target}")] / LENGTH_UNITS[target]
+        meta = {**self.metadata, "units": target}
+        return Poses3D(self.keypoints, self.points * scale, self.error, self.ncams, self.cameras_used, self.score,
+                       self.views, self.fps, meta)  # fmt: skip
+
+    def replace(self, **changes: Any) -> Poses3D:
+        """A copy with some fields replaced (arrays are shared, metadata copied)."""
+        fields = {name: getattr(self, name) for name in (
+            "keypoints", "points", "error", "ncams", "cameras_used", "score", "views", "fps")}  # fmt: skip
+        fields["metadata"] = dict(self.metadata)
+        fields.update(changes)
+        if "units" not in changes and "metadata" not in changes:
+            fields["units"] = self.units
+        return Poses3D(**fields)
 
     def _validate(self) -> None:
         f, k, three = self.points.shape

@@ -268,7 +268,8 @@ def write_sample(sample: SampleRig, out_dir: str | Path, fmt: str = "dlc") -> di
     out = Path(out_dir)
     pose_dir = out / "pose-2d"
     pose_dir.mkdir(parents=True, exist_ok=True)
-    calib = save_calibration(sample.rig, out / "calibration.toml", {"source": "mocap3d sample rig (true values)"})
+    calib = save_calibration(sample.rig, out / "calibration.toml", {"source": "mocap3d sample rig (true values)"},
+                             units="mm")
     files = []
     for v, cam in enumerate(sample.rig.names):
         track = Track2D(

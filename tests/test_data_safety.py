@@ -581,7 +581,7 @@ def test_hdf5_full_disk_in_a_command_is_a_sentence(data, monkeypatch):
         raise RuntimeError("Unable to synchronously create dataset (file write failed: errno = 28, error "
                            "message = 'No space left on device')")  # fmt: skip
 
-    monkeypatch.setattr(pose3d, "save_poses3d", full)
+    monkeypatch.setattr(pose3d, "save_h5", full)  # what the format registry calls for .h5
     assert_refused(data, ["export", "walk.h5", "--out", "new.h5"], "disk is full")
 
 

@@ -20,7 +20,7 @@ def _poses(n_frames=40, n_kp=5, seed=0, fps=60.0):
     return Poses3D(
         keypoints=tuple(f"kp{i}" for i in range(n_kp)), points=pts, error=np.where(valid, err, np.nan),
         ncams=np.where(valid, 3, 0), score=np.where(valid, rng.random((n_frames, n_kp)), 0.0),
-        views=("cam_a", "cam_b", "cam_c"), fps=fps, metadata={"method": "dlt", "threshold": 0.5},
+        views=("cam_a", "cam_b", "cam_c"), fps=fps, metadata={"method": "dlt", "threshold": 0.5}, units="mm",
     )
 
 
@@ -35,7 +35,7 @@ def test_c3d_round_trip_exact(tmp_path):
     np.testing.assert_array_equal(back.points, poses.points.astype(np.float32).astype(np.float64))
     assert np.isnan(back.points[3, 1]).all() and np.isnan(back.points[10:14, 4]).all()
     # and float32-representable data round-trips bit for bit
-    poses32 = Poses3D(keypoints=poses.keypoints, points=back.points, fps=60.0)
+    poses32 = Poses3D(keypoints=poses.keypoints, points=back.points, fps=60.0, units="mm")
     again = load_c3d(save_c3d(poses32, tmp_path / "again.c3d"))
     np.testing.assert_array_equal(again.points, back.points)
 
@@ -172,7 +172,7 @@ def test_cli_export_with_alignment(sample_files, tmp_path):
     assert np.abs(np.median(back.points[:, kp.index("pelvis")], axis=0)).max() < 1e-6
     assert np.median(back.points[:, kp.index("l_hip"), 1]) > 50
     res = CliRunner().invoke(cli, ["export", str(files["truth"]), "--out", str(tmp_path / "x.xyz")])
-    assert res.exit_code == 1 and "unknown 3D output format" in res.output
+    assert res.exit_code == 1 and "cannot tell the 3D pose format from '.xyz'" in res.output
 
 
 # ------------------------------------------------------------ Pose2Sim reference TRC
@@ -198,10 +198,13 @@ def test_pose2sim_trc_through_every_format(dataset, tmp_path, via):
     assert res.exit_code == 0, res.output
     ref_lines = ref.read_text().splitlines()
     out_lines = out.read_text().splitlines()
-    assert out_lines[:5] == ref_lines[:5]  # PathFileType, keys, values (60 Hz, 21 markers, m), names, X1 Y1 Z1...
+    assert out_lines[0] == ref_lines[0] + "\tY-up"  # the same line 1, the axes declared
+    assert out_lines[1:5] == ref_lines[1:5]  # keys, values (60 Hz, 21 markers, m), names, X1 Y1 Z1...
     ref_vals = np.genfromtxt(ref_lines[5:], delimiter="\t")
     out_vals = np.genfromtxt(out_lines[5:], delimiter="\t")
-    if via in ("", ".nc", ".h5"):
-        assert out_lines == ref_lines  # float64 all the way: the very same text
+    np.testing.assert_array_equal(out_vals[:, 0], ref_vals[:, 0])  # Frame#
+    np.testing.assert_allclose(out_vals[:, 1], np.arange(100) / 60, rtol=0, atol=1e-15)  # our time starts at 0
+    if via in ("", ".nc", ".h5"):  # float64 all the way: the very same coordinate text
+        assert [r.split("\t")[2:] for r in out_lines[5:]] == [r.split("\t")[2:] for r in ref_lines[5:]]
     else:  # C3D stores float32, the CSV prints fewer digits
-        np.testing.assert_allclose(out_vals, ref_vals, rtol=0, atol=1e-6, equal_nan=True)
+        np.testing.assert_allclose(out_vals[:, 2:], ref_vals[:, 2:], rtol=0, atol=1e-6, equal_nan=True)

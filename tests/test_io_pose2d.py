@@ -315,7 +315,7 @@ def test_format_dispatch_and_errors(tmp_path, small_track):
     odd.write_text("x")
     with pytest.raises(PoseFileError, match="DeepLabCut .h5/.csv, SLEAP"):
         load_track2d(odd)
-    with pytest.raises(PoseFileError, match="dlc, sleap, openpose"):
+    with pytest.raises(PoseFileError, match="use one of: dlc .*; sleap .*; openpose"):
         load_track2d(odd, fmt="c3d")
     # an explicit format overrides detection: a SLEAP file read as DeepLabCut fails clearly
     sleap = save_sleap_analysis(small_track, tmp_path / "s.h5")

@@ -151,12 +151,12 @@ def test_trc_layout_yup_and_missing_points(tmp_path):
     poses = Poses3D(keypoints=("Hip", "Knee"), points=pts, fps=50.0)
     path = save_trc(poses, tmp_path / "walk.trc", units="m", yup=True)
     lines = path.read_text().split("\n")
-    assert lines[0] == "PathFileType\t4\t(X/Y/Z)\twalk.trc"
+    assert lines[0] == "PathFileType\t4\t(X/Y/Z)\twalk.trc\tY-up"
     assert lines[2] == "50\t50\t2\t2\tm\t50\t0\t2"
     assert lines[3] == "Frame#\tTime\tHip\t\t\tKnee\t\t"
     assert lines[4] == "\t\tX1\tY1\tZ1\tX2\tY2\tZ2"
-    assert lines[5] == "1\t0.02\t2.0\t3.0\t1.0\t\t\t"  # Y-up: TRC (X, Y, Z) = world (Y, Z, X); NaN = empty
-    assert lines[6] == "2\t0.04\t5.0\t6.5\t4.0\t8.0\t9.0\t7.0"
+    assert lines[5] == "1\t0.0\t2.0\t3.0\t1.0\tNaN\tNaN\tNaN"  # Y-up: TRC (X, Y, Z) = world (Y, Z, X); time from 0
+    assert lines[6] == "2\t0.02\t5.0\t6.5\t4.0\t8.0\t9.0\t7.0"
     back = load_trc(path, yup=True)
     np.testing.assert_array_equal(back.points, pts)
 
@@ -165,7 +165,7 @@ def test_trc_unit_conversion(tmp_path):
     poses = Poses3D(keypoints=("a",), points=np.array([[[1.5, -2.0, 0.25]]]), fps=60, metadata={"units": "m"})
     back = load_trc(save_trc(poses, tmp_path / "mm.trc", units="mm"))
     np.testing.assert_allclose(back.points, [[[1500.0, -2000.0, 250.0]]])
-    assert back.metadata["units"] == "mm"
+    assert back.units == "mm"
 
 
 # ----------------------------------------------------------------------------- Pose2Sim's reference TRC
@@ -173,17 +173,22 @@ def test_trc_unit_conversion(tmp_path):
 
 def test_reference_trc_reads_and_rewrites_identically(dataset, tmp_path):
     ref = dataset("pose2sim-demo") / POSE3D / RAW_TRC
-    poses = load_trc(ref)
-    assert poses.points.shape == (100, 21, 3) and poses.fps == 60.0 and poses.metadata["units"] == "m"
+    poses = load_trc(ref, axes="Z-up")  # the file's columns as they are
+    assert poses.points.shape == (100, 21, 3) and poses.fps == 60.0 and poses.units == "m"
     assert poses.keypoints[:3] == ("RHip", "RKnee", "RAnkle") and poses.keypoints[-1] == "LWrist"
     # first data row, first marker, as printed in the file
     np.testing.assert_array_equal(poses.points[0, 0], [-0.06497214796810755, 0.9015045550714222, -1.4005886926185436])
-    out = save_trc(poses, tmp_path / RAW_TRC, units="m")
-    assert out.read_bytes() == ref.read_bytes()
-    # and through the world frame: Y-up in the file, Z-up after reading with yup=True
-    world = load_trc(ref, yup=True)
+    # an undeclared TRC is OpenSim's Y-up: read into the Z-up world, written back Y-up
+    world = load_trc(ref)
     np.testing.assert_array_equal(world.points[..., [1, 2, 0]], poses.points)
-    assert save_trc(world, tmp_path / RAW_TRC, units="m", yup=True).read_bytes() == ref.read_bytes()
+    ref_lines = ref.read_text().splitlines()
+    new_lines = save_trc(world, tmp_path / RAW_TRC).read_text().splitlines()
+    assert new_lines[0] == ref_lines[0] + "\tY-up"  # the axes are declared
+    assert new_lines[1:5] == ref_lines[1:5]
+    # every coordinate and Frame# printed as Pose2Sim printed it; Time from 0 (Pose2Sim starts at 1/fps)
+    assert [r.split("\t")[2:] for r in new_lines[5:]] == [r.split("\t")[2:] for r in ref_lines[5:]]
+    assert [r.split("\t")[0] for r in new_lines[5:]] == [r.split("\t")[0] for r in ref_lines[5:]]
+    assert [float(r.split("\t")[1]) for r in new_lines[5:]] == [i / 60 for i in range(100)]
 
 
 def test_filtered_reference_trc_numbers(dataset, tmp_path):
@@ -203,7 +208,7 @@ def test_filtered_reference_trc_numbers(dataset, tmp_path):
 @pytest.fixture
 def poses():
     rng = np.random.default_rng(0)
-    return Poses3D(keypoints=("a", "b"), points=rng.normal(size=(300, 2, 3)), fps=30.0)
+    return Poses3D(keypoints=("a", "b"), points=rng.normal(size=(300, 2, 3)), fps=30.0, units="m")
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".trc"])
@@ -233,8 +238,8 @@ def test_damaged_and_foreign_files(tmp_path, poses):
     (tmp_path / "bad.trc").write_text("hello\n")
     with pytest.raises(PoseFileError, match="not a TRC file"):
         load_trc(tmp_path / "bad.trc")
-    with pytest.raises(PoseFileError, match=r"\.csv \(anipose\), \.h5"):
-        save_poses3d(poses, tmp_path / "x.c3d")
+    with pytest.raises(PoseFileError, match=r"cannot tell the 3D pose format from '\.xyz'.*anipose-csv \(\.csv\)"):
+        save_poses3d(poses, tmp_path / "x.xyz")
     with pytest.raises(PoseFileError, match="no such file"):
         load_poses3d(tmp_path / "missing.trc")
 
@@ -257,7 +262,7 @@ def test_failed_write_leaves_previous_file(tmp_path, poses):
 @pytest.mark.parametrize("suffix", [".csv", ".h5", ".trc"])
 def test_one_call_for_every_suffix(tmp_path, poses, suffix):
     """Options a format cannot store are dropped, so a CLI can pass the same keywords for any --out."""
-    path = save_poses3d(poses, tmp_path / f"x{suffix}", fps=30.0, units="mm", yup=False, calibration=None)
+    path = save_poses3d(poses, tmp_path / f"x{suffix}", fps=30.0, units="m", yup=False, calibration=None)
     np.testing.assert_array_equal(load_poses3d(path).points, poses.points)
     with pytest.raises(TypeError, match="colour"):
         save_poses3d(poses, tmp_path / f"y{suffix}", colour="red")

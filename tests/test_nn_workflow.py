@@ -91,14 +91,14 @@ def test_evaluate_cli_writes_summary_and_pictures(trained, tmp_path):
 def test_analyze_writes_dlc_files_that_the_triangulation_reads(trained, tmp_path):
     root, toml_path, video, kps = trained
     out = _invoke("analyze", "-p", toml_path, "-o", tmp_path, "--labelled-video", video)
-    h5 = tmp_path / "cam-A_mocap3d_hrnet.h5"
+    h5 = tmp_path / "cam-ADLC_mocap3d_hrnet.h5"
     assert f"{N_FRAMES} frames" in out and h5.is_file() and h5.with_suffix(".csv").is_file()
     track = load_track2d(h5)  # the reader mocap3d triangulate uses
     assert track.keypoints == ("head", "tail") and track.n_frames == N_FRAMES
     err = np.linalg.norm(track.points[:, 0] - kps, axis=-1)
     assert np.median(err) < 1.5
     np.testing.assert_allclose(load_track2d(h5.with_suffix(".csv")).points, track.points, atol=1e-6)
-    labelled = tmp_path / "cam-A_mocap3d_hrnet_labeled.mp4"
+    labelled = tmp_path / "cam-ADLC_mocap3d_hrnet_labeled.mp4"
     assert video_info(labelled)[:2] == (96, 80)
     # a second run skips the finished video
     assert "skipped" in _invoke("analyze", "-p", toml_path, "-o", tmp_path, video)
@@ -133,7 +133,7 @@ def test_extract_frames_uniform_and_kmeans(trained, tmp_path):
 def test_analysis_feeds_outlier_extraction_and_corrections_merge_back(trained, tmp_path):
     """The network's .h5 goes through ``mocap3d outliers`` (the labelling tool's active-learning step)."""
     root, toml_path, video, kps = trained
-    h5 = tmp_path / "cam-A_mocap3d_hrnet.h5"
+    h5 = tmp_path / "cam-ADLC_mocap3d_hrnet.h5"
     _invoke("analyze", "-p", toml_path, "-o", tmp_path, "--no-csv", video)
     # a likelihood bound above 1 flags every frame: 3 frames, at least 3 apart
     _invoke("outliers", root, "--video", video, "--pose2d", h5, "--n-frames", 3, "--likelihood", 1.01,

@@ -524,6 +524,28 @@ def load_board(path: str | Path) -> Board:
     )
 
 
+def board_units(path: str | Path) -> str | None:
+    """The length unit of a board file's ``square_length`` (hence of a calibration made with it), or None.
+
+    mocap3d's ``[board] units`` when given; caliscope's ``charuco.toml`` is read
+    in mm (see :func:`load_board`); anipose's and sleap-anipose's files do not
+    say, so None: the unit is never guessed.
+    """
+    from ..io.settings import read_toml
+    from ..poses import normalize_units
+
+    path = Path(path)
+    data = read_toml(path, "board file", CalibrationError)
+    if isinstance(data.get("board"), dict):
+        try:
+            return normalize_units(data["board"].get("units"), f"board file '{path}': [board] units")
+        except ValueError as exc:
+            raise CalibrationError(str(exc)) from None
+    if "columns" in data and "rows" in data:
+        return "mm"
+    return None
+
+
 # --------------------------------------------------------------------------- printing
 _MM_PER_INCH = 25.4
 

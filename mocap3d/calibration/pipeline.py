@@ -344,7 +344,7 @@ def calibrate_videos(
     rig, report, written files (calibration first)
     """
     from ..io.calibration import save_calibration
-    from .boards import load_board
+    from .boards import board_units, load_board
     from .detect import detect_videos
 
     config = config or CalibrationConfig()
@@ -370,5 +370,5 @@ def calibrate_videos(
     # The report and pictures first, the calibration last: a run killed in between leaves no calibration
     # without its report, and the re-run replaces the orphaned report (see mocap3d calibrate's output check).
     written = write_report(report, rig, out, pictures=pictures)
-    save_calibration(rig, out, {"adjusted": True, "error": report.median_px})
+    save_calibration(rig, out, {"adjusted": True, "error": report.median_px}, units=board_units(board_path))
     return rig, report, [out, *written]

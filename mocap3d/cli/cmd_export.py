@@ -12,20 +12,25 @@ from ._params import FPS, overwrite_option
 @click.command("export")
 @click.argument("poses3d", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Output file; the suffix picks the format: .trc .c3d .nc .csv .h5")
+              help="Output file; the suffix picks the format: .trc .c3d .nc .nwb .csv .h5")
+@click.option("--to", "to_format", default=None,
+              help="Output format, whatever the suffix: trc, c3d, netcdf, nwb, anipose-csv, mocap3d-h5.")
 @click.option("--fps", type=FPS, default=None, help="Frame rate (required by TRC/C3D when the input has none).")
-@click.option("--units", default=None, help="Length unit of the output (TRC converts m/cm/mm; default: input's).")
+@click.option("--units", default=None,
+              help="Length unit of the output (mm, cm, m): converts from the input's units, or names them when the "
+                   "input does not say (default: the input's).")
 @click.option("--zup", is_flag=True, default=False, help="TRC: keep the world's Z-up axes instead of OpenSim's Y-up.")
 @click.option("--align", "align_config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Align first with the axes/reference_point of this TOML's [triangulation] table (anipose); "
                    "an anipose project's config.toml aligns exactly as anipose does.")
 @overwrite_option("Replace the output if it exists.")
-def command(poses3d, out, fps, units, zup, align_config, overwrite) -> None:
+def command(poses3d, out, to_format, fps, units, zup, align_config, overwrite) -> None:
     """Write 3D poses in a format biomechanics and analysis tools read.
 
-    TRC is laid out as Pose2Sim writes it (Y-up unless --zup; TRC inputs are read as Y-up), C3D through ezc3d,
-    .nc as the `movement` package loads poses, .csv as anipose's pose-3d files (with the alignment's M_ and
-    center_ columns).
+    TRC is laid out as Pose2Sim writes it, OpenSim-readable (NaN for gaps; Y-up unless --zup, declared in the
+    file; TRC inputs are read with the axes they declare, Y-up when they declare none), C3D through ezc3d,
+    .nc as the `movement` package loads poses, .nwb with ndx-pose, .csv as anipose's pose-3d files (with the
+    alignment's M_ and center_ columns). Units come from the input (never guessed).
 
     \b
     Examples:
@@ -54,5 +59,5 @@ def command(poses3d, out, fps, units, zup, align_config, overwrite) -> None:
             raise MocapError(f"{align_config}: [triangulation] must be a table holding axes and reference_point.")
         poses = align_poses(poses, AlignmentConfig.from_anipose(tri, "anipose" if anipose else "mocap3d"))
         click.echo(f"aligned to axes {tri.get('axes')} with origin {tri.get('reference_point')}")
-    path = save_any_poses3d(poses, out, fps=fps, units=units, yup=not zup)
+    path = save_any_poses3d(poses, out, fps=fps, units=units, yup=not zup, fmt=to_format)
     click.echo(f"wrote {path} ({poses.n_frames} frames, {len(poses.keypoints)} keypoints)")

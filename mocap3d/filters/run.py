@@ -86,7 +86,7 @@ def filter_2d_files(
         :func:`mocap3d.io.pose2d.load_track2d`).
     """
     from ..io.outputs import check_output, check_output_folder
-    from ..io.pose2d import load_track2d, save_dlc, save_openpose_folder, save_sleap_analysis
+    from ..io.pose2d import dlc_scorer, load_track2d, save_dlc, save_openpose_folder, save_sleap_analysis
 
     if not steps:
         raise FilterError("no 2D filter steps were given; pass --filter or a --config with [[filter2d]] steps.")
@@ -110,8 +110,8 @@ def filter_2d_files(
             save_openpose_folder(filtered, target, _openpose_prefix(path))
         elif path.suffix.lower() == ".h5" and _is_sleap(path):
             save_sleap_analysis(filtered, target)
-        else:
-            save_dlc(filtered, target)
+        else:  # DeepLabCut's tools look columns up by the scorer of the file name: keep the input's
+            save_dlc(filtered, target, scorer=dlc_scorer(path) or "mocap3d")
         seen_before = int(np.isfinite(track.points).all(-1).sum())
         seen_after = int(np.isfinite(filtered.points).all(-1).sum())
         report.written.append(target)

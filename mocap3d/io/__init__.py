@@ -1,4 +1,4 @@
-"""File formats: calibrations, 2D poses and 3D poses.
+"""File formats: calibrations, 2D poses and 3D poses (one module per format, one registry: :mod:`.registry`).
 
 The readers and writers are importable from here (``from mocap3d.io import
 load_track2d``); their modules are only imported on first use, so that
@@ -22,6 +22,21 @@ _LAZY = {
     "load_h5_calibration": "pose3d",
     "load_calibration": "calibration",
     "save_calibration": "calibration",
+    "calibration_units": "calibration",
+    "save_track2d": "registry",
+    "find_format": "registry",
+    "load_trc": "trc",
+    "save_trc": "trc",
+    "load_c3d": "c3d",
+    "save_c3d": "c3d",
+    "load_netcdf": "netcdf",
+    "save_netcdf": "netcdf",
+    "load_sleap": "sleap",
+    "save_sleap": "sleap",
+    "load_nwb_poses3d": "nwb",
+    "save_nwb_poses3d": "nwb",
+    "load_nwb_track2d": "nwb",
+    "save_nwb_track2d": "nwb",
 }
 
 __all__ = sorted(_LAZY)

@@ -20,12 +20,14 @@ for columns that are neither floats nor integers, everything goes through
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["number_rows"]
+__all__ = ["number_rows", "parse_table"]
 
 # Numbers whose formatting differs between number writers (exponent thresholds, signed zero, long digits).
 _PROBE = np.array([0.0, -0.0, 1e-4, -2.5e-4, 0.1, 1 / 3, 4.0, 1234567.0, 123456789012345.6, 999999999999999.9,
@@ -56,8 +58,8 @@ def _repr_rows(columns: Sequence[np.ndarray], sep: str) -> list[str]:
     return [sep.join(map(repr, row)) for row in zip(*[c.tolist() for c in columns], strict=True)]
 
 
-def _fast_rows(arrays: list[np.ndarray], sep: str) -> str | None:
-    """The rows (NaN already empty) through orjson, or ``None`` when this table must take the ``repr`` path."""
+def _fast_rows(arrays: list[np.ndarray], sep: str, nan: str = "") -> str | None:
+    """The rows (NaN written as ``nan``) through orjson, or ``None`` when this table must take the ``repr`` path."""
     orjson = _orjson()
     if orjson is None or sep not in (",", "\t"):
         return None
@@ -81,20 +83,20 @@ def _fast_rows(arrays: list[np.ndarray], sep: str) -> str | None:
         if text.count(_INT_SUFFIX) != n_int_cells:
             return None  # some float shares the tag's digits: do not guess which is which
         text = text.replace(_INT_SUFFIX, b"")
-    text = text.replace(b"null", b"")
+    text = text.replace(b"null", nan.encode())
     if sep != ",":
         text = text.replace(b",", sep.encode())
     out = text.decode("ascii")
     if len(odd_rows):
         lines = out.split("\n")
         for i, line in zip(odd_rows.tolist(), _repr_rows([a[odd_rows] for a in arrays], sep), strict=True):
-            lines[i] = line.replace("nan", "")
+            lines[i] = line.replace("nan", nan)
         out = "\n".join(lines)
     return out + "\n"
 
 
-def number_rows(columns: Sequence[np.ndarray], sep: str) -> str:
-    """Rows of numbers, one column per array, NaN as an empty field; ``""`` when there are no rows.
+def number_rows(columns: Sequence[np.ndarray], sep: str, nan: str = "") -> str:
+    """Rows of numbers, one column per array, NaN as ``nan`` (an empty field by default); ``""`` when there are no rows.
 
     The text is what pandas' ``to_csv`` writes for the same columns (floats
     with Python's shortest round-trip ``repr``, so reading returns the same
@@ -107,7 +109,39 @@ def number_rows(columns: Sequence[np.ndarray], sep: str) -> str:
         return ""
     if any(a.ndim != 1 or len(a) != len(arrays[0]) for a in arrays):
         raise ValueError("number_rows: columns must be 1-D and of the same length")
-    fast = _fast_rows(arrays, sep)
+    fast = _fast_rows(arrays, sep, nan)
     if fast is not None:
         return fast
-    return "\n".join(_repr_rows(arrays, sep)).replace("nan", "") + "\n"
+    return "\n".join(_repr_rows(arrays, sep)).replace("nan", nan) + "\n"
+
+
+def parse_table(path: Path, lines: list[str], n_fields: int, sep: str) -> np.ndarray:
+    """Parse numeric rows (empty field = NaN) into ``(rows, n_fields)``; ragged rows mean truncation."""
+    import pandas as pd
+
+    from ..errors import PoseFileError
+
+    rows = [line for line in lines if line.strip()]
+    counts = np.array([line.count(sep) for line in rows], dtype=np.int64)
+    # Writers may leave trailing separators; fewer fields than the header is a cut-off file.
+    short = np.flatnonzero(counts < n_fields - 1)
+    if short.size:
+        raise PoseFileError(
+            f"{path}: data row {short[0] + 1} has {counts[short[0]] + 1} fields, {n_fields} expected; the file is "
+            "truncated or damaged. Write it again."
+        )
+    if not rows:
+        return np.zeros((0, n_fields))
+    try:
+        table = pd.read_csv(
+            io.StringIO("\n".join(rows)),
+            sep=sep,
+            header=None,
+            usecols=range(n_fields),
+            dtype=np.float64,
+            na_values=[""],
+            keep_default_na=True,
+        )
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise PoseFileError(f"{path}: non-numeric values where numbers were expected ({exc}).") from exc
+    return table.to_numpy(dtype=np.float64)

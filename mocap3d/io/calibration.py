@@ -33,7 +33,8 @@ from ..camera import CameraRig, rodrigues, rotation_to_rodrigues
 from ..errors import CalibrationError
 from .atomic import atomic_write_text
 
-__all__ = ["load_calibration", "save_calibration", "rig_to_anipose_dict", "rig_from_anipose_dict"]
+__all__ = ["load_calibration", "save_calibration", "save_caliscope", "rig_to_anipose_dict", "rig_from_anipose_dict",
+           "calibration_units", "load_calibration_with_metadata"]
 
 
 def _natural_key(key: str) -> tuple:
@@ -191,8 +192,28 @@ def load_calibration_with_metadata(path: str | Path) -> tuple[CameraRig, dict[st
     path = Path(path)
     data = _read_toml(path)
     if isinstance(data.get("cameras"), dict) and all(isinstance(v, dict) for v in data["cameras"].values()):
-        return _rig_from_caliscope(data, str(path)), {"format": "caliscope"}
+        # caliscope works in metres (its board's square size is given in cm and converted to m)
+        return _rig_from_caliscope(data, str(path)), {"format": "caliscope", "units": "m"}
     return rig_from_anipose_dict(data, str(path))
+
+
+def calibration_units(source: str | Path | dict[str, Any]) -> str | None:
+    """The length unit of a calibration (``"mm"``, ``"cm"``, ``"m"``), or None when the file does not say.
+
+    ``source`` is a calibration file or its ``[metadata]`` table. The unit is
+    read from ``[metadata] units`` (mocap3d writes it from the board's unit;
+    add it by hand to an anipose or Pose2Sim file: ``units = "m"``) or from
+    the format (caliscope's files are in metres). Never guessed from the
+    values: a missing unit is None, and whoever needs it asks the user.
+    """
+    from ..poses import normalize_units
+
+    meta = source if isinstance(source, dict) else load_calibration_with_metadata(source)[1]
+    where = "calibration [metadata] units" if isinstance(source, dict) else f"{source}: [metadata] units"
+    try:
+        return normalize_units(meta.get("units"), where)
+    except ValueError as exc:
+        raise CalibrationError(str(exc)) from None
 
 
 def rig_to_anipose_dict(rig: CameraRig, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -219,14 +240,73 @@ def rig_to_anipose_dict(rig: CameraRig, metadata: dict[str, Any] | None = None) 
     return out
 
 
-def save_calibration(rig: CameraRig, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``rig`` as anipose's ``calibration.toml`` (atomically).
+def save_calibration(rig: CameraRig, path: str | Path, metadata: dict[str, Any] | None = None,
+                     units: str | None = None) -> Path:  # fmt: skip
+    """Write ``rig`` as anipose's ``calibration.toml`` (atomically), or caliscope's ``camera_array.toml``.
 
     ``metadata`` entries go to the ``[metadata]`` table (anipose uses
-    ``adjusted`` and ``error``, the median reprojection error in px).
+    ``adjusted`` and ``error``, the median reprojection error in px);
+    ``units`` (the translations' length unit) is written there as ``units``,
+    which :func:`calibration_units` reads back (aniposelib ignores it). A
+    path named ``camera_array.toml`` is written in caliscope's layout
+    (:func:`save_caliscope`).
     """
     path = Path(path)
-    atomic_write_text(path, toml.dumps(rig_to_anipose_dict(rig, metadata)))
+    meta = dict(metadata or {})
+    if units is not None:
+        from ..poses import normalize_units
+
+        meta["units"] = normalize_units(units, "calibration units")
+    if path.name == "camera_array.toml":
+        return save_caliscope(rig, path, units=meta.get("units"))
+    atomic_write_text(path, toml.dumps(rig_to_anipose_dict(rig, meta)))
+    return path
+
+
+def save_caliscope(rig: CameraRig, path: str | Path, units: str | None = None) -> Path:
+    """Write ``rig`` as caliscope's ``camera_array.toml``: ``[cameras.N]`` with a 3x3 rotation matrix, in metres.
+
+    caliscope works in metres: translations in another known unit are
+    converted; unknown units are an error (caliscope would misread them).
+    Fisheye cameras are refused (caliscope models pinhole cameras only).
+    caliscope identifies cameras by integer ``cam_id``: names that are
+    integers are kept, other names become the cameras' positions (0, 1, ...)
+    and are lost (caliscope has no field for them).
+    """
+    from ..poses import LENGTH_UNITS, normalize_units
+
+    path = Path(path)
+    unit = normalize_units(units, "calibration units")
+    if unit is None:
+        raise CalibrationError(
+            f"{path}: caliscope calibrations are in metres, and this rig's length unit is not known; pass units "
+            "(mm, cm or m)."
+        )
+    if rig.fisheye.any():
+        fish = [n for n, f in zip(rig.names, rig.fisheye, strict=True) if f]
+        raise CalibrationError(f"{path}: caliscope has no fisheye model; cameras {fish} are fisheye.")
+    scale = LENGTH_UNITS[unit]
+    R = rodrigues(rig.rvec)
+    cameras: dict[str, Any] = {}
+    ids = [int(n) if str(n).isdigit() else i for i, n in enumerate(rig.names)]
+    if len(set(ids)) != len(ids):
+        ids = list(range(len(rig.names)))
+    for i in range(len(rig.names)):
+        cameras[str(ids[i])] = {
+            "cam_id": ids[i],
+            "size": [int(v) for v in rig.sizes[i]],
+            "rotation_count": 0,
+            "error": 0.0,
+            "matrix": rig.K[i].tolist(),
+            "distortions": rig.dist[i, :5].tolist(),
+            "exposure": 0,
+            "grid_count": 0,
+            "ignore": False,
+            "translation": (rig.tvec[i] * scale).tolist(),
+            "rotation": R[i].tolist(),
+            "verified_resolutions": [[int(v) for v in rig.sizes[i]]],
+        }
+    atomic_write_text(path, toml.dumps({"cameras": cameras}))
     return path
 
 

@@ -90,8 +90,14 @@ def _match_text(text: str, camera_names: Sequence[str]) -> list[str]:
     return [cam for cam in hits if not covered(cam)]
 
 
+# DeepLabCut names analysis files <video><scorer>.h5 with scorers starting "DLC_" ("DeepCut_" before 2.1), glued
+# to the video name: the scorer is cut off before looking for the camera name.
+_DLC_SCORER = re.compile(r"(?:DLC|DeepCut)_[A-Za-z0-9].*$")
+
+
 def _strip_suffix(path: Path) -> str:
-    return path.name if path.is_dir() else path.stem
+    stem = path.name if path.is_dir() else path.stem
+    return _DLC_SCORER.sub("", stem) or stem
 
 
 def camera_for_file(path: str | Path, camera_names: Sequence[str], cam_regex: str | None = None) -> str | None:

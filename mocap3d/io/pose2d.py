@@ -51,6 +51,7 @@ from ..errors import PoseFileError, check_path_text
 from ..poses import Track2D
 from ._text import number_rows
 from .atomic import atomic_path, atomic_write_text
+from .sleap import load_sleap_analysis, save_sleap_analysis
 
 __all__ = [
     "KEYPOINT_PRESETS",
@@ -65,7 +66,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("dlc", "sleap", "openpose")
+FORMATS = ("dlc", "sleap", "openpose", "nwb")
 
 _COCO_17 = (
     "Nose", "LEye", "REye", "LEar", "REar", "LShoulder", "RShoulder", "LElbow", "RElbow",
@@ -122,15 +123,17 @@ _DLC_LEVELS = ("scorer", "individuals", "bodyparts", "coords")
 
 
 def load_track2d(path: str | Path, fmt: str | None = None, keypoint_preset: str | None = None) -> Track2D:
-    """Read one view's 2D keypoints from any supported file.
+    """Read one view's 2D keypoints from any supported file (through :mod:`mocap3d.io.registry`).
 
     Parameters
     ----------
-    path : a DeepLabCut ``.h5``/``.csv``, a SLEAP analysis ``.h5``, or a folder
-        of OpenPose/RTMPose ``*.json`` files.
-    fmt : ``"dlc"``, ``"sleap"`` or ``"openpose"`` to skip detection.
-        Otherwise: a folder is OpenPose; an ``.h5`` with a ``tracks`` dataset
-        is SLEAP, any other ``.h5`` DeepLabCut; a ``.csv`` is DeepLabCut.
+    path : a DeepLabCut ``.h5``/``.csv``, a SLEAP analysis ``.h5`` or labels
+        ``.slp``, an NWB ``.nwb`` (ndx-pose), or a folder of OpenPose/RTMPose
+        ``*.json`` files.
+    fmt : a format name (``"dlc"``, ``"sleap"``, ``"openpose"``, ``"nwb"``)
+        that always wins. Otherwise: a folder is OpenPose; an ``.h5`` with a
+        ``tracks`` dataset is SLEAP, any other ``.h5`` DeepLabCut; a ``.csv``
+        is DeepLabCut.
     keypoint_preset : names for JSON keypoints, a key of
         :data:`KEYPOINT_PRESETS` (ignored for other formats).
 
@@ -140,20 +143,29 @@ def load_track2d(path: str | Path, fmt: str | None = None, keypoint_preset: str 
         Missing, unreadable, truncated or unrecognised files; the message
         names the file and the accepted formats.
     """
+    from .registry import load_track2d as _load
+
     path = Path(path)
-    if fmt is not None:
-        fmt = fmt.lower()
-        if fmt not in FORMATS:
-            raise PoseFileError(f"unknown 2D pose format '{fmt}'; use one of: {', '.join(FORMATS)}.")
-    if not path.exists():
-        raise PoseFileError(f"{path}: no such file or folder.")
     if fmt is None:
+        if not path.exists():
+            raise PoseFileError(f"{path}: no such file or folder.")
         fmt = _detect_format(path)
-    if fmt == "openpose":
-        return load_openpose_folder(path, keypoint_preset=keypoint_preset)
-    if fmt == "sleap":
-        return load_sleap_analysis(path)
-    return load_dlc(path)
+    return _load(path, fmt=fmt, keypoint_preset=keypoint_preset)
+
+
+def sniff_dlc(path: Path) -> bool:
+    """Whether ``path`` looks like a DeepLabCut table: a CSV starting with ``scorer``, or an HDF5 that is
+    neither SLEAP's nor a mocap3d result."""
+    if path.suffix.lower() == ".csv":
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.readline().startswith("scorer")
+        except (OSError, UnicodeDecodeError):
+            return False
+    try:
+        return _detect_format(path) == "dlc"
+    except PoseFileError:
+        return False
 
 
 def _detect_format(path: Path) -> str:
@@ -162,6 +174,10 @@ def _detect_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return "dlc"
+    if suffix == ".slp":
+        return "sleap"
+    if suffix == ".nwb":
+        return "nwb-2d"
     if suffix in (".h5", ".hdf5"):
         h5py = _h5py()
         if not h5py.is_hdf5(path):
@@ -189,7 +205,8 @@ def _detect_format(path: Path) -> str:
         )
     raise PoseFileError(
         f"{path}: cannot tell the 2D pose format from '{suffix or path.name}'. Accepted: DeepLabCut .h5/.csv, "
-        "SLEAP analysis .h5, or a folder of OpenPose/RTMPose .json files (or pass fmt='dlc'|'sleap'|'openpose')."
+        "SLEAP analysis .h5 or .slp, NWB .nwb, or a folder of OpenPose/RTMPose .json files (or pass "
+        "fmt='dlc'|'sleap'|'openpose'|'nwb')."
     )
 
 
@@ -380,6 +397,35 @@ def _read_dlc_csv(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return values, levels
 
 
+def dlc_scorer(path: str | Path) -> str | None:
+    """The scorer (first column level) of a DeepLabCut ``.h5``/``.csv`` table; None when it has none or is not one.
+
+    DeepLabCut's tools find an analysis file as ``<video><scorer>*.h5`` and
+    then index its columns by that scorer, so a rewritten file must keep it.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".csv":
+            _, levels = _read_dlc_csv(path)
+        else:
+            _, levels = _read_dlc_h5(path)
+    except PoseFileError:
+        return None
+    scorers = list(dict.fromkeys(levels["scorer"]))
+    return scorers[0] if len(scorers) == 1 else None
+
+
+def dlc_analysis_name(video: str | Path, scorer: str, filtered: bool = False, suffix: str = ".h5") -> str:
+    """The file name DeepLabCut gives the analysis of ``video``: ``<video stem><scorer>[_filtered].h5``.
+
+    DeepLabCut's scorers start with ``DLC`` (``DLC_resnet50_openfieldOct30shuffle1_1030000``) and its
+    ``find_analyzed_data`` picks files that start with ``<video stem><scorer>``; a scorer without the
+    prefix gets ``DLC_`` in front, so that the name and the table's scorer level agree.
+    """
+    full = scorer if scorer.startswith("DLC") else f"DLC_{scorer}"
+    return f"{Path(video).stem}{full}{'_filtered' if filtered else ''}{suffix}"
+
+
 def _track_from_dlc_columns(values: np.ndarray, levels: dict[str, np.ndarray], source: str) -> Track2D:
     """Scatter a DLC table ``(frames, columns)`` into Track2D arrays (vectorized over columns)."""
     scorers = list(dict.fromkeys(levels["scorer"]))
@@ -472,94 +518,7 @@ def _mark_for_older_pandas(path: Path) -> None:
             attrs.metadata = []
 
 
-# --------------------------------------------------------------------------- SLEAP
-
-
-def _decode(names) -> list[str]:
-    return [n.decode() if isinstance(n, bytes) else str(n) for n in np.asarray(names).ravel()]
-
-
-def load_sleap_analysis(path: str | Path) -> Track2D:
-    """Read a SLEAP analysis HDF5 file (see module docstring for its layout).
-
-    Missing point scores (no ``point_scores`` dataset, or NaN scores of
-    user-labelled instances in a predictions export) become 1 where a point
-    exists. Tracks without names are called ``track_0, track_1...`` as SLEAP does.
-    """
-    path = Path(path)
-    h5py = _h5py()
-    try:
-        with h5py.File(path, "r") as f:
-            if "tracks" not in f:
-                raise PoseFileError(f"{path}: no 'tracks' dataset; not a SLEAP analysis file (File > Export Analysis).")
-            tracks = np.asarray(f["tracks"][()], dtype=np.float64)
-            point_scores = np.asarray(f["point_scores"][()], dtype=np.float64) if "point_scores" in f else None
-            node_names = _decode(f["node_names"][()]) if "node_names" in f else None
-            track_names = _decode(f["track_names"][()]) if "track_names" in f else []
-    except PoseFileError:
-        raise
-    except Exception as exc:
-        raise PoseFileError(
-            f"{path}: cannot read this SLEAP analysis file ({type(exc).__name__}: {exc}); it is probably truncated "
-            "or corrupt. Export it again from SLEAP."
-        ) from exc
-    if tracks.ndim != 4 or tracks.shape[1] != 2:
-        raise PoseFileError(
-            f"{path}: 'tracks' must be (tracks, 2, nodes, frames) as SLEAP writes it, got {tracks.shape}."
-        )
-    n_tracks, _, n_nodes, n_frames = tracks.shape
-    points = tracks.transpose(3, 0, 2, 1)  # (frames, tracks, nodes, 2)
-    seen = np.isfinite(points).all(-1)
-    if point_scores is None:
-        scores = np.where(seen, 1.0, 0.0)
-    else:
-        if point_scores.shape != (n_tracks, n_nodes, n_frames):
-            raise PoseFileError(f"{path}: 'point_scores' {point_scores.shape} does not match 'tracks' {tracks.shape}.")
-        scores = point_scores.transpose(2, 0, 1)
-        # SLEAP leaves point_scores NaN for user-labelled instances, whose points are as good as it gets.
-        scores = np.where(seen & np.isnan(scores), 1.0, scores)
-    if node_names is None or len(node_names) != n_nodes:
-        node_names = [f"node{i}" for i in range(n_nodes)]
-    if len(track_names) != n_tracks:
-        track_names = [f"track_{i}" for i in range(n_tracks)]
-    return Track2D(points, scores, tuple(node_names), tuple(track_names), source=str(path))
-
-
-def save_sleap_analysis(track: Track2D, path: str | Path) -> Path:
-    """Write a SLEAP analysis HDF5 file with SLEAP's on-disk (transposed) layout.
-
-    ``instance_scores`` is the mean point score of each instance (SLEAP's own
-    instance score comes from its network; Track2D does not keep it), NaN where
-    the track is absent; ``tracking_scores`` is NaN; ``edge_inds`` is empty
-    (Track2D carries no skeleton edges).
-    """
-    h5py = _h5py()
-    path = Path(path)
-    seen = np.isfinite(track.points).all(-1)  # (F, T, N)
-    occupied = seen.any(-1)  # (F, T)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        inst = np.where(occupied, (track.scores * seen).sum(-1) / np.maximum(seen.sum(-1), 1), np.nan)
-    point_scores = np.where(occupied[..., None], track.scores, np.nan)
-    # SLEAP builds (frames, nodes, 2, tracks) etc. in memory and writes np.transpose of each array.
-    datasets = {
-        "tracks": track.points.transpose(1, 3, 2, 0),  # (T, 2, N, F)
-        "point_scores": point_scores.transpose(1, 2, 0),  # (T, N, F)
-        "instance_scores": inst.T,  # (T, F)
-        "tracking_scores": np.full(inst.T.shape, np.nan),
-        "track_occupancy": occupied.astype(np.uint8),  # (F, T): (tracks, frames) transposed
-    }
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        for name, arr in datasets.items():
-            f.create_dataset(name, data=np.ascontiguousarray(arr), compression="gzip", compression_opts=4)
-        f.create_dataset("track_names", data=np.array([n.encode() for n in track.individuals], dtype="S"))
-        f.create_dataset("node_names", data=np.array([n.encode() for n in track.keypoints], dtype="S"))
-        f.create_dataset("edge_names", data=np.zeros((0, 2), dtype="S1"))
-        f.create_dataset("edge_inds", data=np.zeros((0, 2), dtype=np.int64))
-        f.create_dataset("labels_path", data=track.source)
-        f.create_dataset("video_path", data="")
-        f.create_dataset("video_ind", data=0)
-        f.create_dataset("provenance", data=json.dumps({"software": "mocap3d"}))
-    return path
+# SLEAP: see mocap3d.io.sleap (load_sleap_analysis and save_sleap_analysis are re-exported here).
 
 
 # --------------------------------------------------------------------------- OpenPose / RTMPose JSON

@@ -42,19 +42,12 @@ mocap3d HDF5
     cameras is not aniposelib's string order (``cam_10`` before ``cam_2``);
     match cameras by these names, never by position.
 OpenSim TRC
-    As Pose2Sim writes it: ``PathFileType 4 (X/Y/Z) <file name>``; the header
-    keys ``DataRate CameraRate NumFrames NumMarkers Units OrigDataRate
-    OrigDataStartFrame OrigNumFrames`` and their values; marker names each
-    followed by two tabs; ``X1 Y1 Z1 ...``; then one tab-separated row per
-    frame: ``Frame#`` (1-based), ``Time`` = ``Frame# / DataRate`` and the
-    coordinates, NaN written as an empty field. With ``yup=True`` the file's
-    (X, Y, Z) are the world's (Y, Z, X) (Pose2Sim's Z-up to Y-up turn).
+    See :mod:`mocap3d.io.trc` (``NaN`` for missing values, units from the
+    data, declared axes, time from 0).
 """
 
 from __future__ import annotations
 
-import inspect
-import io
 import json
 import logging
 from pathlib import Path
@@ -66,7 +59,9 @@ from ..camera import CameraRig
 from ..errors import PoseFileError
 from ..poses import Poses3D
 from ._text import number_rows
+from ._text import parse_table as _parse_table
 from .atomic import atomic_path, atomic_write_text
+from .trc import load_trc, save_trc
 
 __all__ = [
     "save_poses3d",
@@ -82,49 +77,57 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_SUFFIXES = ".csv (anipose), .h5 (mocap3d HDF5), .trc (OpenSim)"
 _H5_FORMAT = "mocap3d.poses3d"
-_UNIT_SCALE = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}
-_WRITER_OPTIONS = {"calibration", "units", "fps", "yup"}
+_WRITER_OPTIONS = {"calibration", "units", "fps", "yup", "axes", "individual"}
 
 
 def save_poses3d(poses: Poses3D, path: str | Path, **kw) -> Path:
-    """Write ``poses`` in the format given by the suffix: ``.csv``, ``.h5``/``.hdf5`` or ``.trc``.
+    """Write ``poses`` in the format given by the suffix (see :mod:`mocap3d.io.registry`).
 
-    Keyword arguments go to the format's writer: :func:`save_h5`'s
-    ``calibration``, ``units``; :func:`save_trc`'s ``fps``, ``units``, ``yup``.
-    Those a format cannot store are dropped (an anipose CSV has no place for
-    ``fps`` or ``units``), so one call serves every output suffix; any other
-    keyword is an error.
+    Keyword arguments go to the format's writer (:func:`save_h5`'s
+    ``calibration``, ``units``; :func:`~mocap3d.io.trc.save_trc`'s ``fps``,
+    ``units``, ``axes``/``yup``...). Those a format cannot store are dropped
+    (an anipose CSV has no place for ``fps`` or ``units``), so one call serves
+    every output suffix; any other keyword is an error.
     """
-    suffix = Path(path).suffix.lower()
-    writers = {".csv": save_anipose_csv, ".h5": save_h5, ".hdf5": save_h5, ".trc": save_trc}
-    if suffix not in writers:
-        raise PoseFileError(f"{path}: unknown 3D output format '{suffix}'; use one of {_SUFFIXES}.")
     unknown = set(kw) - _WRITER_OPTIONS
     if unknown:
         raise TypeError(f"save_poses3d() got unexpected keyword arguments {sorted(unknown)}")
-    writer = writers[suffix]
-    accepted = _WRITER_OPTIONS & set(inspect.signature(writer).parameters)
-    dropped = sorted(k for k in kw if k not in accepted and kw[k] is not None)
-    if dropped:
-        log.debug("%s: %s not stored in this format", Path(path).name, ", ".join(dropped))
-    return writer(poses, path, **{k: v for k, v in kw.items() if k in accepted})
+    from .registry import save_poses3d as _save
+
+    return _save(poses, path, **kw)
 
 
-def load_poses3d(path: str | Path) -> Poses3D:
-    """Read a 3D pose file written by :func:`save_poses3d` (or by anipose / Pose2Sim), by suffix."""
+def load_poses3d(path: str | Path, **kw) -> Poses3D:
+    """Read a 3D pose file of any registered format (anipose CSV, mocap3d HDF5, TRC, C3D, netCDF, NWB)."""
     path = Path(path)
-    suffix = path.suffix.lower()
     if not path.is_file():
         raise PoseFileError(f"{path}: no such file.")
-    if suffix == ".csv":
-        return load_anipose_csv(path)
-    if suffix in (".h5", ".hdf5"):
-        return load_h5(path)
-    if suffix == ".trc":
-        return load_trc(path)
-    raise PoseFileError(f"{path}: unknown 3D pose format '{suffix}'; use one of {_SUFFIXES}.")
+    from .registry import load_poses3d as _load
+
+    return _load(path, **kw)
+
+
+def sniff_h5(path: Path) -> bool:
+    """Whether ``path`` is a mocap3d 3D result (HDF5 with ``format = "mocap3d.poses3d"``)."""
+    try:
+        h5py = _h5py()
+        if not h5py.is_hdf5(path):
+            return False
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("format") == _H5_FORMAT
+    except OSError:
+        return False
+
+
+def sniff_anipose_csv(path: Path) -> bool:
+    """Whether ``path``'s header has anipose's ``<bodypart>_x`` columns (not DeepLabCut's ``scorer`` rows)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            header = f.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return "_x," in header and not header.startswith("scorer")
 
 
 # --------------------------------------------------------------------------- shared text helpers
@@ -135,36 +138,6 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PoseFileError(f"{path}: cannot read this file as text ({exc}).") from exc
-
-
-def _parse_table(path: Path, lines: list[str], n_fields: int, sep: str) -> np.ndarray:
-    """Parse numeric rows (empty field = NaN) into ``(rows, n_fields)``; ragged rows mean truncation."""
-    import pandas as pd
-
-    rows = [line for line in lines if line.strip()]
-    counts = np.array([line.count(sep) for line in rows], dtype=np.int64)
-    # Writers may leave trailing separators; fewer fields than the header is a cut-off file.
-    short = np.flatnonzero(counts < n_fields - 1)
-    if short.size:
-        raise PoseFileError(
-            f"{path}: data row {short[0] + 1} has {counts[short[0]] + 1} fields, {n_fields} expected; the file is "
-            "truncated or damaged. Write it again."
-        )
-    if not rows:
-        return np.zeros((0, n_fields))
-    try:
-        table = pd.read_csv(
-            io.StringIO("\n".join(rows)),
-            sep=sep,
-            header=None,
-            usecols=range(n_fields),
-            dtype=np.float64,
-            na_values=[""],
-            keep_default_na=True,
-        )
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise PoseFileError(f"{path}: non-numeric values where numbers were expected ({exc}).") from exc
-    return table.to_numpy(dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- anipose CSV
@@ -285,13 +258,16 @@ def save_h5(poses: Poses3D, path: str | Path, calibration: CameraRig | None = No
     Parameters
     ----------
     calibration : the rig the points were triangulated with; stored in group ``calibration``.
-    units : length units of the points (default ``metadata["units"]`` or ``""`` when unknown).
+    units : length unit to store (default ``poses.units``; ``""`` in the file when unknown). The points are
+        converted when ``poses.units`` is known and differs; when it is unknown, ``units`` labels them.
 
     Metadata must be JSON-serialisable (numpy arrays and scalars, paths and
     tuples are converted to lists, numbers and strings).
     """
     h5py = _h5py()
     str_dt = h5py.string_dtype()
+    if units is not None:
+        poses = poses.with_units(units) if poses.units is not None else poses.replace(units=units)
     try:
         meta_json = json.dumps(poses.metadata, default=_json_default)
     except (TypeError, ValueError) as exc:
@@ -312,7 +288,7 @@ def save_h5(poses: Poses3D, path: str | Path, calibration: CameraRig | None = No
         f.attrs.create("keypoints", np.array(poses.keypoints, dtype=object), dtype=str_dt)
         f.attrs.create("views", np.array(poses.views, dtype=object), dtype=str_dt)
         f.attrs["fps"] = np.nan if poses.fps is None else float(poses.fps)
-        f.attrs["units"] = units if units is not None else str(poses.metadata.get("units", ""))
+        f.attrs["units"] = poses.units or ""
         f.attrs["metadata"] = meta_json
         if calibration is not None:
             g = f.create_group("calibration")
@@ -355,7 +331,7 @@ def load_h5(path: str | Path) -> Poses3D:
         raise
     except Exception as exc:
         raise PoseFileError(f"{path}: damaged mocap3d HDF5 file ({type(exc).__name__}: {exc}).") from exc
-    if units and "units" not in metadata:
+    if units:
         metadata["units"] = units
     try:
         return Poses3D(
@@ -382,115 +358,4 @@ def load_h5_calibration(path: str | Path) -> CameraRig | None:
     return CameraRig(names=names, **fields)
 
 
-# --------------------------------------------------------------------------- TRC
-
-
-def _fmt_number(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
-
-
-def save_trc(
-    poses: Poses3D,
-    path: str | Path,
-    fps: float | None = None,
-    units: str = "mm",
-    yup: bool = False,
-) -> Path:
-    """Write an OpenSim TRC file laid out exactly as Pose2Sim writes it.
-
-    Parameters
-    ----------
-    fps : frame rate (default ``poses.fps``; one of them is required).
-    units : units written in the header. When ``poses.metadata["units"]`` is
-        set to another of ``m``, ``cm``, ``mm``, the points are converted;
-        otherwise they are written as they are and ``units`` only labels them.
-    yup : write TRC (X, Y, Z) = world (Y, Z, X), Pose2Sim's turn of a Z-up
-        world into OpenSim's Y-up frame.
-
-    ``metadata["frame_start"]`` (default 0) is written as
-    ``OrigDataStartFrame``. Missing points are empty fields.
-    """
-    path = Path(path)
-    fps = poses.fps if fps is None else fps
-    if fps is None or not np.isfinite(fps) or fps <= 0:
-        raise PoseFileError(
-            f"{path}: a TRC file needs the frame rate; pass fps= (or --fps) with the cameras' frame rate."
-        )
-    pts = poses.points
-    src_units = poses.metadata.get("units")
-    if src_units in _UNIT_SCALE and units in _UNIT_SCALE and src_units != units:
-        pts = pts * (_UNIT_SCALE[src_units] / _UNIT_SCALE[units])
-        log.info("TRC %s: converting points from %s to %s", path.name, src_units, units)
-    if yup:
-        pts = pts[..., [1, 2, 0]]
-    n_frames, n_markers = pts.shape[:2]
-    start = int(poses.metadata.get("frame_start", 0))
-    bad = [k for k in poses.keypoints if "\t" in k or "\n" in k]
-    if bad:
-        raise PoseFileError(f"TRC marker names cannot contain tabs or newlines: {bad}.")
-    rate = _fmt_number(fps)
-    header = [
-        f"PathFileType\t4\t(X/Y/Z)\t{path.name}",
-        "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
-        "\t".join([rate, rate, str(n_frames), str(n_markers), units, rate, str(start), str(start + n_frames)]),
-        "Frame#\tTime\t" + "\t\t\t".join(poses.keypoints) + "\t\t",
-        "\t\t" + "\t".join(f"X{i + 1}\tY{i + 1}\tZ{i + 1}" for i in range(n_markers)),
-    ]
-    frames = np.arange(1, n_frames + 1, dtype=np.int64)
-    flat = pts.reshape(n_frames, 3 * n_markers)
-    columns = [frames, frames / float(fps)] + [flat[:, i] for i in range(flat.shape[1])]
-    text = "\n".join(header) + "\n" + number_rows(columns, "\t")
-    return atomic_write_text(path, text)
-
-
-def load_trc(path: str | Path, yup: bool | None = None) -> Poses3D:
-    """Read an OpenSim TRC file (Pose2Sim's, OpenSim's or ours).
-
-    Parameters
-    ----------
-    yup : True when the file was written Y-up from a Z-up world (as Pose2Sim
-        does): the points are turned back, world (X, Y, Z) = TRC (Z, X, Y).
-        None or False return the file's axes unchanged (a TRC file does not
-        record which convention it follows).
-
-    Returns
-    -------
-    Poses3D with ``fps`` = ``DataRate`` and ``metadata`` holding ``units`` and
-    ``frame_start`` (``OrigDataStartFrame``). Empty fields are NaN. Frames are
-    the data rows in order; the ``Time`` column is not kept (it is
-    ``Frame# / DataRate`` in the files Pose2Sim writes).
-    """
-    path = Path(path)
-    lines = _read_text(path).splitlines()
-    if len(lines) < 5 or not lines[0].startswith("PathFileType"):
-        raise PoseFileError(f"{path}: not a TRC file (it must start with 'PathFileType' and a 5-line header).")
-    keys = lines[1].split("\t")
-    vals = lines[2].split("\t")
-    info = dict(zip(keys, vals, strict=False))
-    try:
-        fps = float(info["DataRate"])
-        n_markers_hdr = int(info["NumMarkers"])
-        start = int(float(info.get("OrigDataStartFrame", "0") or 0))
-    except (KeyError, ValueError) as exc:
-        raise PoseFileError(f"{path}: TRC header line 3 lacks a valid DataRate/NumMarkers ({exc}).") from exc
-    units = info.get("Units", "").strip()
-    names = [c.strip() for c in lines[3].split("\t")[2:] if c.strip()]
-    if len(names) != n_markers_hdr:
-        log.warning(
-            "%s: header says %d markers, the names row has %d; using the names", path, n_markers_hdr, len(names)
-        )
-    values = _parse_table(path, lines[5:], 2 + 3 * len(names), "\t")
-    try:
-        n_frames_hdr = int(info.get("NumFrames") or values.shape[0])
-    except ValueError:
-        n_frames_hdr = values.shape[0]
-    if n_frames_hdr != values.shape[0]:
-        raise PoseFileError(
-            f"{path}: the header says {n_frames_hdr} frames but {values.shape[0]} data rows follow; the file is "
-            "truncated or damaged."
-        )
-    pts = values[:, 2:].reshape(-1, len(names), 3)
-    if yup:
-        pts = pts[..., [2, 0, 1]]
-    metadata: dict[str, Any] = {"units": units, "frame_start": start}
-    return Poses3D(keypoints=tuple(names), points=pts, fps=fps, metadata=metadata)
+# TRC: see mocap3d.io.trc (save_trc and load_trc are re-exported here).

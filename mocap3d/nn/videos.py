@@ -1,7 +1,7 @@
 """Video analysis: frames decoded in a background thread, batched inference, DeepLabCut output.
 
 One ``.h5`` (and ``.csv``) per video in DeepLabCut's analysis layout
-(:func:`mocap3d.io.pose2d.save_dlc`), named ``<video stem>_<scorer>.h5`` so
+(:func:`mocap3d.io.pose2d.save_dlc`), named ``<video stem>DLC_<scorer>.h5`` so
 that ``mocap3d triangulate`` matches it to its camera by name. A video whose
 output exists is skipped unless ``overwrite``: an interrupted batch of videos
 resumes where it stopped. Optionally a labelled video with the skeleton.
@@ -40,7 +40,7 @@ class AnalyzeConfig:
     scorer: str = "mocap3d"
     overwrite: bool = False
     max_frames: int | None = None  # stop after this many frames (quick looks, benchmarks)
-    name_with_scorer: bool = True  # <stem>_<scorer>.h5; False: <stem>.h5 (a project pipeline's pose-2d/)
+    name_with_scorer: bool = True  # <stem>DLC_<scorer>.h5; False: <stem>.h5 (a project pipeline's pose-2d/)
 
 
 @dataclass
@@ -121,16 +121,24 @@ def read_batches(path: str | Path, batch_size: int, max_frames: int | None = Non
                 thread.join(0.05)
 
 
+def dlc_scorer_name(scorer: str) -> str:
+    """The scorer written in the table and the file name: DeepLabCut's start with ``DLC``."""
+    return scorer if scorer.startswith("DLC") else f"DLC_{scorer}"
+
+
 def output_path(video: str | Path, out_dir: str | Path | None, scorer: str, with_scorer: bool = True) -> Path:
+    """``<video stem>DLC_<scorer>.h5``, the name DeepLabCut's tools look for (``<stem>.h5`` without the scorer)."""
+    from ..io.pose2d import dlc_analysis_name
+
     video = Path(video)
-    name = f"{video.stem}_{scorer}.h5" if with_scorer else f"{video.stem}.h5"
+    name = dlc_analysis_name(video, scorer) if with_scorer else f"{video.stem}.h5"
     return (Path(out_dir) if out_dir else video.parent) / name
 
 
 def analyze_video(predictor: Predictor, bodyparts: tuple[str, ...], video: str | Path,
                   out_dir: str | Path | None = None, cfg: AnalyzeConfig | None = None,
                   skeleton: list[tuple[str, str]] | None = None, progress: bool = True) -> VideoResult:
-    """Keypoints of every frame of ``video`` -> ``<out_dir>/<stem>_<scorer>.h5`` (+ ``.csv``, labelled ``.mp4``)."""
+    """Keypoints of every frame of ``video`` -> ``<out_dir>/<stem>DLC_<scorer>.h5`` (+ ``.csv``, labelled ``.mp4``)."""
     cfg = cfg or AnalyzeConfig()
     video = Path(video)
     out = output_path(video, out_dir, cfg.scorer, cfg.name_with_scorer)
@@ -152,9 +160,10 @@ def analyze_video(predictor: Predictor, bodyparts: tuple[str, ...], video: str |
         raise NetworkError(f"{video}: no frame could be decoded.")
     xy, s = np.concatenate(points), np.concatenate(scores)
     track = Track2D(xy[:, None], s[:, None], bodyparts, source=str(video))
-    save_dlc(track, out, scorer=cfg.scorer)
+    save_dlc(track, out, scorer=dlc_scorer_name(cfg.scorer) if cfg.name_with_scorer else cfg.scorer)
     if cfg.save_csv:
-        save_dlc(track, out.with_suffix(".csv"), scorer=cfg.scorer)
+        save_dlc(track, out.with_suffix(".csv"), scorer=dlc_scorer_name(cfg.scorer) if cfg.name_with_scorer
+                 else cfg.scorer)
     if cfg.labelled_video:
         write_labelled_video(video, xy, s, bodyparts, out.with_name(out.stem + "_labeled.mp4"), cfg.pcutoff,
                              skeleton, fps or 30.0)
