@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from mocap3d.cli import cli
+from mocap3d.errors import PoseFileError
 from mocap3d.multi.output import individual_paths, load_individuals, save_individuals
 from mocap3d.poses import Poses3D
 
@@ -69,7 +70,10 @@ def test_formats_without_individuals_get_one_file_each(tmp_path):
     from mocap3d.io.pose3d import load_trc
 
     poses = _poses()
-    written = save_individuals(poses, tmp_path / "trial.trc")
+    with pytest.raises(PoseFileError, match="needs the length unit"):  # never guessed
+        save_individuals(poses, tmp_path / "trial.trc")
+    assert not list(tmp_path.iterdir())
+    written = save_individuals(poses, tmp_path / "trial.trc", units="mm")
     assert [p.name for p in written] == ["trial_individual_0.trc", "trial_individual_1.trc"]
     assert individual_paths(tmp_path / "x.nc", ["a", "b"]) == {"a": tmp_path / "x.nc", "b": tmp_path / "x.nc"}
     back = load_trc(written[1], yup=True)

@@ -57,7 +57,7 @@ def save_individuals(
     path = Path(path)
     suffix = path.suffix.lower()
     first = next(iter(poses.values()))
-    unit = units or str(first.metadata.get("units") or "mm")
+    unit = units or first.units  # None when unknown: never guessed
     rate = fps if fps is not None else first.fps
     if suffix in (".nc", ".netcdf"):
         import xarray as xr
@@ -89,7 +89,8 @@ def save_individuals(
             for key, values in (("individuals", list(poses)), ("keypoints", first.keypoints), ("views", first.views)):
                 f.attrs.create(key, np.array(values, dtype=object), dtype=str_dt)
             f.attrs["fps"] = np.nan if rate is None else float(rate)
-            f.attrs["units"] = unit
+            if unit is not None:
+                f.attrs["units"] = unit
             f.attrs["metadata"] = json.dumps({n: p.metadata for n, p in poses.items()}, default=str)
         return [path]
     from ..io.exports import save_any_poses3d

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import MocapError
-from ..io.calibration import load_calibration
+from ..io.calibration import calibration_units, load_calibration_with_metadata
 from ..io.matching import load_tracks
 from ..io.pose3d import save_h5, save_poses3d
 from ..poses import Poses2D, Poses3D
@@ -110,7 +110,13 @@ def triangulate_files(
     inputs = [Path(p).resolve() for p in pose_files]
     if out.resolve() in inputs or out.resolve() == Path(calibration).resolve():
         raise MocapError(f"--out '{out}' is one of the inputs; choose another output path (inputs are never modified).")
-    rig = load_calibration(calibration)
+    rig, calibration_metadata = load_calibration_with_metadata(calibration)
+    units = units or calibration_units(calibration_metadata)  # never guessed: None when the file does not say
+    if units is None and out.suffix.lower() == ".trc":
+        raise MocapError(
+            f"{calibration} does not say its length unit, which a TRC header needs; pass --units mm (or m, cm), "
+            'or add units = "mm" to its [metadata] table.'
+        )
     tracks = load_tracks(pose_files, rig.names, cam_regex=config.cam_regex, keypoint_preset=keypoint_preset)
     if check_tracks is not None and len(tracks) >= 2:
         check_tracks(tracks, rig, keypoints)
@@ -142,7 +148,7 @@ def triangulate_files(
     if out.suffix.lower() == ".h5":
         save_h5(poses3d, out, calibration=rig.select(poses2d.views), units=units)
     elif out.suffix.lower() == ".trc":
-        save_poses3d(poses3d, out, fps=fps or poses3d.fps, units=units or "mm", yup=trc_yup)
+        save_poses3d(poses3d, out, fps=fps or poses3d.fps, units=units, yup=trc_yup)
     else:
         save_poses3d(poses3d, out)
     summary = summarize(poses3d, out)
