@@ -23,7 +23,11 @@ from numpy.typing import ArrayLike
 
 from .errors import PoseFileError
 
-__all__ = ["Track2D", "Poses2D", "Poses3D"]
+__all__ = ["DEFAULT_INDIVIDUAL", "Track2D", "Poses2D", "Poses3D"]
+
+#: The name of the one individual of a single-animal file (movement's convention). Files written
+#: with the older names ``individual0`` or ``single`` are still read: the name is only a label.
+DEFAULT_INDIVIDUAL = "individual_0"
 
 
 def _float_array(value, name: str, ndim: int) -> np.ndarray:
@@ -45,7 +49,7 @@ class Track2D:
         Confidence; 0 where not detected.
     keypoints : tuple of str (keypoints,)
     individuals : tuple of str (individuals,)
-        ``("individual0",)`` for single-animal files.
+        ``(DEFAULT_INDIVIDUAL,)`` for single-animal files.
     source : str
         Where it was read from (for messages).
     """
@@ -53,7 +57,7 @@ class Track2D:
     points: np.ndarray
     scores: np.ndarray
     keypoints: tuple[str, ...]
-    individuals: tuple[str, ...] = ("individual0",)
+    individuals: tuple[str, ...] = (DEFAULT_INDIVIDUAL,)
     source: str = ""
 
     def __post_init__(self) -> None:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import PoseFileError
-from ..poses import Poses3D
+from ..poses import DEFAULT_INDIVIDUAL, Poses3D
 from .atomic import atomic_path
 
 __all__ = [
@@ -130,7 +130,7 @@ def _xarray():
     return xr
 
 
-def poses_to_movement_dataset(poses: Poses3D, individual: str = "individual_0", units: str = "mm"):
+def poses_to_movement_dataset(poses: Poses3D, individual: str = DEFAULT_INDIVIDUAL, units: str = "mm"):
     """A ``movement`` poses dataset (``xarray.Dataset``) from :class:`Poses3D`.
 
     ``position`` is (time, space=3, keypoints, individuals=1); ``confidence`` is
@@ -170,7 +170,7 @@ def poses_to_movement_dataset(poses: Poses3D, individual: str = "individual_0", 
     return ds
 
 
-def save_netcdf(poses: Poses3D, path: str | Path, individual: str = "individual_0", units: str = "mm") -> Path:
+def save_netcdf(poses: Poses3D, path: str | Path, individual: str = DEFAULT_INDIVIDUAL, units: str = "mm") -> Path:
     """Write poses as a ``movement`` netCDF file (HDF5-based netCDF4, via h5netcdf), atomically."""
     ds = poses_to_movement_dataset(poses, individual=individual, units=units)
     path = Path(path)
