@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import PoseFileError, check_path_text
-from ..poses import DEFAULT_INDIVIDUAL, Track2D
+from ..poses import DEFAULT_INDIVIDUAL, Track2D, finite_points
 from ._text import number_rows
 from .atomic import atomic_path, atomic_write_text
 
@@ -403,7 +403,7 @@ def _track_from_dlc_columns(values: np.ndarray, levels: dict[str, np.ndarray], s
             raise PoseFileError(f"{source}: a body part has its '{name}' column twice.")
         out[c][:, ii[sel], kk[sel]] = values[:, sel]
     points = np.stack([out[0], out[1]], axis=-1)
-    seen = np.isfinite(points).all(-1)
+    seen = finite_points(points)
     scores = out[2] if "likelihood" in coords else np.where(seen, 1.0, 0.0)
     return Track2D(points, scores, tuple(keypoints), tuple(individuals), source=source)
 

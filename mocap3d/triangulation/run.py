@@ -14,7 +14,7 @@ from ..errors import MocapError
 from ..io.calibration import load_calibration
 from ..io.matching import load_views
 from ..io.pose3d import save_h5, save_poses3d
-from ..poses import Poses3D
+from ..poses import Poses3D, finite_points
 from .config import TriangulationConfig
 from .core import triangulate
 
@@ -51,7 +51,7 @@ class TriangulationSummary:
 
 
 def summarize(poses: Poses3D, out: Path) -> TriangulationSummary:
-    ok = np.isfinite(poses.points).all(-1)
+    ok = finite_points(poses.points)
     used = poses.cameras_used[ok]
     return TriangulationSummary(
         out=out,
