@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import MocapError
 from ..io.calibration import load_calibration
-from ..io.matching import load_views
+from ..io.matching import InputMatching, load_views
 from ..io.pose3d import save_h5, save_poses3d
 from ..poses import Poses3D, finite_points
 from .config import TriangulationConfig
@@ -76,6 +76,7 @@ def triangulate_files(
     keypoints: Sequence[str] | None = None,
     trc_yup: bool = True,
     filters: FilterPipeline | None = None,
+    matching: InputMatching | None = None,
 ) -> tuple[Poses3D, TriangulationSummary]:
     """Triangulate one recording's 2D files with a calibration and write the result.
 
@@ -94,10 +95,13 @@ def triangulate_files(
     filters : 2D steps run on each camera's detections before triangulation,
         3D steps on the result (see :mod:`mocap3d.filters`); recorded in the
         output's metadata.
+    matching : which file is which camera (``cam_regex``) and which individual
+        of multi-animal files is used (default: names as tokens, the first).
 
     The output is written atomically; inputs are only read.
     """
     config = config or TriangulationConfig()
+    matching = matching or InputMatching()
     out = Path(out)
     if out.suffix.lower() not in OUTPUT_FORMATS:
         known = ", ".join(f"{k} ({v})" for k, v in OUTPUT_FORMATS.items())
@@ -107,7 +111,7 @@ def triangulate_files(
         raise MocapError(f"--out '{out}' is one of the inputs; choose another output path (inputs are never modified).")
     rig = load_calibration(calibration)
     poses2d = load_views(
-        pose_files, rig.names, cam_regex=config.cam_regex, individual=config.individual,
+        pose_files, rig.names, cam_regex=matching.cam_regex, individual=matching.individual,
         keypoint_preset=keypoint_preset, fps=fps, keypoints=keypoints,
     )
     if len(poses2d.views) < 2:
