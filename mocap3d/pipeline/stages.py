@@ -290,10 +290,8 @@ def _plan_triangulate(ctx: SessionContext) -> StageWork | str:
 
     def run() -> list[str]:
         from ..io.pose2d import load_track2d
-        from ..io.pose3d import save_h5
         from ..poses import Poses2D
-        from ..triangulation import triangulate
-        from ..triangulation.run import summarize
+        from ..triangulation.run import solve, summarize, write_output
         from .sync import apply_offsets, load_offsets
 
         tracks = {c: load_track2d(p, keypoint_preset=cfg.project.keypoint_preset) for c, p in files.items()}
@@ -301,7 +299,7 @@ def _plan_triangulate(ctx: SessionContext) -> StageWork | str:
         if offsets:
             tracks = apply_offsets(tracks, offsets)
         poses2d = Poses2D.from_tracks(tracks, individual=cfg.inputs.individual, fps=cfg.project.fps)
-        poses3d = triangulate(poses2d, ctx.rig, cfg.triangulation)
+        poses3d = solve(poses2d, ctx.rig, cfg.triangulation)  # the command's job (triangulation/run.py)
         root = ctx.session.root
         poses3d.metadata.update({
             "session": ctx.session.name,
@@ -310,7 +308,7 @@ def _plan_triangulate(ctx: SessionContext) -> StageWork | str:
             "sync_offsets": offsets,
             "units": cfg.project.units,
         })  # fmt: skip
-        save_h5(poses3d, out, calibration=ctx.rig.select(poses2d.views), units=cfg.project.units)
+        write_output(poses3d, out, ctx.rig.select(poses2d.views), units=cfg.project.units)
         return summarize(poses3d, out).lines()[:2]
 
     return StageWork(inputs, [out], ctx.config.params("triangulation", "project"), run)

@@ -14,14 +14,15 @@ from ..errors import MocapError
 from ..io.calibration import load_calibration
 from ..io.matching import InputMatching, load_views
 from ..io.pose3d import save_h5, save_poses3d
-from ..poses import Poses3D, finite_points
+from ..poses import Poses2D, Poses3D, finite_points
 from .config import TriangulationConfig
 from .core import triangulate
 
 if TYPE_CHECKING:
+    from ..camera import CameraRig
     from ..filters import FilterPipeline
 
-__all__ = ["triangulate_files", "TriangulationSummary", "OUTPUT_FORMATS"]
+__all__ = ["triangulate_files", "solve", "write_output", "TriangulationSummary", "OUTPUT_FORMATS"]
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,27 @@ def triangulate_files(
             f"only {len(poses2d.views)} of the given files matched a calibration camera ({', '.join(poses2d.views)}); "
             "triangulation needs two or more cameras."
         )
+    poses3d = solve(poses2d, rig, config, filters=filters, fps=fps)
+    poses3d.metadata.update(
+        {
+            "calibration": str(Path(calibration).resolve()),
+            "inputs": {v: str(s) for v, s in zip(poses2d.views, poses2d.sources, strict=False)},
+        }
+    )
+    if units:
+        poses3d.metadata["units"] = units
+    write_output(poses3d, out, rig.select(poses2d.views), units=units, fps=fps, trc_yup=trc_yup)
+    summary = summarize(poses3d, out)
+    log.info("; ".join(summary.lines()))
+    return poses3d, summary
+
+
+def solve(poses2d: Poses2D, rig: CameraRig, config: TriangulationConfig,
+          filters: FilterPipeline | None = None, fps: float | None = None) -> Poses3D:  # fmt: skip
+    """The triangulation job on aligned 2D points: 2D filters, the solver, 3D filters (recorded in the metadata).
+
+    Shared by :func:`triangulate_files` (the command) and the project pipeline's triangulate stage.
+    """
     if filters and filters.filter2d:
         from ..filters import apply_filters_2d  # scipy: loaded only when there are filters
 
@@ -130,20 +152,20 @@ def triangulate_files(
         from ..filters import apply_filters_3d
 
         poses3d = apply_filters_3d(poses3d, filters.filter3d, fps=fps)
-    poses3d.metadata.update(
-        {
-            "calibration": str(Path(calibration).resolve()),
-            "inputs": {v: str(s) for v, s in zip(poses2d.views, poses2d.sources, strict=False)},
-        }
-    )
-    if units:
-        poses3d.metadata["units"] = units
+    return poses3d
+
+
+def write_output(poses3d: Poses3D, out: Path, rig: CameraRig, *, units: str | None = None,
+                 fps: float | None = None, trc_yup: bool = True) -> Path:  # fmt: skip
+    """Write a triangulation's result, the format from ``out``'s suffix (the one helper that builds the output).
+
+    ``.h5`` keeps the cameras used (``rig``, already selected to the views) and the units; ``.trc`` needs a
+    frame rate; anything else is anipose's CSV.
+    """
     if out.suffix.lower() == ".h5":
-        save_h5(poses3d, out, calibration=rig.select(poses2d.views), units=units)
+        save_h5(poses3d, out, calibration=rig, units=units)
     elif out.suffix.lower() == ".trc":
         save_poses3d(poses3d, out, fps=fps or poses3d.fps, units=units or "mm", yup=trc_yup)
     else:
         save_poses3d(poses3d, out)
-    summary = summarize(poses3d, out)
-    log.info("; ".join(summary.lines()))
-    return poses3d, summary
+    return out
