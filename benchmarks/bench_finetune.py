@@ -45,13 +45,13 @@ REPO = Path(__file__).resolve().parents[1]
 def fit(data: TrainingSet, minutes: float, out: Path, threads: int, init_from: Path | None = None):
     """Train preset lite0 on ``data`` for the iteration count that fits ``minutes`` (speed measured first)."""
     cfg = preset("lite0")
-    cfg.train.threads, cfg.train.checkpoint_every, cfg.train.iterations = threads, 10**6, 10**6
+    cfg = cfg.replace(train=cfg.train.replace(threads=threads, checkpoint_every=10**6, iterations=10**6))
     t0 = time.perf_counter()
     train(data, cfg, out, stop_after=5, progress=False, init_from=init_from)
     probe = train(data, cfg, out, stop_after=25, progress=False, init_from=init_from)
     left = minutes * 60 - (time.perf_counter() - t0)
-    cfg.train.iterations = max(40, 25 + int(left / probe.seconds_per_iteration))
-    cfg.train.warmup = min(cfg.train.warmup, cfg.train.iterations // 10)
+    cfg = cfg.replace(train=cfg.train.replace(iterations=max(40, 25 + int(left / probe.seconds_per_iteration))))
+    cfg = cfg.replace(train=cfg.train.replace(warmup=min(cfg.train.warmup, cfg.train.iterations // 10)))
     result = train(data, cfg, out, progress=False, init_from=init_from)
     return result, (time.perf_counter() - t0) / 60
 

@@ -92,14 +92,14 @@ def main() -> None:
     data = TrainingSet(tuple(f"{rig.names[v]}/{f}" for v, f in picks), [frames[v][f] for v, f in picks],
                        np.stack([labels[v, f] for v, f in picks]), keypoints)
     cfg = preset("scratch")
-    cfg.train.threads = args.threads
+    cfg = cfg.replace(train=cfg.train.replace(threads=args.threads))
     with tempfile.TemporaryDirectory() as tmp:
         probe = 30
-        cfg.train.iterations = 10**6
+        cfg = cfg.replace(train=cfg.train.replace(iterations=10**6))
         t0 = time.perf_counter()
         train(data, cfg, tmp, stop_after=probe, progress=False)
         per_iter = (time.perf_counter() - t0) / probe
-        cfg.train.iterations = max(probe + 50, int(args.minutes * 60 / per_iter))
+        cfg = cfg.replace(train=cfg.train.replace(iterations=max(probe + 50, int(args.minutes * 60 / per_iter))))
         result = train(data, cfg, tmp)
         minutes = (time.perf_counter() - t0) / 60
         model, info = load_model(result.model_path)

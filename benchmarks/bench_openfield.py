@@ -50,20 +50,21 @@ def run_split(project, data, fraction, args, out: Path) -> dict:
     train_idx, test_idx = split(len(data), fraction, args.seed)
     cfg = preset(args.preset)
     if args.pretrained:
-        cfg.model.pretrained = args.pretrained
+        cfg = cfg.replace(model=cfg.model.replace(pretrained=args.pretrained))
     if args.input_scale:
-        cfg.model.input_scale = args.input_scale
-    cfg.train.threads = args.threads
-    cfg.train.checkpoint_every = 200
+        cfg = cfg.replace(model=cfg.model.replace(input_scale=args.input_scale))
+    cfg = cfg.replace(train=cfg.train.replace(threads=args.threads))
+    cfg = cfg.replace(train=cfg.train.replace(checkpoint_every=200))
     folder = out / f"split{int(round(fraction * 100))}"
     subset = data.subset(train_idx)
     # measure the speed on the first iterations, then lay the schedule over what fits the budget
     probe = 30
-    cfg.train.iterations = 10**6
+    cfg = cfg.replace(train=cfg.train.replace(iterations=10**6))
     t0 = time.perf_counter()
     train(subset, cfg, folder, symmetric_pairs=project.symmetric_pairs, stop_after=probe, progress=False)
     per_iter = (time.perf_counter() - t0) / probe
-    cfg.train.iterations = args.iterations or max(probe + 50, int(args.minutes * 60 / per_iter))
+    iterations = args.iterations or max(probe + 50, int(args.minutes * 60 / per_iter))
+    cfg = cfg.replace(train=cfg.train.replace(iterations=iterations))
     result = train(subset, cfg, folder, symmetric_pairs=project.symmetric_pairs, progress=True)
     seconds = time.perf_counter() - t0
     model, info = load_model(result.model_path)

@@ -58,9 +58,8 @@ def _spin() -> None:
 
 def loop_speed(data, pairs, name: str, train_overrides: dict, iterations: int, threads: int) -> float:
     cfg = preset(name)
-    for key, value in {"threads": threads, **train_overrides}.items():
-        setattr(cfg.train, key, value)
-    cfg.train.iterations, cfg.train.checkpoint_every = 10**6, 10**6
+    changes = {"threads": threads, **train_overrides, "iterations": 10**6, "checkpoint_every": 10**6}
+    cfg = cfg.replace(train=cfg.train.replace(**changes))
     with tempfile.TemporaryDirectory() as tmp:
         train(data, cfg, tmp, symmetric_pairs=pairs, stop_after=10, progress=False)
         return train(data, cfg, tmp, symmetric_pairs=pairs, stop_after=10 + iterations,

@@ -72,16 +72,15 @@ def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: 
     if n_train and n_train < len(train_idx):
         train_idx = np.sort(np.random.default_rng(seed).permutation(train_idx)[:n_train])
     cfg = preset(preset_name, _overrides(settings or []))
-    cfg.train.threads = threads
-    cfg.train.checkpoint_every = 10**6
+    cfg = cfg.replace(train=cfg.train.replace(threads=threads, checkpoint_every=10**6))
     subset = data.subset(train_idx)
     t0 = time.perf_counter()
-    cfg.train.iterations = 10**6  # speed probe: iterations 10..40, after start-up
+    cfg = cfg.replace(train=cfg.train.replace(iterations=10**6))  # speed probe: iterations 10..40, after start-up
     first = train(subset, cfg, out, symmetric_pairs=project.symmetric_pairs, stop_after=10, progress=False)
     probe = train(subset, cfg, out, symmetric_pairs=project.symmetric_pairs, stop_after=40, progress=False)
     spent = time.perf_counter() - t0
     budget = max(100, int((minutes * 60 - spent) / probe.seconds_per_iteration) + 40)
-    cfg.train.iterations = iterations or budget
+    cfg = cfg.replace(train=cfg.train.replace(iterations=iterations or budget))
     result = train(subset, cfg, out, symmetric_pairs=project.symmetric_pairs, progress=False)
     seconds = time.perf_counter() - t0
     model, info = load_model(result.model_path)

@@ -4,8 +4,10 @@ The config dataclasses (triangulation, calibration, network, project) take their
 tables from TOML files that people write by hand. A wrong type there (``min_cameras
 = "2"``, ``score_threshold = "high"``) must give a message that names the setting,
 the expected type and the value, rather than a ``TypeError`` from deep inside.
-TOML gives integers where floats are meant (``cutoff = 6``) and arrays where tuples
-are meant; both are converted.
+TOML gives integers where floats are meant (``cutoff = 6``), integral floats where
+integers are meant (``order = 4.0``) and arrays where tuples are meant; all are
+converted. Text is never read as a number or a flag. This is the one coercion of
+every config (:func:`mocap3d.config.coerce`).
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ def _convert(hint: Any, value: Any) -> tuple[bool, Any]:
     if hint is bool:
         return isinstance(value, bool), value
     if hint is int:
+        if isinstance(value, float) and value.is_integer():  # ``order = 4.0``: the integer it names
+            return True, int(value)
         return isinstance(value, int) and not isinstance(value, bool), value
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -522,8 +522,9 @@ def _make_project(folder: Path, cfg: DemoConfig, videos: dict[str, Path], truth:
     project = load_project(toml_path)
     project.train_fraction = 1.0
     if cfg.iterations:
-        project.network.train.iterations = int(cfg.iterations)
-        project.network.train.checkpoint_every = max(int(cfg.iterations), 1)
+        train_cfg = project.network.train.replace(iterations=int(cfg.iterations),
+                                                  checkpoint_every=max(int(cfg.iterations), 1))
+        project.network = project.network.replace(train=train_cfg)
     project.save()
     return project, labelled
 

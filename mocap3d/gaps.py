@@ -1,4 +1,4 @@
-"""Gap filling: the one way missing samples of a trajectory are bridged.
+"""Gap filling and the running median: the one way missing samples of a trajectory are bridged or ignored.
 
 Used by the 2D and 3D filters (``fill_gaps`` steps, and the filters that need
 gap-free input), by gait analysis and by the spatiotemporal triangulation's
@@ -10,9 +10,12 @@ loops run over distinct patterns, never over frames or single points.
 
 from __future__ import annotations
 
-import numpy as np
+import warnings
 
-__all__ = ["gap_bounds", "fillable", "group_columns", "runs", "fill_gaps"]
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = ["gap_bounds", "fillable", "group_columns", "runs", "fill_gaps", "running_median"]
 
 
 def gap_bounds(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -120,3 +123,49 @@ def fill_gaps(
             continue
         x[np.ix_(rows, c)] = interpolator(t, x[np.ix_(t, c)], axis=0)(rows)
     return x, todo
+
+
+def running_median(x: np.ndarray, window: int, with_mad: bool = False, chunk: int = 8192, *, ends: str = "shorten"):
+    """NaN-ignoring running median (and median absolute deviation) along axis 0.
+
+    The one running median of the package: the 2D/3D median filters, gait
+    analysis' outlier removal and the spatiotemporal triangulation's speed unit.
+
+    Parameters
+    ----------
+    x : array (frames, ...)
+    window : odd number of frames, centred.
+    with_mad : also return the median absolute deviation from the median.
+    chunk : frames per block; the windows are a strided view, but the median
+        copies them, so long recordings are processed a block at a time.
+    ends : ``"shorten"``: the edges see a shorter window (padding with NaN, not
+        zeros as ``scipy.signal.medfilt`` does, so a trajectory is not pulled
+        towards 0 at its ends); ``"hold"``: the first and last samples are
+        repeated (``scipy.ndimage.median_filter``'s ``mode="nearest"``).
+
+    Returns
+    -------
+    median : array like ``x``; NaN only where the whole window is missing.
+    mad : array like ``x``, when ``with_mad``.
+    """
+    if ends not in ("shorten", "hold"):
+        raise ValueError(f"running_median: ends must be 'shorten' or 'hold', not {ends!r}")
+    half = window // 2
+    pad = [(half, half)] + [(0, 0)] * (x.ndim - 1)
+    if ends == "hold" and not with_mad and np.isfinite(x).all():
+        from scipy.ndimage import median_filter  # local: scipy.ndimage is a slow import; same values, faster
+
+        return median_filter(np.asarray(x, dtype=np.float64), size=(window,) + (1,) * (x.ndim - 1), mode="nearest")
+    padded = np.pad(x, pad, mode="edge") if ends == "hold" else np.pad(x, pad, constant_values=np.nan)
+    windows = sliding_window_view(padded, window, axis=0)
+    median = np.empty_like(x, dtype=np.float64)
+    mad = np.empty_like(median) if with_mad else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN, which is what we want
+        for start in range(0, x.shape[0], chunk):  # blocks of frames, not a loop over frames
+            block = windows[start : start + chunk]
+            median[start : start + chunk] = np.nanmedian(block, axis=-1)
+            if mad is not None:
+                deviation = np.abs(block - median[start : start + chunk, ..., None])
+                mad[start : start + chunk] = np.nanmedian(deviation, axis=-1)
+    return (median, mad) if with_mad else median

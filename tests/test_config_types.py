@@ -7,9 +7,10 @@ import toml
 
 from mocap3d.calibration.config import CalibrationConfig
 from mocap3d.errors import CalibrationError, MocapError
+from mocap3d.io.matching import InputMatching
 from mocap3d.nn.config import NetworkConfig, NetworkError
 from mocap3d.pipeline.config import ProjectError, load_config
-from mocap3d.triangulation.config import TriangulationConfig
+from mocap3d.triangulation.config import PRESETS, TriangulationConfig
 
 
 @pytest.mark.parametrize(
@@ -20,7 +21,6 @@ from mocap3d.triangulation.config import TriangulationConfig
         ({"min_cameras": 2.5}, ["`min_cameras` must be an integer", "2.5"]),
         ({"undistort": "yes"}, ["`undistort` must be true or false"]),
         ({"max_excluded": "one"}, ["`max_excluded` must be an integer, got 'one'"]),
-        ({"individual": 1.5}, ["`individual` must be a string or an integer"]),
         ({"reproj_loss": 3}, ["`reproj_loss` must be a string"]),
     ],
 )
@@ -29,6 +29,47 @@ def test_triangulation_table_with_a_wrong_type(table, needles):
         TriangulationConfig.from_dict(table, "tri.toml")
     message = str(info.value)
     assert message.startswith("tri.toml: ") and all(n in message for n in needles), message
+
+
+def test_input_matching_is_read_from_the_triangulation_table():
+    """cam_regex and individual are input matching, written in [triangulation] as anipose does."""
+    table = {"method": "dlt", "cam_regex": "(cam[0-9])_", "individual": "mouse2"}
+    assert TriangulationConfig.from_dict(table).method == "dlt"  # the matching keys are accepted there
+    assert InputMatching.from_table(table) == InputMatching(cam_regex="(cam[0-9])_", individual="mouse2")
+    with pytest.raises(MocapError, match="tri.toml: `individual` must be a string or an integer"):
+        InputMatching.from_table({"individual": 1.5}, "tri.toml")
+
+
+def test_one_coercion_for_every_config():
+    """Text is never a number, in any config (it was accepted by the filters only); integral floats are integers."""
+    from mocap3d.errors import FilterError
+    from mocap3d.filters.config import step_from_dict
+
+    with pytest.raises(FilterError, match="`cutoff` must be a number, got '6'"):
+        step_from_dict({"type": "butterworth", "cutoff": "6"}, "3d")
+    with pytest.raises(MocapError, match="`min_cameras` must be an integer, got '2'"):
+        TriangulationConfig.from_dict({"min_cameras": "2"})
+    assert TriangulationConfig.from_dict({"min_cameras": 3.0}).min_cameras == 3
+    assert step_from_dict({"type": "butterworth", "order": 4.0}, "3d").order == 4
+    assert CalibrationConfig.from_dict({"min_views": 5.0}).min_views == 5
+
+
+def test_presets_are_instances_refined_by_the_table():
+    config = TriangulationConfig.from_dict({"preset": "pose2sim", "reproj_threshold": 20})
+    assert config == PRESETS["pose2sim"].replace(reproj_threshold=20.0)
+    with pytest.raises(MocapError, match="unknown preset 'fast'; choose one of default, pose2sim, anipose"):
+        TriangulationConfig.from_dict({"preset": "fast"}, "tri.toml")
+    assert CalibrationConfig.from_dict({"preset": "fast", "max_nfev": 50}).outlier_factors == (3.0,)
+
+
+def test_configs_are_frozen_and_replace_checks_again():
+    import dataclasses
+
+    cfg = NetworkConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.train.iterations = 5  # type: ignore[misc]
+    with pytest.raises(NetworkError, match="iterations must be at least 1"):
+        cfg.train.replace(iterations=0)
 
 
 def test_toml_integers_are_accepted_where_numbers_are_meant():

@@ -298,7 +298,8 @@ def test_apply_filters_3d_fps_override_and_missing_fps():
         ({"type": "savgol", "window": 5, "polyorder": 5}, "polyorder"),
         ({"type": "fill", "method": "quadratic"}, "linear, cubic, pchip"),
         ({"type": "kalman", "model": "jerk"}, "'velocity' or 'acceleration'"),
-        ({"type": "hampel", "window": "wide"}, "must be a int"),
+        ({"type": "hampel", "window": "wide"}, "`window` must be an integer, got .wide."),
+        ({"type": "butterworth", "cutoff": "6"}, "`cutoff` must be a number, got .6."),
         ({"cutoff": 6}, "no `type`"),
     ],
 )

@@ -58,3 +58,21 @@ def test_spline_fill_passes_through_the_samples(method):
     linear, _ = fill_gaps(gapped, 5)
     assert np.abs(filled[10:13] - x[10:13]).max() < np.abs(linear[10:13] - x[10:13]).max()
     np.testing.assert_array_equal(filled[~was], x[~was])
+
+
+def test_running_median_hold_ends_is_scipy_nearest_and_ignores_nan():
+    """One running median for every caller: with held ends it is scipy's ``mode="nearest"`` median filter."""
+    from scipy.ndimage import median_filter
+
+    from mocap3d.gaps import running_median
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 3))
+    np.testing.assert_array_equal(running_median(x, 7, ends="hold"), median_filter(x, size=(7, 1), mode="nearest"))
+    x[[0, 5, 6], 1] = np.nan
+    med = running_median(x, 5, ends="hold")
+    assert med[0, 1] == np.median(x[1:3, 1])  # the held first sample is NaN: ignored like any other
+    np.testing.assert_array_equal(med[:, 0], median_filter(x[:, 0], size=5, mode="nearest"))
+    assert med[8, 1] == np.nanmedian(x[6:11, 1])
+    short = running_median(x[:, :1], 5)  # shortened ends: the first frame sees frames 0..2 only
+    assert short[0, 0] == np.median(x[:3, 0])

@@ -20,7 +20,7 @@ from mocap3d.io.pose2d import (
     save_openpose_folder,
     save_sleap_analysis,
 )
-from mocap3d.poses import Track2D
+from mocap3d.poses import DEFAULT_INDIVIDUAL, Track2D
 
 DLC_LABELS = "examples/openfield-Pranav-2018-10-30/labeled-data/m4s1"
 BALANCING = "Pose2Sim/S00_Demo_Session/S00_P00_SingleParticipant/S00_P00_T01_BalancingTrial"
@@ -49,10 +49,10 @@ def tracks(draw, max_individuals: int = 3, names: bool = True) -> Track2D:
     scores = np.where(missing, 0.0, rng.uniform(1e-3, 1.0, size=(f, n_ind, k)))
     if names:
         kps = draw(st.lists(_name, min_size=k, max_size=k, unique=True))
-        inds = draw(st.lists(_name, min_size=n_ind, max_size=n_ind, unique=True)) if n_ind > 1 else ["individual0"]
+        inds = draw(st.lists(_name, min_size=n_ind, max_size=n_ind, unique=True)) if n_ind > 1 else [DEFAULT_INDIVIDUAL]
     else:
         kps = [f"kp{i}" for i in range(k)]
-        inds = [f"individual{i}" for i in range(n_ind)]
+        inds = [f"individual_{i}" for i in range(n_ind)]
     return Track2D(points, scores, kps, inds)
 
 
@@ -99,7 +99,7 @@ def test_openpose_round_trip_with_preset(tmp_path):
     pts = rng.uniform(0, 1000, (5, 2, len(names), 2))
     pts[1, 0] = np.nan  # person 0 not seen in frame 1: written as {}
     pts[3, 1, :4] = np.nan
-    track = Track2D(pts, np.where(np.isnan(pts[..., 0]), 0, 0.5), names, ["individual0", "individual1"])
+    track = Track2D(pts, np.where(np.isnan(pts[..., 0]), 0, 0.5), names, ["individual_0", "individual_1"])
     folder = save_openpose_folder(track, tmp_path / "out", "cam02")
     assert sorted(p.name for p in folder.iterdir())[:2] == ["cam02.0000.json", "cam02.0001.json"]
     assert json.loads((folder / "cam02.0001.json").read_text())["people"][0] == {}

@@ -180,7 +180,7 @@ def _tiny_config(iterations):
 def test_interrupted_training_resumes_to_the_same_state(tmp_path):
     data = _synthetic(4)
     cfg = _tiny_config(8)
-    cfg.train.checkpoint_every = 3
+    cfg = cfg.replace(train=cfg.train.replace(checkpoint_every=3))
     straight = train(data, cfg, tmp_path / "a", progress=False)
     part = train(data, cfg, tmp_path / "b", stop_after=5, progress=False)
     assert part.iterations == 5 and not part.model_path.exists()

@@ -208,9 +208,9 @@ def test_skip_connections_carry_the_early_features_and_need_a_pyramid():
 
 def _lite_config(iterations: int) -> NetworkConfig:
     cfg = scene.tiny_config(iterations)
-    cfg.model = ModelConfig(backbone="efficientnet_lite0", backbone_stride=32, output_stride=8, head_channels=16,
-                            pretrained="none", pos_dist_thresh=8.0, locref_stdev=4.0)
-    cfg.train.channels_last = True
+    cfg = cfg.replace(model=ModelConfig(backbone="efficientnet_lite0", backbone_stride=32, output_stride=8,
+                                        head_channels=16, pretrained="none", pos_dist_thresh=8.0, locref_stdev=4.0))
+    cfg = cfg.replace(train=cfg.train.replace(channels_last=True))
     return cfg
 
 
@@ -275,7 +275,7 @@ def test_cli_refuses_a_zero_batch_size_and_writes_no_model(tmp_path):
 def test_a_truncated_newest_snapshot_falls_back_to_the_one_before(tmp_path, caplog):
     data = _data(("head", "tail"))
     cfg = scene.tiny_config(6)
-    cfg.train.checkpoint_every = 2
+    cfg = cfg.replace(train=cfg.train.replace(checkpoint_every=2))
     train(data, cfg, tmp_path, stop_after=4, progress=False)
     newest = snapshots(tmp_path)[-1][1]
     newest.write_bytes(newest.read_bytes()[:1000])  # a full disk or a kill mid-copy

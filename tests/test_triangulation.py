@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mocap3d.errors import MocapError, TriangulationError
+from mocap3d.io.matching import InputMatching
 from mocap3d.poses import Poses2D
 from mocap3d.sample import make_rig, make_sample
 from mocap3d.triangulation import TriangulationConfig, triangulate, triangulate_dlt, triangulate_robust
@@ -256,8 +257,9 @@ def test_pose2sim_demo_reference(dataset):
 
 
 def test_config_reads_anipose_project_files(dataset, tmp_path):
-    cfg = TriangulationConfig.from_toml(dataset("aniposelib-tests") / "tests/data/calib/7cam-allen-mouse/config.toml")
-    assert cfg.method == "optim" and cfg.cam_regex == "(cam[0-9]+)_"
+    path = dataset("aniposelib-tests") / "tests/data/calib/7cam-allen-mouse/config.toml"
+    cfg = TriangulationConfig.from_toml(path)
+    assert cfg.method == "optim" and InputMatching.from_toml(path).cam_regex == "(cam[0-9]+)_"
     assert cfg.score_threshold == 0.4 and cfg.n_deriv_smooth == 3 and cfg.chunk_frames == 1000
     assert ("nose", "L-ear") in cfg.constraints and len(cfg.constraints_weak) == 18
     flat = tmp_path / "flat.toml"

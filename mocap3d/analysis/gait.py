@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MocapError
-from ..gaps import fill_gaps
+from ..gaps import fill_gaps, running_median
 from ..io.atomic import atomic_path, save_figure
 from ..poses import Poses3D
 from .alignment import axis_vector
@@ -167,35 +167,16 @@ def foot_keypoints(keypoints: Sequence[str], config: GaitConfig | None = None) -
 
 
 def _median(x: np.ndarray, size: int) -> np.ndarray:
-    """Running median along axis 0 (odd window ``size``); NaN frames stay NaN.
+    """Running median along axis 0 (odd window ``size``, ends held); NaN frames stay NaN.
 
     A running median removes isolated wrong points (triangulation outliers) and
     keeps monotone stretches, such as a foot landing or lifting, in place.
     """
-    from scipy.ndimage import median_filter
-
     if size < 3:
         return x
     size += 1 - size % 2
-    nan = ~np.isfinite(x)
-    out = median_filter(np.where(nan, 0.0, x), size=(size, 1), mode="nearest")
-    # frames near a gap would mix in the zeros: recompute them ignoring NaN (few frames)
-    near = np.zeros_like(nan)
-    for shift in range(-(size // 2), size // 2 + 1):
-        near |= np.roll(nan, shift, axis=0)
-    if near.any():
-        pad = size // 2
-        padded = np.pad(x, ((pad, pad), (0, 0)), mode="edge")
-        windows = np.lib.stride_tricks.sliding_window_view(padded, size, axis=0)  # (F, N, size)
-        rows, cols = np.nonzero(near)
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                out[rows, cols] = np.nanmedian(windows[rows, cols], axis=-1)
-    out[nan] = np.nan
-    return out
+    out = running_median(x, size, ends="hold")
+    return np.where(np.isfinite(x), out, np.nan)
 
 
 def _lowpass(x: np.ndarray, fps: float, cutoff: float) -> np.ndarray:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -347,7 +348,7 @@ def _levenberg_marquardt(x_full, free, obs, object_points, fisheye, n_cam, loss,
         v[unseen] = np.eye(6)
         return u, v, wcb, gc, gb, np.einsum("cii->ci", u).copy(), np.einsum("bii->bi", v).copy()
 
-    built = {}  # the normal equations of the current x: built once, solved for each damping tried
+    built: dict[str, Any] = {}  # the normal equations of the current x: built once, solved for each damping tried
 
     def step(x, lam):
         if built.get("x") is not x:

@@ -13,14 +13,13 @@ Named presets are in :data:`PRESETS`.
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
-from .._typed import checked_values
-from ..errors import CalibrationError
-from ..io.settings import key_hints
+from ..config import Config
+from ..errors import CalibrationError, MocapError
 
 __all__ = ["CalibrationConfig", "DISTORTION_MODELS", "PRESETS"]
 
@@ -35,7 +34,7 @@ DISTORTION_MODELS: dict[str, tuple[bool, bool, bool, bool, bool]] = {
 
 
 @dataclass(frozen=True)
-class CalibrationConfig:
+class CalibrationConfig(Config):
     """Every setting of :func:`~mocap3d.calibration.pipeline.calibrate`.
 
     Attributes
@@ -118,6 +117,14 @@ class CalibrationConfig:
     gross_error_px: float = 3.0
     origin_frame: int | None = None
 
+    section: ClassVar[str] = "calibration"
+    what: ClassVar[str] = "calibration setting"
+    error: ClassVar[type[MocapError]] = CalibrationError
+
+    @classmethod
+    def presets(cls) -> Mapping[str, CalibrationConfig]:
+        return PRESETS
+
     def __post_init__(self) -> None:
         if self.distortion not in DISTORTION_MODELS:
             raise CalibrationError(
@@ -139,26 +146,6 @@ class CalibrationConfig:
             return (True, True, True, True, False)
         return DISTORTION_MODELS[self.distortion]
 
-    def replace(self, **changes: Any) -> CalibrationConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["coverage_grid"] = list(self.coverage_grid)
-        out["outlier_factors"] = list(self.outlier_factors)
-        return {k: v for k, v in out.items() if v is not None}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> CalibrationConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise CalibrationError(
-                f"{source}: unknown calibration setting(s) {unknown}{key_hints(unknown, known)}; known settings: "
-                f"{', '.join(sorted(known))}."
-            )
-        return cls(**checked_values(cls, data, source, CalibrationError))
-
     @classmethod
     def from_toml(cls, path: str | Path) -> CalibrationConfig:
         """Load from a TOML file (a ``[calibration]`` table, or settings at the top level)."""
@@ -168,8 +155,7 @@ class CalibrationConfig:
         data = read_toml(path, "calibration settings", CalibrationError)
         if "calibration" in data:
             check_tables(data, CONFIG_TABLES, str(path), arrays=CONFIG_ARRAYS, error=CalibrationError)
-        table = data.get("calibration", data)
-        return cls.from_dict(dict(table), str(path))
+        return cls.from_dict(dict(cls.table_of(data)), str(path))
 
 
 #: Named presets (``--preset``).

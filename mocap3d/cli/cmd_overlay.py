@@ -36,22 +36,12 @@ def command(pose2d, calibration, poses3d, camera, video, out, frame, side_by_sid
       mocap3d overlay -c calibration.toml -p walk.csv --camera cam2 --frame 100 --out cam2.png pose-2d/*.h5
       mocap3d overlay -c calibration.toml -p walk.csv --summary errors.png pose-2d/*.h5
     """
-    import cv2
-
     from ..errors import MocapError
-    from ..io.atomic import atomic_path
     from ..io.calibration import load_calibration
     from ..io.exports import load_any_poses3d
     from ..io.matching import load_views
     from ..io.outputs import check_output
-    from ..viz.overlay import (
-        OverlayConfig,
-        camera_overlay,
-        error_table,
-        plot_reprojection_summary,
-        reprojection_errors,
-        write_overlay_video,
-    )
+    from ..viz.overlay import OverlayConfig, write_overlay_image, write_overlay_video, write_reprojection_summary
 
     if out is None and summary is None:
         raise MocapError("nothing to do: pass --out (overlay image/movie) and/or --summary (error plot).")
@@ -68,28 +58,12 @@ def command(pose2d, calibration, poses3d, camera, video, out, frame, side_by_sid
     camera = camera or p2d.views[0]
     if out is not None:
         if out.suffix.lower() == ".png" or frame is not None:
-            image = None
-            if video is not None:
-                cap = cv2.VideoCapture(str(video))
-                cap.set(cv2.CAP_PROP_POS_FRAMES, frame or 0)
-                ok, image = cap.read()
-                cap.release()
-                if not ok:
-                    raise MocapError(f"cannot read frame {frame or 0} of '{video}'.")
-            img = camera_overlay(p2d, poses, rig, camera, frame or 0, image=image, config=config)
-            with atomic_path(out) as tmp:
-                if not cv2.imwrite(str(tmp), img):
-                    raise MocapError(f"cannot write '{out}'; use a .png or .jpg name in a writable folder.")
+            write_overlay_image(p2d, poses, rig, camera, out, frame=frame or 0, video=video, config=config)
         else:
             write_overlay_video(p2d, poses, rig, camera, out, video=video, config=config)
         click.echo(f"wrote {out} ({camera})")
     if summary is not None:
-        err = reprojection_errors(p2d, poses, rig)
-        plot_reprojection_summary(err, p2d.views, poses.keypoints, summary, fps=poses.fps)
-        table = error_table(err, p2d.views, poses.keypoints)
-        csv = summary.with_suffix(".csv")
-        with atomic_path(csv) as tmp:
-            table.to_csv(tmp)
-        click.echo(f"wrote {summary} and {csv}")
+        table = write_reprojection_summary(p2d, poses, rig, summary)
+        click.echo(f"wrote {summary} and {summary.with_suffix('.csv')}")
         for name, value in table["all"].items():
             click.echo(f"  {name}: median reprojection error {value:.2f} px")

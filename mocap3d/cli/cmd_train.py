@@ -31,8 +31,6 @@ def command(project, out, iterations, batch_size, preset_name, fresh, init_from)
       mocap3d train openfield/project.toml --preset hrnet_scratch --iterations 6000
       mocap3d train newcam/project.toml --init-from openfield/models/openfield/model.pt --iterations 300
     """
-    import dataclasses
-
     from ..nn.config import NetworkError, preset
     from ..nn.project import load_project
     from ..nn.run import train_project
@@ -45,7 +43,7 @@ def command(project, out, iterations, batch_size, preset_name, fresh, init_from)
         if value is not None and value < 1:
             raise NetworkError(f"{flag} must be at least 1 (got {value}).")
     overrides = {k: v for k, (_, v) in flags.items() if v is not None}
-    proj.network.train = dataclasses.replace(proj.network.train, **overrides)  # validated again as a whole
+    proj.network = proj.network.replace(train=proj.network.train.replace(**overrides))  # validated again as a whole
     result = train_project(proj, out_dir=out, resume=not fresh, init_from=init_from)
     click.echo(f"started from {result.started_from}")
     start = f" (resumed at {result.resumed_from})" if result.resumed_from else ""

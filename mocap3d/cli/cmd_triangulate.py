@@ -6,8 +6,16 @@ from pathlib import Path
 
 import click
 
+from ..config import click_options
 from ..triangulation.config import LOSSES, METHODS, PRESETS, TriangulationConfig
 from ._params import FPS, overwrite_option
+
+
+def _individual(text: str) -> str | int:
+    return int(text) if text.isdigit() else text
+
+
+_INDIVIDUAL = click.types.FuncParamType(_individual)
 
 
 @click.command("triangulate")
@@ -21,12 +29,9 @@ from ._params import FPS, overwrite_option
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="TOML file with a [triangulation] table and optional [[filter2d]]/[[filter3d]] steps.")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None, help="Named parameter set.")
-@click.option("--score-threshold", type=float, default=None, help="Ignore 2D points scored below this.")
-@click.option("--min-cameras", type=int, default=None, help="Fewest cameras per point (>= 2).")
-@click.option("--reproj-threshold", type=float, default=None, help="Robust mode: accepted reprojection error (px).")
 @click.option("--no-undistort", is_flag=True, default=False, help="Triangulate distorted pixels (Pose2Sim default).")
 @click.option("--cam-regex", default=None, help="Regex whose first group is the camera name in a file name.")
-@click.option("--individual", default=None, help="Individual (name or index) of multi-animal files.")
+@click.option("--individual", default=None, type=_INDIVIDUAL, help="Individual (name or index) of multi-animal files.")
 @click.option("--individuals", default=None,
               help="'all', or the number of individuals: associate the detections of several animals or people "
                    "across cameras and over time (file labels not trusted) and triangulate each one; .nc/.h5 hold "
@@ -40,23 +45,29 @@ from ._params import FPS, overwrite_option
 @click.option("--constraints", default=None,
               help="optim: rigid segments as comma-separated pairs, e.g. l_hip-l_knee,l_knee-l_ankle.")
 @click.option("--constraints-weak", default=None, help="optim: roughly rigid segments, same syntax.")
-@click.option("--scale-smooth", type=float, default=None, help="optim: weight of smoothness (unitless, default 4).")
-@click.option("--scale-length", type=float, default=None, help="optim: weight of rigid segments (default 2).")
-@click.option("--scale-length-weak", type=float, default=None, help="optim: weight of weak segments (default 0.5).")
-@click.option("--n-deriv-smooth", type=int, default=None, help="optim: derivative kept small (1-4, default 2).")
-@click.option("--reproj-loss", type=click.Choice(LOSSES), default=None, help="optim: robust loss (default soft_l1).")
-@click.option("--reproj-loss-scale", type=float, default=None, help="optim: robust loss threshold (px, default 3).")
-@click.option("--outlier-threshold", type=float, default=None,
-              help="optim: drop observations this far (px) from the converged solution (default 10; 0: keep all).")
-@click.option("--max-gap", type=int, default=None, help="optim: longest run of unseen frames bridged (default 30).")
-@click.option("--chunk-frames", type=int, default=None, help="optim: frames per chunk (default: all at once).")
+@click_options(
+    TriangulationConfig,
+    {
+        "score_threshold": "Ignore 2D points scored below this.",
+        "min_cameras": "Fewest cameras per point (>= 2).",
+        "reproj_threshold": "Robust mode: accepted reprojection error (px).",
+        "scale_smooth": "optim: weight of smoothness (unitless).",
+        "scale_length": "optim: weight of rigid segments.",
+        "scale_length_weak": "optim: weight of weak segments.",
+        "n_deriv_smooth": "optim: derivative kept small (1-4).",
+        "reproj_loss": "optim: robust loss.",
+        "reproj_loss_scale": "optim: robust loss threshold (px).",
+        "outlier_threshold": "optim: drop observations this far (px) from the converged solution (0: keep all).",
+        "max_gap": "optim: longest run of unseen frames bridged.",
+        "chunk_frames": "optim: frames per chunk (default: all at once).",
+    },
+    choices={"reproj_loss": LOSSES},
+)  # the defaults shown are TriangulationConfig's, the one place they are written
 @overwrite_option("Replace the output if it exists.")
 @click.argument("pose2d", nargs=-1, required=True, type=click.Path(exists=False, path_type=Path))
 def command(
-    calibration, out, method, config_path, preset, score_threshold, min_cameras, reproj_threshold, no_undistort,
-    cam_regex, individual, individuals, keypoint_preset, fps, keypoints, trc_zup, units, constraints, constraints_weak,
-    scale_smooth, scale_length, scale_length_weak, n_deriv_smooth, reproj_loss, reproj_loss_scale,
-    outlier_threshold, max_gap, chunk_frames, overwrite, pose2d,
+    calibration, out, method, config_path, preset, no_undistort, cam_regex, individual, individuals, keypoint_preset,
+    fps, keypoints, trc_zup, units, constraints, constraints_weak, overwrite, pose2d, **solver,
 ) -> None:  # fmt: skip
     """Triangulate one recording's 2D keypoints (one file per camera) into 3D.
 
@@ -71,6 +82,7 @@ def command(
       mocap3d triangulate -c calibration.toml -o pose3d.h5 --method optim \\
           --constraints l_hip-l_knee,l_knee-l_ankle,r_hip-r_knee,r_knee-r_ankle pose-2d/*.h5
     """
+    from ..io.matching import InputMatching
     from ..io.outputs import check_output
     from ..multi.run import check_identities
     from ..triangulation.run import triangulate_files
@@ -91,27 +103,24 @@ def command(
 
         filters = FilterPipeline.from_dict(read_toml(config_path, "config file"))
     overrides = {
-        "preset": preset, "method": method, "score_threshold": score_threshold, "min_cameras": min_cameras,
-        "reproj_threshold": reproj_threshold, "cam_regex": cam_regex,
-        "undistort": False if no_undistort else None,
-        "individual": (int(individual) if individual is not None and individual.isdigit() else individual),
+        **solver, "preset": preset, "method": method, "undistort": False if no_undistort else None,
         "constraints": _pairs(constraints), "constraints_weak": _pairs(constraints_weak),
-        "scale_smooth": scale_smooth, "scale_length": scale_length, "scale_length_weak": scale_length_weak,
-        "n_deriv_smooth": n_deriv_smooth, "reproj_loss": reproj_loss, "reproj_loss_scale": reproj_loss_scale,
-        "outlier_threshold": outlier_threshold, "max_gap": max_gap, "chunk_frames": chunk_frames,
     }  # fmt: skip
     if preset:
         base = {}  # a preset on the command line replaces the file's values, then options refine it
     base.update({k: v for k, v in overrides.items() if v is not None})
     config = TriangulationConfig.from_dict(base, "command line")
+    matching = InputMatching.from_toml(config_path) if config_path else InputMatching()
+    given = {"cam_regex": cam_regex, "individual": individual}
+    matching = matching.replace(**{k: v for k, v in given.items() if v is not None})
     if individuals is not None:
-        _multi(calibration, pose2d, out, config, n_individuals, keypoint_preset, fps, units, keypoints, trc_zup,
-               overwrite)  # fmt: skip
+        _multi(calibration, pose2d, out, config, matching, n_individuals, keypoint_preset, fps, units, keypoints,
+               trc_zup, overwrite)  # fmt: skip
         return
     _, summary = triangulate_files(
         calibration, pose2d, out, config, keypoint_preset=keypoint_preset, fps=fps, units=units,
         keypoints=keypoints.split(",") if keypoints else None, trc_yup=not trc_zup, filters=filters,
-        check_tracks=check_identities,
+        check_tracks=check_identities, matching=matching,
     )
     for line in summary.lines():
         click.echo(line)
@@ -127,8 +136,8 @@ def _individuals(text: str | None) -> int | None:
                              param_hint="--individuals")  # fmt: skip
 
 
-def _multi(calibration, pose2d, out, config, n_individuals, keypoint_preset, fps, units, keypoints, trc_zup,
-           overwrite) -> None:  # fmt: skip
+def _multi(calibration, pose2d, out, config, matching, n_individuals, keypoint_preset, fps, units, keypoints,
+           trc_zup, overwrite) -> None:  # fmt: skip
     from ..errors import MocapError
     from ..io.outputs import check_output
     from ..multi.output import ONE_FILE_SUFFIXES
@@ -139,7 +148,7 @@ def _multi(calibration, pose2d, out, config, n_individuals, keypoint_preset, fps
                          "(movement), .h5, or .trc/.c3d/.csv (one file per individual).")  # fmt: skip
     poses, result, written = triangulate_files_individuals(
         calibration, pose2d, out, config, n_individuals, keypoint_preset=keypoint_preset, fps=fps, units=units,
-        keypoints=keypoints.split(",") if keypoints else None, trc_yup=not trc_zup,
+        keypoints=keypoints.split(",") if keypoints else None, trc_yup=not trc_zup, cam_regex=matching.cam_regex,
         check=lambda path: check_output(path, [calibration, *pose2d], overwrite=overwrite, kinds=["pose3d"]),
     )
     for line in summary_lines(poses, result, written):

@@ -34,11 +34,13 @@ in pixels, 3D noise levels in the data's own units (mm or m).
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from ..config import coerce
 from ..errors import FilterError
 from ..io.settings import key_hints
 
@@ -82,7 +84,8 @@ def _check_gap(step: str, max_gap: int, method: str) -> None:
 
 
 class _Step:
-    """Shared behaviour of every step config (a mixin for the dataclasses)."""
+    """Shared behaviour of every step config (a mixin for the frozen dataclasses below; their tables are
+    read by :func:`step_from_dict` through the one coercion of every config, :func:`mocap3d.config.coerce`)."""
 
     name: ClassVar[str]
 
@@ -317,28 +320,6 @@ FILTERS_3D: dict[str, type] = {
 _ALIASES = {"medfilt": "median", "butter": "butterworth", "savitzky_golay": "savgol", "interpolate": "fill"}
 
 
-def _coerce(step: str, field: dataclasses.Field, value: Any) -> Any:
-    """TOML gives ints where floats are meant (``cutoff = 6``) and the CLI gives strings."""
-    default = field.default
-    try:
-        if isinstance(default, bool):
-            if isinstance(value, str):
-                return value.strip().lower() in ("1", "true", "yes", "on")
-            return bool(value)
-        if isinstance(default, int):
-            as_float = float(value)
-            if as_float != int(as_float):
-                raise ValueError
-            return int(as_float)
-        if isinstance(default, float):
-            return float(value)
-    except (TypeError, ValueError):
-        raise FilterError(
-            f"filter '{step}': `{field.name}` must be a {type(default).__name__}, got {value!r}."
-        ) from None
-    return value
-
-
 def step_from_dict(spec: Mapping[str, Any], stage: Literal["2d", "3d"]) -> FilterStep:
     """One step from ``{"type": name, **params}`` (``name`` is accepted for ``type``).
 
@@ -365,7 +346,9 @@ def step_from_dict(spec: Mapping[str, Any], stage: Literal["2d", "3d"]) -> Filte
             f"filter '{kind}': unknown parameter(s) {', '.join(unknown)}{key_hints(unknown, fields)}; valid ones are "
             f"{', '.join(fields)}."
         )
-    return cls(**{k: _coerce(kind, fields[k], v) for k, v in spec.items()})
+    # the one coercion of every config (mocap3d.config.coerce); choices are checked by the step with its words
+    choices = tuple(name for name, hint in typing.get_type_hints(cls).items() if typing.get_origin(hint) is Literal)
+    return cls(**coerce(cls, spec, f"filter '{kind}'", FilterError, skip=choices))
 
 
 def steps_from_list(specs: Sequence[Mapping[str, Any]], stage: Literal["2d", "3d"]) -> list[FilterStep]:

@@ -38,6 +38,7 @@ from pathlib import Path, PureWindowsPath
 import numpy as np
 
 from ..errors import LabelFileError
+from ..poses import DEFAULT_INDIVIDUAL
 from .atomic import atomic_path
 from .pose2d import _mark_for_older_pandas
 
@@ -59,7 +60,14 @@ log = logging.getLogger(__name__)
 _LEVELS_SINGLE = ("scorer", "bodyparts", "coords")
 _LEVELS_MULTI = ("scorer", "individuals", "bodyparts", "coords")
 #: The individual name used for single-animal files (they have no individuals level).
-SINGLE = "single"
+SINGLE = DEFAULT_INDIVIDUAL
+#: The name earlier versions used for it; a set named so is still written as single-animal.
+_LEGACY_SINGLE = "single"
+
+
+def is_single(individuals) -> bool:
+    """True for the one placeholder individual of a single-animal file (today's or the older name)."""
+    return tuple(individuals) in ((SINGLE,), (_LEGACY_SINGLE,))
 INDEX_STYLES = ("multi", "string")
 
 
@@ -384,7 +392,7 @@ def save_predictions(pred: Predictions, path: str | Path) -> Path:
     path = Path(path)
     n, n_ind, n_bp, _ = pred.points.shape
     data = np.concatenate([pred.points, pred.likelihood[..., None]], -1).reshape(n, n_ind * n_bp * 3)
-    if pred.individuals == (SINGLE,):
+    if is_single(pred.individuals):
         cols = pd.MultiIndex.from_product(
             [[pred.scorer], list(pred.bodyparts), ["x", "y", "likelihood"]], names=list(_LEVELS_SINGLE)
         )

@@ -22,13 +22,17 @@ its extension (then on the full name) is the camera name.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
+from ..config import Config
 from ..errors import PoseFileError
 from ..poses import Poses2D, Track2D
 
-__all__ = ["match_files_to_cameras", "camera_for_file", "camera_name_from_path", "load_views", "load_tracks"]
+__all__ = ["InputMatching", "match_files_to_cameras", "camera_for_file", "camera_name_from_path", "load_views",
+           "load_tracks"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 
@@ -230,3 +234,39 @@ def camera_name_from_path(path: Path) -> str:
         if stem.lower().startswith(prefix) and len(stem) > len(prefix):
             return stem[len(prefix):]
     return stem
+
+
+@dataclass(frozen=True)
+class InputMatching(Config):
+    """How a recording's 2D files are matched to the rig and to one individual.
+
+    Read by :func:`load_views` (and the pipeline's and sync's file matching);
+    its keys live in the ``[triangulation]`` table, where anipose writes
+    ``cam_regex``, or are given on the command line (``--cam-regex``,
+    ``--individual``).
+
+    Attributes
+    ----------
+    cam_regex : str or None
+        Regular expression whose first group names the camera in a 2D file's
+        name (anipose's ``cam_regex``); default: match camera names as tokens.
+    individual : str or int
+        Which individual of multi-animal files to use (a name, or an index).
+    """
+
+    cam_regex: str | None = None
+    individual: str | int = 0
+
+    section: ClassVar[str] = "triangulation"
+    what: ClassVar[str] = "input matching option"
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], source: str = "config") -> InputMatching:
+        """This config's keys of a table that also holds other settings (e.g. ``[triangulation]``)."""
+        return cls.from_dict({k: table[k] for k in cls.field_names() if k in table}, source)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> InputMatching:
+        from .settings import read_toml
+
+        return cls.from_table(cls.table_of(read_toml(Path(path), "config file")), str(path))

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import PoseFileError, check_path_text
-from ..poses import Track2D
+from ..poses import DEFAULT_INDIVIDUAL, Track2D, finite_points
 from ._text import number_rows
 from .atomic import atomic_path, atomic_write_text
 from .sleap import load_sleap_analysis, save_sleap_analysis
@@ -432,7 +432,7 @@ def _track_from_dlc_columns(values: np.ndarray, levels: dict[str, np.ndarray], s
     if len(scorers) > 1:
         raise PoseFileError(f"{source}: holds several scorers {scorers}; keep one network's output per file.")
     n_cols = values.shape[1]
-    ind_col = levels.get("individuals", np.full(n_cols, "individual0", dtype=object))
+    ind_col = levels.get("individuals", np.full(n_cols, DEFAULT_INDIVIDUAL, dtype=object))
     bp_col, coord_col = levels["bodyparts"], levels["coords"]
     individuals = list(dict.fromkeys(ind_col))
     keypoints = list(dict.fromkeys(bp_col))
@@ -449,7 +449,7 @@ def _track_from_dlc_columns(values: np.ndarray, levels: dict[str, np.ndarray], s
             raise PoseFileError(f"{source}: a body part has its '{name}' column twice.")
         out[c][:, ii[sel], kk[sel]] = values[:, sel]
     points = np.stack([out[0], out[1]], axis=-1)
-    seen = np.isfinite(points).all(-1)
+    seen = finite_points(points)
     scores = out[2] if "likelihood" in coords else np.where(seen, 1.0, 0.0)
     return Track2D(points, scores, tuple(keypoints), tuple(individuals), source=source)
 
@@ -633,7 +633,7 @@ def load_openpose_folder(folder: str | Path, keypoint_preset: str | None = None)
                 data[fi, pi] = person
     scores = data[..., 2]
     points = np.where((scores > 0)[..., None], data[..., :2], np.nan)
-    individuals = tuple(f"individual{i}" for i in range(points.shape[1]))
+    individuals = tuple(f"individual_{i}" for i in range(points.shape[1]))
     return Track2D(points, np.where(scores > 0, scores, 0.0), names, individuals, source=str(folder))
 
 

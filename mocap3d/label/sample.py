@@ -17,7 +17,7 @@ import numpy as np
 from ..camera import CameraRig
 from ..io.atomic import atomic_path, atomic_write_text
 from ..io.calibration import save_calibration
-from ..io.labels import Predictions, save_predictions
+from ..io.labels import SINGLE, Predictions, save_predictions
 from ..sample import make_sample
 
 __all__ = ["LabelSample", "write_label_sample"]
@@ -91,7 +91,7 @@ def write_label_sample(
                 cv2.imwrite(str(tmp), img)
         if predictions_noise_px is not None:
             noisy = truth2d[c][:, None] + rng.normal(0.0, predictions_noise_px, truth2d[c][:, None].shape)
-            pred = Predictions(tuple(f"labeled-data/{video}/{n}" for n in images), bodyparts, ("single",), noisy,
+            pred = Predictions(tuple(f"labeled-data/{video}/{n}" for n in images), bodyparts, (SINGLE,), noisy,
                                np.full(noisy.shape[:-1], 0.9), "network")  # fmt: skip
             save_predictions(pred, folder / "machinelabels-iter0.h5")
     calibration = save_calibration(rig, out / "calibration.toml", {"source": "mocap3d label sample (true values)"})

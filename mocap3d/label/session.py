@@ -37,7 +37,7 @@ import numpy as np
 from ..camera import CameraRig
 from ..errors import LabelFileError, MocapError
 from ..io.atomic import atomic_path
-from ..io.labels import SINGLE, LabelSet, load_labels, load_predictions, save_labels
+from ..io.labels import SINGLE, LabelSet, is_single, load_labels, load_predictions, save_labels
 from ..io.matching import camera_for_file
 from .geometry import GeometryConfig, epipolar_curves, propose
 
@@ -262,7 +262,7 @@ class LabelSession:
             elif (pred_file := next((p for f in folders if (p := _prediction_file(f)) is not None), None)) is not None:
                 pred = load_predictions(pred_file)
                 bodyparts = pred.bodyparts
-                individuals = individuals or (pred.individuals if pred.individuals != (SINGLE,) else None)
+                individuals = individuals or (pred.individuals if not is_single(pred.individuals) else None)
         videos = [cls._load_video(root, f, scorer, bodyparts, individuals, warnings) for f in folders]
         names = {v.labels.bodyparts for v in videos}
         if len(names) > 1:

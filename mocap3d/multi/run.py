@@ -122,6 +122,7 @@ def triangulate_files_individuals(
     units: str | None = None,
     keypoints=None,
     trc_yup: bool = True,
+    cam_regex: str | None = None,
     check=None,
 ) -> tuple[dict[str, Poses3D], TrackingResult, list]:
     """The file-level job of ``mocap3d triangulate --individuals``: 2D files in, every individual out.
@@ -143,7 +144,7 @@ def triangulate_files_individuals(
     if units is None and Path(out).suffix.lower() in (".trc", ".c3d"):
         raise MocapError(f"{calibration} does not say its length unit, which a {Path(out).suffix} header needs; "
                          'pass --units mm (or m, cm), or add units = "mm" to its [metadata] table.')  # fmt: skip
-    tracks = load_tracks(pose_files, rig.names, config.cam_regex, keypoint_preset=keypoint_preset)
+    tracks = load_tracks(pose_files, rig.names, cam_regex, keypoint_preset=keypoint_preset)
     if len(tracks) < 2:
         raise MocapError(f"only {len(tracks)} of the given files matched a calibration camera; "
                          "triangulation needs two or more cameras.")  # fmt: skip

@@ -1,18 +1,19 @@
 """Typed configuration of the 2D keypoint networks: every default in one place.
 
 A project TOML (see :mod:`mocap3d.nn.project`) holds these as tables
-``[model]``, ``[augment]`` and ``[train]``; :func:`from_dict` fills a
-dataclass from such a table and rejects unknown keys with the list of the
-known ones.
+``[model]``, ``[augment]`` and ``[train]``; each is a frozen
+:class:`mocap3d.config.Config` (change one with ``replace``), whose
+``from_dict`` rejects unknown keys with the list of the known ones.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from .._typed import checked_values
+from ..config import Config
 from ..errors import MocapError
 
 BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet_50", "mobilenet_v2", "hrnet")
@@ -22,8 +23,14 @@ class NetworkError(MocapError):
     """A network configuration, checkpoint or training set that cannot be used."""
 
 
-@dataclass
-class ModelConfig:
+class _Table(Config):
+    """One table of a network's settings: its errors are :class:`NetworkError`."""
+
+    error: ClassVar[type[MocapError]] = NetworkError
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Table):
     """Network architecture and its geometry.
 
     ``input_scale`` resizes images before the network (0.5: a 640x480 frame
@@ -62,8 +69,8 @@ class ModelConfig:
             raise NetworkError(f"output_stride {self.output_stride} must be 2, 4, 8 or 16.")
 
 
-@dataclass
-class AugmentConfig:
+@dataclass(frozen=True)
+class AugmentConfig(_Table):
     """Training augmentation; every random draw comes from the caller's seeded generator."""
 
     crop_size: tuple[int, int] = (256, 256)  # (width, height) of training crops in network-input pixels
@@ -80,8 +87,8 @@ class AugmentConfig:
     noise_std: float = 3.0  # gray levels
 
 
-@dataclass
-class TrainConfig:
+@dataclass(frozen=True)
+class TrainConfig(_Table):
     """Optimisation: AdamW with linear warm-up and cosine decay, fixed seed."""
 
     iterations: int = 3000
@@ -110,8 +117,8 @@ class TrainConfig:
             raise NetworkError("[train] warmup, threads and weight_decay cannot be negative.")
 
 
-@dataclass
-class NetworkConfig:
+@dataclass(frozen=True)
+class NetworkConfig(_Table):
     """Everything a training run needs besides the data."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -122,7 +129,7 @@ class NetworkConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NetworkConfig:
+    def from_dict(cls, data: Mapping[str, Any], source: str = "config") -> NetworkConfig:
         return cls(
             model=from_dict(ModelConfig, data.get("model", {})),
             augment=from_dict(AugmentConfig, data.get("augment", {})),
@@ -130,16 +137,12 @@ class NetworkConfig:
         )
 
 
-T = TypeVar("T")
+T = TypeVar("T", bound=Config)
 
 
-def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Build dataclass ``cls`` from a TOML table; unknown keys are an error naming the known ones."""
-    names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise NetworkError(f"unknown {cls.__name__} option(s) {unknown}; known: {sorted(names)}.")
-    return cls(**checked_values(cls, data, f"[{cls.__name__}]", NetworkError))
+def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
+    """Build config ``cls`` from a TOML table; unknown keys are an error naming the known ones."""
+    return cls.from_dict(data, f"[{cls.__name__}]")  # type: ignore[attr-defined]
 
 
 # The pretrained EfficientNet-Lite presets share one geometry: stride-32 features upsampled twice to stride-8

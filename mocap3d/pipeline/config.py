@@ -66,6 +66,7 @@ from .._typed import checked_values
 from ..calibration.config import CalibrationConfig
 from ..errors import MocapError
 from ..filters import FilterPipeline
+from ..io.matching import InputMatching
 from ..io.settings import check_tables, did_you_mean, key_hints, read_toml
 from ..triangulation.config import TriangulationConfig
 from .sync import SyncConfig
@@ -172,6 +173,7 @@ class ProjectConfig:
     network: dict[str, Any] = field(default_factory=dict)
     sync: SyncConfig = field(default_factory=SyncConfig)
     triangulation: TriangulationConfig = field(default_factory=TriangulationConfig)
+    inputs: InputMatching = field(default_factory=InputMatching)  # cam_regex, individual: in [triangulation]
     filters: FilterPipeline = field(default_factory=FilterPipeline)
     angles: dict[str, list[str]] = field(default_factory=dict)
     export: ExportConfig = field(default_factory=ExportConfig)
@@ -200,6 +202,7 @@ class ProjectConfig:
             network=dict(data.get("network", {})),
             sync=_from_table(SyncConfig, data.get("sync", {}), "sync", source),
             triangulation=TriangulationConfig.from_dict(dict(data.get("triangulation", {})), source),
+            inputs=InputMatching.from_table(dict(data.get("triangulation", {})), source),
             filters=FilterPipeline.from_dict(data),
             angles=angles,
             export=_from_table(ExportConfig, data.get("export", {}), "export", source),
@@ -213,7 +216,9 @@ class ProjectConfig:
             if isinstance(value, FilterPipeline):
                 value = {"filter2d": [s.describe() for s in value.filter2d],
                          "filter3d": [s.describe() for s in value.filter3d]}  # fmt: skip
-            elif isinstance(value, (TriangulationConfig, CalibrationConfig)):
+            elif isinstance(value, TriangulationConfig):  # with input matching, read from the same table
+                value = {**value.to_dict(), **self.inputs.to_dict()}
+            elif isinstance(value, CalibrationConfig):
                 value = value.to_dict()
             elif dataclasses.is_dataclass(value) and not isinstance(value, type):
                 value = dataclasses.asdict(value)

@@ -94,7 +94,7 @@ class SessionContext:
         paths = sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
         if not paths:
             raise PoseFileError(f"session {self.session.name}: {folder.name}/ holds no 2D file.")
-        matched = match_files_to_cameras(paths, self.rig.names, self.config.triangulation.cam_regex)
+        matched = match_files_to_cameras(paths, self.rig.names, self.config.inputs.cam_regex)
         missing = [c for c in self.rig.names if c not in matched]
         if missing and (self.config.project.require_all_cameras or len(matched) < 2):
             raise PoseFileError(
@@ -235,7 +235,7 @@ def _plan_sync(ctx: SessionContext) -> StageWork | str:
         from ..io.matching import match_files_to_cameras
 
         videos = ctx.videos(ctx.session.folder("videos"))
-        matched = match_files_to_cameras(videos, ctx.rig.names, ctx.config.triangulation.cam_regex)
+        matched = match_files_to_cameras(videos, ctx.rig.names, ctx.config.inputs.cam_regex)
         inputs = [Path(matched[c]) for c in ctx.rig.names if c in matched]
     else:
         files = ctx.pose_files()
@@ -290,18 +290,16 @@ def _plan_triangulate(ctx: SessionContext) -> StageWork | str:
 
     def run() -> list[str]:
         from ..io.pose2d import load_track2d
-        from ..io.pose3d import save_h5
         from ..poses import Poses2D
-        from ..triangulation import triangulate
-        from ..triangulation.run import summarize
+        from ..triangulation.run import solve, summarize, write_output
         from .sync import apply_offsets, load_offsets
 
         tracks = {c: load_track2d(p, keypoint_preset=cfg.project.keypoint_preset) for c, p in files.items()}
         offsets = load_offsets(offsets_file) if offsets_file else {}
         if offsets:
             tracks = apply_offsets(tracks, offsets)
-        poses2d = Poses2D.from_tracks(tracks, individual=cfg.triangulation.individual, fps=cfg.project.fps)
-        poses3d = triangulate(poses2d, ctx.rig, cfg.triangulation)
+        poses2d = Poses2D.from_tracks(tracks, individual=cfg.inputs.individual, fps=cfg.project.fps)
+        poses3d = solve(poses2d, ctx.rig, cfg.triangulation)  # the command's job (triangulation/run.py)
         root = ctx.session.root
         poses3d.metadata.update({
             "session": ctx.session.name,
@@ -310,7 +308,7 @@ def _plan_triangulate(ctx: SessionContext) -> StageWork | str:
             "sync_offsets": offsets,
             "units": cfg.project.units,
         })  # fmt: skip
-        save_h5(poses3d, out, calibration=ctx.rig.select(poses2d.views), units=cfg.project.units)
+        write_output(poses3d, out, ctx.rig.select(poses2d.views), units=cfg.project.units)
         return summarize(poses3d, out).lines()[:2]
 
     return StageWork(inputs, [out], ctx.config.params("triangulation", "project"), run)

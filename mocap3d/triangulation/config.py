@@ -1,15 +1,21 @@
-"""The typed configuration of triangulation, with every default in one place."""
+"""The typed configuration of triangulation, with every default in one place (:class:`mocap3d.config.Config`).
+
+Which file is which camera, and which individual of a multi-animal file is
+triangulated, are input matching (:class:`mocap3d.io.matching.InputMatching`):
+its keys ``cam_regex`` and ``individual`` may stay in the ``[triangulation]``
+table, where anipose writes them.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from .._typed import checked_values
+from ..config import Config
 from ..errors import MocapError
-from ..io.settings import key_hints
 
 __all__ = ["TriangulationConfig", "PRESETS"]
 
@@ -25,7 +31,7 @@ OPTIM_OPTIONS = (
 
 
 @dataclass(frozen=True)
-class TriangulationConfig:
+class TriangulationConfig(Config):
     """How 2D detections become 3D points.
 
     Attributes
@@ -55,11 +61,6 @@ class TriangulationConfig:
     check_depth : bool
         Reject 3D points behind a camera that was used to triangulate them
         (off in the ``pose2sim`` preset, which Pose2Sim does not check).
-    cam_regex : str or None
-        Regular expression whose first group names the camera in a 2D file's
-        name (anipose's ``cam_regex``); default: match camera names as tokens.
-    individual : str or int
-        Which individual of multi-animal files to triangulate.
     formulation : {"mocap3d", "anipose"}
         How ``dlt`` solves a point (see :mod:`mocap3d.triangulation.dlt`).
         ``mocap3d``: a score-weighted DLT in undistorted pixels, optional depth
@@ -112,8 +113,6 @@ class TriangulationConfig:
     undistort: bool = True
     weighted: bool = True
     check_depth: bool = True
-    cam_regex: str | None = None
-    individual: str | int = 0
     formulation: str = "mocap3d"
     scale_smooth: float = 4.0
     scale_length: float = 2.0
@@ -129,6 +128,20 @@ class TriangulationConfig:
     chunk_overlap: int = 60
     max_iterations: int = 30
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    section: ClassVar[str] = "triangulation"
+    what: ClassVar[str] = "triangulation option"
+    error: ClassVar[type[MocapError]] = MocapError
+    parsed_by_class: ClassVar[tuple[str, ...]] = ("constraints", "constraints_weak")
+    shared_keys: ClassVar[tuple[str, ...]] = ("cam_regex", "individual")  # input matching's, same table
+
+    @classmethod
+    def presets(cls) -> Mapping[str, TriangulationConfig]:
+        return PRESETS
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [name for name in super().field_names() if name != "extra"]
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -181,24 +194,6 @@ class TriangulationConfig:
             )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> TriangulationConfig:
-        """Build from a mapping; unknown keys are an error (typos must not pass silently)."""
-        data = dict(data)
-        preset = data.pop("preset", None)
-        if preset and preset not in PRESETS:
-            raise MocapError(f"{source}: unknown preset '{preset}'; choose one of {', '.join(PRESETS)}.")
-        base: dict[str, Any] = dict(PRESETS[preset]) if preset else {}
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise MocapError(
-                f"{source}: unknown triangulation option(s) {', '.join(unknown)}{key_hints(unknown, names)}; known: "
-                f"{', '.join(sorted(names))}."
-            )
-        base.update(checked_values(cls, data, source, MocapError, skip=("constraints", "constraints_weak")))
-        return cls(**base)
-
-    @classmethod
     def from_toml(cls, path: str | Path) -> TriangulationConfig:
         """Read the ``[triangulation]`` table of a TOML file (or the whole file if it has none)."""
         from ..io.settings import CONFIG_ARRAYS, CONFIG_TABLES, check_tables, read_toml
@@ -213,8 +208,13 @@ class TriangulationConfig:
             table = from_anipose(table, str(path))
         return cls.from_dict(table, str(path))
 
-    def replace(self, **changes) -> TriangulationConfig:
-        return dataclasses.replace(self, **changes)
+    @classmethod
+    def table_of(cls, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The ``[triangulation]`` table, or a flat file's scalar options (other tables belong to other stages)."""
+        table = data.get("triangulation")
+        if table is None:
+            return {k: v for k, v in data.items() if not isinstance(v, (dict, list))}
+        return table
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as plain values; the optim-only ones only when ``method`` is ``optim``."""
@@ -268,18 +268,13 @@ def from_anipose(table: dict[str, Any], source: str = "anipose config") -> dict[
 
 #: Named parameter sets. ``pose2sim`` reproduces Pose2Sim's default
 #: triangulation (Config.toml [triangulation]) bit for bit.
-PRESETS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "pose2sim": {
-        "method": "robust",
-        "score_threshold": 0.3,
-        "reproj_threshold": 15.0,
-        "min_cameras": 2,
-        "undistort": False,
-        "check_depth": False,
-    },
+PRESETS: dict[str, TriangulationConfig] = {
+    "default": TriangulationConfig(),
+    "pose2sim": TriangulationConfig(
+        method="robust", score_threshold=0.3, reproj_threshold=15.0, min_cameras=2, undistort=False, check_depth=False
+    ),
     # anipose's triangulate with its default config (ransac = false, optim = false, score_threshold = 0.8):
     # aniposelib's DLT, its results to float64 rounding (see the formulation option)
-    "anipose": {"method": "dlt", "formulation": "anipose", "score_threshold": 0.8, "min_cameras": 2,
-                "weighted": False, "check_depth": False},
+    "anipose": TriangulationConfig(method="dlt", formulation="anipose", score_threshold=0.8, min_cameras=2,
+                                   weighted=False, check_depth=False),
 }

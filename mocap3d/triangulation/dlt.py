@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..poses import finite_points
+
 __all__ = [
     "camera_basis",
     "camera_coefficients",
@@ -255,12 +257,13 @@ def triangulate_dlt(P: np.ndarray, points: np.ndarray, weights: np.ndarray | Non
     shape = pts.shape[1:-1]
     flat = pts.reshape(c, -1, 2)
     w = np.ones(flat.shape[:2]) if weights is None else np.asarray(weights, dtype=np.float64).reshape(c, -1)
-    valid = np.isfinite(flat).all(-1) & (w > 0)
+    valid = finite_points(flat) & (w > 0)
     w = np.where(valid, w, 0.0)
     # the ten distinct normal-matrix entries (10, N) as one product, rows contiguous
     coeffs = _coefficient_rows(flat, w).reshape(c * 4, -1)
     entries = camera_basis(P).reshape(c * 4, 16)[:, list(_ENTRIES)].T @ coeffs
-    out = _solve_entries(entries)
+    # blocks of points that stay in the CPU's cache (each point is solved on its own: the same values)
+    out = np.concatenate([_solve_entries(entries[:, s : s + 8192]) for s in range(0, max(entries.shape[1], 1), 8192)])
     out[valid.sum(0) < 2] = np.nan
     return out.reshape(shape + (3,))
 

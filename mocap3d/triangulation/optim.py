@@ -69,13 +69,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import cholesky_banded
 from scipy.linalg.lapack import dtbtrs
-from scipy.ndimage import median_filter
 from threadpoolctl import threadpool_limits
 
 from .. import lens
 from ..camera import CameraRig
 from ..errors import TriangulationError
-from ..gaps import fill_gaps
+from ..gaps import fill_gaps, running_median
 from ..lens import robust_loss
 from ..poses import Poses2D, Poses3D
 from .config import TriangulationConfig
@@ -568,7 +567,7 @@ def _mean_speed(points: np.ndarray) -> float:
     """Mean |frame-to-frame change| of median-filtered (7 frames) trajectories (anipose's smoothness unit)."""
     if points.shape[0] < 2:
         return 1.0
-    med = median_filter(points, size=(7,) + (1,) * (points.ndim - 1), mode="nearest")
+    med = running_median(points, 7, ends="hold")
     speed = float(np.mean(np.abs(np.diff(med, axis=0))))
     return speed if speed > 0 else 1.0
 

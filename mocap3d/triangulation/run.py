@@ -12,16 +12,17 @@ import numpy as np
 
 from ..errors import MocapError
 from ..io.calibration import calibration_units, load_calibration_with_metadata
-from ..io.matching import load_tracks
+from ..io.matching import InputMatching, load_tracks
 from ..io.pose3d import save_h5, save_poses3d
-from ..poses import Poses2D, Poses3D
+from ..poses import Poses2D, Poses3D, finite_points
 from .config import TriangulationConfig
 from .core import triangulate
 
 if TYPE_CHECKING:
+    from ..camera import CameraRig
     from ..filters import FilterPipeline
 
-__all__ = ["triangulate_files", "TriangulationSummary", "OUTPUT_FORMATS"]
+__all__ = ["triangulate_files", "solve", "write_output", "TriangulationSummary", "OUTPUT_FORMATS"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class TriangulationSummary:
 
 
 def summarize(poses: Poses3D, out: Path) -> TriangulationSummary:
-    ok = np.isfinite(poses.points).all(-1)
+    ok = finite_points(poses.points)
     used = poses.cameras_used[ok]
     return TriangulationSummary(
         out=out,
@@ -77,6 +78,7 @@ def triangulate_files(
     trc_yup: bool = True,
     filters: FilterPipeline | None = None,
     check_tracks: Callable | None = None,
+    matching: InputMatching | None = None,
 ) -> tuple[Poses3D, TriangulationSummary]:
     """Triangulate one recording's 2D files with a calibration and write the result.
 
@@ -99,10 +101,13 @@ def triangulate_files(
         every camera's :class:`~mocap3d.poses.Track2D` before one individual
         is taken; the CLI passes :func:`mocap3d.multi.run.check_identities`,
         which refuses files whose individuals' labels disagree between cameras.
+    matching : which file is which camera (``cam_regex``) and which individual
+        of multi-animal files is used (default: names as tokens, the first).
 
     The output is written atomically; inputs are only read.
     """
     config = config or TriangulationConfig()
+    matching = matching or InputMatching()
     out = Path(out)
     if out.suffix.lower() not in OUTPUT_FORMATS:
         known = ", ".join(f"{k} ({v})" for k, v in OUTPUT_FORMATS.items())
@@ -117,15 +122,36 @@ def triangulate_files(
             f"{calibration} does not say its length unit, which a TRC header needs; pass --units mm (or m, cm), "
             'or add units = "mm" to its [metadata] table.'
         )
-    tracks = load_tracks(pose_files, rig.names, cam_regex=config.cam_regex, keypoint_preset=keypoint_preset)
+    tracks = load_tracks(pose_files, rig.names, cam_regex=matching.cam_regex, keypoint_preset=keypoint_preset)
     if check_tracks is not None and len(tracks) >= 2:
         check_tracks(tracks, rig, keypoints)
-    poses2d = Poses2D.from_tracks(tracks, individual=config.individual, keypoints=keypoints, fps=fps)
+    poses2d = Poses2D.from_tracks(tracks, individual=matching.individual, keypoints=keypoints, fps=fps)
     if len(poses2d.views) < 2:
         raise MocapError(
             f"only {len(poses2d.views)} of the given files matched a calibration camera ({', '.join(poses2d.views)}); "
             "triangulation needs two or more cameras."
         )
+    poses3d = solve(poses2d, rig, config, filters=filters, fps=fps)
+    poses3d.metadata.update(
+        {
+            "calibration": str(Path(calibration).resolve()),
+            "inputs": {v: str(s) for v, s in zip(poses2d.views, poses2d.sources, strict=False)},
+        }
+    )
+    if units:
+        poses3d.metadata["units"] = units
+    write_output(poses3d, out, rig.select(poses2d.views), units=units, fps=fps, trc_yup=trc_yup)
+    summary = summarize(poses3d, out)
+    log.info("; ".join(summary.lines()))
+    return poses3d, summary
+
+
+def solve(poses2d: Poses2D, rig: CameraRig, config: TriangulationConfig,
+          filters: FilterPipeline | None = None, fps: float | None = None) -> Poses3D:  # fmt: skip
+    """The triangulation job on aligned 2D points: 2D filters, the solver, 3D filters (recorded in the metadata).
+
+    Shared by :func:`triangulate_files` (the command) and the project pipeline's triangulate stage.
+    """
     if filters and filters.filter2d:
         from ..filters import apply_filters_2d  # scipy: loaded only when there are filters
 
@@ -137,20 +163,20 @@ def triangulate_files(
         from ..filters import apply_filters_3d
 
         poses3d = apply_filters_3d(poses3d, filters.filter3d, fps=fps)
-    poses3d.metadata.update(
-        {
-            "calibration": str(Path(calibration).resolve()),
-            "inputs": {v: str(s) for v, s in zip(poses2d.views, poses2d.sources, strict=False)},
-        }
-    )
-    if units:
-        poses3d.metadata["units"] = units
+    return poses3d
+
+
+def write_output(poses3d: Poses3D, out: Path, rig: CameraRig, *, units: str | None = None,
+                 fps: float | None = None, trc_yup: bool = True) -> Path:  # fmt: skip
+    """Write a triangulation's result, the format from ``out``'s suffix (the one helper that builds the output).
+
+    ``.h5`` keeps the cameras used (``rig``, already selected to the views) and the units; ``.trc`` needs a
+    frame rate; anything else is anipose's CSV.
+    """
     if out.suffix.lower() == ".h5":
-        save_h5(poses3d, out, calibration=rig.select(poses2d.views), units=units)
+        save_h5(poses3d, out, calibration=rig, units=units)
     elif out.suffix.lower() == ".trc":
         save_poses3d(poses3d, out, fps=fps or poses3d.fps, units=units, yup=trc_yup)
     else:
         save_poses3d(poses3d, out)
-    summary = summarize(poses3d, out)
-    log.info("; ".join(summary.lines()))
-    return poses3d, summary
+    return out

@@ -355,3 +355,36 @@ def plot_reprojection_summary(
     path = Path(path)
     save_figure(fig, path, dpi=80)
     return path
+
+
+def write_overlay_image(poses2d: Poses2D, poses3d: Poses3D, rig: CameraRig, camera: str, out: str | Path,
+                        frame: int = 0, video: str | Path | None = None,
+                        config: OverlayConfig | None = None) -> Path:  # fmt: skip
+    """One frame's overlay as an image file (``.png``/``.jpg``), on that frame of ``video`` when given."""
+    import cv2
+
+    image = None
+    if video is not None:
+        cap = cv2.VideoCapture(str(video))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, frame)
+        ok, image = cap.read()
+        cap.release()
+        if not ok:
+            raise MocapError(f"cannot read frame {frame} of '{video}'.")
+    img = camera_overlay(poses2d, poses3d, rig, camera, frame, image=image, config=config)
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        if not cv2.imwrite(str(tmp), img):
+            raise MocapError(f"cannot write '{out}'; use a .png or .jpg name in a writable folder.")
+    return out
+
+
+def write_reprojection_summary(poses2d: Poses2D, poses3d: Poses3D, rig: CameraRig, path: str | Path) -> pd.DataFrame:
+    """The reprojection-error plot at ``path`` and its table beside it (``.csv``); returns the table."""
+    path = Path(path)
+    err = reprojection_errors(poses2d, poses3d, rig)
+    plot_reprojection_summary(err, poses2d.views, poses3d.keypoints, path, fps=poses3d.fps)
+    table = error_table(err, poses2d.views, poses3d.keypoints)
+    with atomic_path(path.with_suffix(".csv")) as tmp:
+        table.to_csv(tmp)
+    return table
