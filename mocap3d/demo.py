@@ -150,6 +150,10 @@ def load_demo_config(path: str | Path | None, quick: bool = False, **overrides) 
     return cfg
 
 
+#: A 3D point farther than this from the truth is an outlier, in the walker's millimetres (times ``scale``).
+OUTLIER_MM = 100.0
+
+
 # --------------------------------------------------------------------------- helpers
 def _stats(err: np.ndarray) -> tuple[float, float, float]:
     err = err[np.isfinite(err)]
@@ -430,7 +434,7 @@ def _run_stages(out: Path, cfg: DemoConfig, rep: _Report, progress: bool) -> lis
 
     # ---------------------------------------------------------------- 10. pictures
     rep.start("rendering the viewer movie and pictures")
-    pictures = _pictures(out, filtered, rig, sample, err3, errf)
+    pictures = _pictures(out, filtered, rig, sample, err3, errf, pose_files, videos, OUTLIER_MM * cfg.scale)
     rep.stage("view", "done", ", ".join(pictures))
     _report_png(out / "report.png", sample, filtered, err2d, errf, truth, videos, pose_files, rep)
     _finish(out, rep)
@@ -569,21 +573,37 @@ def _make_project(folder: Path, cfg: DemoConfig, videos: dict[str, Path], truth:
     return project, labelled
 
 
-def _pictures(out: Path, filtered, rig: CameraRig, sample, err3, errf) -> list[str]:
-    from .demo_2d import _error_plot
-    from .viewer import ViewerConfig, render_movie, render_png
+def _pictures(out: Path, filtered, rig: CameraRig, sample, err3, errf, pose_files: list[Path],
+              videos: dict[str, Path], outlier_mm: float) -> list[str]:
+    """The 3D error per body part, the skeleton still, the reprojection summary, a camera's overlay movie
+    (H.264, cropped to the subject) and the viewer movie."""
+    from .io.matching import load_views
+    from .viz.errors3d import plot_error_per_keypoint
+    from .viz.overlay import OverlayConfig, plot_reprojection_summary, reprojection_errors, write_overlay_video
+    from .viz.skeleton import plot_skeleton_views
 
-    made = [_error_plot(out / "error_3d.png", sample.truth.keypoints, {"optim": err3, "optim + filter": errf}).name]
+    made = [plot_error_per_keypoint({"optim": err3, "optim + filter": errf}, sample.truth.keypoints,
+                                    out / "error_3d.png", outlier=outlier_mm).name]  # fmt: skip
+    frame = filtered.n_frames // 2
+    made.append(plot_skeleton_views(filtered, out / "skeleton.png", frame, rig=rig, edges=sample.edges,
+                                    truth=sample.truth).name)  # fmt: skip
+    poses2d = load_views(pose_files, list(rig.names))
+    err = reprojection_errors(poses2d, filtered, rig)
+    made.append(plot_reprojection_summary(err, poses2d.views, filtered.keypoints, out / "reprojection.png",
+                                          fps=filtered.fps).name)  # fmt: skip
+    cam = rig.names[0]
+    made.append(write_overlay_video(poses2d, filtered, rig, cam, out / f"overlay-{cam}.mp4", video=videos[cam],
+                                    edges=sample.edges, config=OverlayConfig(crop_margin=40)).name)  # fmt: skip
     try:
-        view = ViewerConfig(window_size=(960, 540), trail_frames=30)
-        render_png(filtered, out / "skeleton.png", frame=filtered.n_frames // 2, rig=rig, edges=sample.edges,
-                   config=view)  # fmt: skip
-        made.append("skeleton.png")
-        render_movie(filtered, out / "walk.mp4", rig=rig, edges=sample.edges, config=view)
+        from .viewer import ViewerConfig, render_movie
+
+        render_movie(filtered, out / "walk.mp4", rig=rig, edges=sample.edges,
+                     config=ViewerConfig(window_size=(960, 540), trail_frames=30))  # fmt: skip
         made.append("walk.mp4")
     except Exception as exc:  # noqa: BLE001 - offscreen rendering needs an OpenGL context; say why it is missing
-        log.warning("the viewer pictures were not rendered: %s", exc)
-        made.append(f"viewer pictures not rendered ({type(exc).__name__}: {exc})")
+        log.warning("The viewer movie was not rendered (%s: %s); the pictures above do not need it.",
+                    type(exc).__name__, exc)  # fmt: skip
+        made.append(f"viewer movie not rendered ({type(exc).__name__}: {exc})")
     return made
 
 
