@@ -236,3 +236,26 @@ def test_demo_from_2d_files(tmp_path):
     robust = [line for line in res.output.splitlines() if line.strip().startswith("robust")][0]
     assert float(robust.split("median ")[1].split(" mm")[0]) < 12.0
     assert load_h5(tmp_path / "demo" / "pose3d.h5").fps == 60.0
+
+
+def test_log_warnings_read_as_sentences():
+    import logging
+
+    from mocap3d.cli import SentenceFormatter
+
+    record = logging.LogRecord("mocap3d.demo", logging.WARNING, __file__, 1, "the viewer movie was not rendered (%s)",
+                               ("no display",), None)  # fmt: skip
+    assert SentenceFormatter().format(record) == "Warning: The viewer movie was not rendered (no display)."
+    assert SentenceFormatter(technical=True).format(record).startswith("WARNING mocap3d.demo: the viewer")
+
+
+def test_view_pyramids_end_on_the_image_corners():
+    from mocap3d.calibration.report import view_pyramid
+
+    rig = make_rig(3, size=SMALL)
+    for i in range(3):
+        pyr = view_pyramid(rig, i, 500.0)
+        np.testing.assert_allclose(pyr[0], rig.centers()[i])
+        # with the lens distortion left out, the far corners are the image corners
+        ideal = rig.replace(dist=np.zeros_like(rig.dist)).select([rig.names[i]]).project(pyr[1:])[0]
+        np.testing.assert_allclose(ideal, [[0, 0], [SMALL[0], 0], [SMALL[0], SMALL[1]], [0, SMALL[1]]], atol=1e-6)
