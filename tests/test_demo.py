@@ -158,7 +158,7 @@ def test_quick_demo_every_stage_reports_its_error_against_the_truth(quick_demo):
         assert report[f"{key}_p99_mm"] == pytest.approx(np.nanpercentile(err, 99), rel=1e-9)
     tri = _line(output, "triangulate")
     assert _number(tri, "vs truth median") == pytest.approx(report["err3d_median_mm"], abs=0.0051)
-    assert report["triangulated"] > 0.95
+    assert report["triangulated"] > 0.85  # max_gap 10: long runs seen by fewer than 2 cameras stay missing
     # 640x512 frames, 1.5 px noise, a 24 cm subject 0.8 m away (1280x1024 in the full demo: about 1 mm)
     assert report["err3d_median_mm"] < 6 and report["err3d_p99_mm"] < 18
     assert report["angle_median_deg"] < 5
