@@ -476,7 +476,8 @@ def plot_physical_check(check: PhysicalCheck, square: float, path: str | Path) -
     ax.set_xlabel(f"measured - true square side ({u}); true side {square:g} {u}")
     ax.set_ylabel("square sides")
     ax.set_title(f"{check.n_squares} square sides: median |error| {check.square_median:.3f} {u}, p90 "
-                 f"{check.square_p90:.3f} {u}\n(dashed: the 1 % limit of a good calibration)", fontsize=9)
+                 f"{check.square_p90:.3f} {u}\n(dashed: 1 % of the side; good when the median is within it)",
+                 fontsize=9)
     ax = axes[1]
     if check.spans.size:
         lim = max(float(np.percentile(np.abs(check.spans), 99.5)), 0.55)
@@ -485,8 +486,9 @@ def plot_physical_check(check: PhysicalCheck, square: float, path: str | Path) -
             ax.axvline(x, color="tab:red", ls="--", lw=1)
     ax.set_xlabel("measured - true board span (% of the span)")
     ax.set_ylabel("board placements")
-    ax.set_title(f"longest corner-to-corner distance of {check.n_placements} placements: median |error| "
-                 f"{check.span_median:.2f} {u} ({check.span_pct:.2f} %)\n(dashed: the 0.5 % limit)", fontsize=9)
+    ax.set_title(f"longest corner distance of {check.n_placements} placements: median |error| "
+                 f"{check.span_median:.2f} {u} ({check.span_pct:.2f} %)\n(dashed: 0.5 %; good when the median is "
+                 "within it)", fontsize=9)
     verdict = check.verdict(square)
     fig.suptitle(f"Physical check of the calibration: {verdict}", fontsize=10,
                  color="tab:green" if verdict == "good" else "tab:red")

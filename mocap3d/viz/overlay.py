@@ -423,6 +423,7 @@ def plot_reprojection_summary(
         cnt = np.convolve(finite[i].sum(1).astype(float), kernel, "same")
         with np.errstate(invalid="ignore", divide="ignore"):
             ax.plot(t, 100 * bad / cnt, lw=0.9, label=name)
+    ax.set_ylim(bottom=0)
     ax.set_ylabel(f"% over {threshold:g} px")
     ax.set_xlabel("time (s)" if fps else "frame (0-based)")
     ax.set_title(f"share of detections over {threshold:g} px per camera, over time (running over {win} frames; "
