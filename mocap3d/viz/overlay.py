@@ -416,7 +416,7 @@ def plot_reprojection_summary(
     axes[1].set_yticks(range(v), [f"{name} ({100 * over_cam[i]:.1f} %)" for i, name in enumerate(views)],
                        fontsize=8)
     ax = axes[2]
-    win = max(int(round((fps or 30) / 4)), 1)  # a quarter second
+    win = min(max(int(round((fps or 30) / 4)), 1), f)  # a quarter second (at most the recording)
     kernel = np.ones(win)
     for i, name in enumerate(views):
         bad = np.convolve((np.nan_to_num(errors[i], nan=0.0) > threshold).sum(1).astype(float), kernel, "same")
