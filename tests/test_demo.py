@@ -146,30 +146,40 @@ def test_quick_demo_every_stage_reports_its_error_against_the_truth(quick_demo):
     calib = _line(output, "calibrate")
     assert calib.split(": ")[1] == "good"
     assert _number(calib, "reprojection median") < 0.5
-    assert report["calib_square_mm"] < 0.01 * 220  # the board's squares measured within 1 %
+    assert report["calib_square_mm"] < 0.01 * 33  # the board's 33 mm squares measured within 1 %
     assert report["calib_scale_pct"] < 1.5
     # the 3D numbers printed are the ones the files give against the truth
-    truth = load_truth(out / "videos-raw")
+    truth = load_poses3d(out / "truth" / "pose3d_true.h5")  # the rat-sized world: 0.15 x the rendered walker's
+    np.testing.assert_allclose(truth.points, 0.15 * load_truth(out / "videos-raw")["points3d"], rtol=1e-9)
+    assert 200 < report["subject_height_mm"] < 300
     for name, key in (("pose3d.h5", "err3d"), ("pose3d_filtered.h5", "filtered")):
-        err = np.linalg.norm(load_poses3d(out / name).points - truth["points3d"], axis=-1)
+        err = np.linalg.norm(load_poses3d(out / name).points - truth.points, axis=-1)
         assert report[f"{key}_median_mm"] == pytest.approx(np.nanmedian(err), rel=1e-9)
         assert report[f"{key}_p99_mm"] == pytest.approx(np.nanpercentile(err, 99), rel=1e-9)
     tri = _line(output, "triangulate")
-    assert _number(tri, "vs truth median") == pytest.approx(report["err3d_median_mm"], abs=0.051)
-    assert report["triangulated"] > 0.95
-    assert report["err3d_median_mm"] < 40 and report["err3d_p99_mm"] < 120  # 640x512 frames, cameras 5 m away
+    assert _number(tri, "vs truth median") == pytest.approx(report["err3d_median_mm"], abs=0.0051)
+    assert report["triangulated"] > 0.85  # max_gap 10: long runs seen by fewer than 2 cameras stay missing
+    # 640x512 frames, 1.5 px noise, a 24 cm subject 0.8 m away (1280x1024 in the full demo: about 1 mm)
+    assert report["err3d_median_mm"] < 6 and report["err3d_p99_mm"] < 18
     assert report["angle_median_deg"] < 5
     assert report["gait_recall"] >= 0.6
     for ext in (".trc", ".c3d", ".nc"):
         back = load_any_poses3d(out / f"pose3d{ext}")
         assert back.n_frames == 60 and len(back.keypoints) == len(KEYPOINTS)
     assert (out / "report.png").stat().st_size > 10_000
+    for picture in ("error_3d.png", "skeleton.png", "reprojection.png", "calibration/calibration_physical.png",
+                    "calibration/calibration_rig.png", "calibration/calibration_coverage.png"):
+        img = cv2.imread(str(out / picture))
+        assert img is not None and img.shape[0] > 300 and img.std() > 10, picture
+    calib = json.loads((out / "calibration" / "calibration_report.json").read_text())
+    assert calib["physical_check"]["verdict"] == "good" and calib["physical_check"]["square_median"] < 0.33
 
 
 def test_quick_demo_videos_play_in_a_browser(quick_demo):
     out, _ = quick_demo
     videos = [*sorted((out / "videos-raw").glob("*.mp4")), *sorted((out / "calibration-videos").glob("*.mp4"))]
     assert len(videos) == 8
+    videos.append(out / "overlay-cam1.mp4")
     if (out / "walk.mp4").exists():
         videos.append(out / "walk.mp4")
     for video in videos:
@@ -226,3 +236,26 @@ def test_demo_from_2d_files(tmp_path):
     robust = [line for line in res.output.splitlines() if line.strip().startswith("robust")][0]
     assert float(robust.split("median ")[1].split(" mm")[0]) < 12.0
     assert load_h5(tmp_path / "demo" / "pose3d.h5").fps == 60.0
+
+
+def test_log_warnings_read_as_sentences():
+    import logging
+
+    from mocap3d.cli import SentenceFormatter
+
+    record = logging.LogRecord("mocap3d.demo", logging.WARNING, __file__, 1, "the viewer movie was not rendered (%s)",
+                               ("no display",), None)  # fmt: skip
+    assert SentenceFormatter().format(record) == "Warning: The viewer movie was not rendered (no display)."
+    assert SentenceFormatter(technical=True).format(record).startswith("WARNING mocap3d.demo: the viewer")
+
+
+def test_view_pyramids_end_on_the_image_corners():
+    from mocap3d.calibration.report import view_pyramid
+
+    rig = make_rig(3, size=SMALL)
+    for i in range(3):
+        pyr = view_pyramid(rig, i, 500.0)
+        np.testing.assert_allclose(pyr[0], rig.centers()[i])
+        # with the lens distortion left out, the far corners are the image corners
+        ideal = rig.replace(dist=np.zeros_like(rig.dist)).select([rig.names[i]]).project(pyr[1:])[0]
+        np.testing.assert_allclose(ideal, [[0, 0], [SMALL[0], 0], [SMALL[0], SMALL[1]], [0, SMALL[1]]], atol=1e-6)

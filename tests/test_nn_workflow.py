@@ -100,6 +100,9 @@ def test_analyze_writes_dlc_files_that_the_triangulation_reads(trained, tmp_path
     np.testing.assert_allclose(load_track2d(h5.with_suffix(".csv")).points, track.points, atol=1e-6)
     labelled = tmp_path / "cam-ADLC_mocap3d_hrnet_labeled.mp4"
     assert video_info(labelled)[:2] == (96, 80)
+    from mocap3d.io.video import video_codec
+
+    assert video_codec(labelled) == {"codec": "h264", "pix_fmt": "yuv420p", "faststart": "yes"}  # browsers play it
     # a second run skips the finished video
     assert "skipped" in _invoke("analyze", "-p", toml_path, "-o", tmp_path, video)
     # ONNX Runtime gives the same keypoints

@@ -116,6 +116,43 @@ def test_overlay_video_with_and_without_video(scene, tmp_path):
     with pytest.raises(MocapError, match="ends before"):
         write_overlay_video(p2d, s.truth, s.rig, "cam1", tmp_path / "x.mp4", video=src, frames=[0, 5])
     assert not (tmp_path / "x.mp4").exists()
+    from mocap3d.io.video import video_codec
+
+    for path in (out, out2):  # browsers play them
+        assert video_codec(path) == {"codec": "h264", "pix_fmt": "yuv420p", "faststart": "yes"}
+
+
+def test_overlay_video_cropped_to_the_subject(scene, tmp_path):
+    import cv2
+
+    from mocap3d.viz.overlay import OverlayConfig
+
+    s, p2d = scene
+    out = write_overlay_video(p2d, s.truth, s.rig, "cam1", tmp_path / "crop.mp4", frames=range(0, 20, 2),
+                              config=OverlayConfig(crop_margin=30))
+    cap = cv2.VideoCapture(str(out))
+    ok, frame = cap.read()
+    cap.release()
+    w, h = (int(v) for v in s.rig.select(["cam1"]).sizes[0])
+    assert ok and frame.shape[0] < h and frame.shape[1] < w and frame.shape[0] % 2 == 0 and frame.shape[1] % 2 == 0
+    proj = s.rig.select(["cam1"]).project(s.truth.points[0:20:2])[0].reshape(-1, 2)
+    proj = proj[(proj >= 0).all(1) & (proj[:, 0] < w) & (proj[:, 1] < h)]
+    span = np.percentile(proj, 99.5, axis=0) - np.percentile(proj, 0.5, axis=0)
+    assert frame.shape[1] <= span[0] + 2 * 30 + 2 and frame.shape[0] <= span[1] + 2 * 30 + 2
+
+
+def test_overlay_lines_coloured_by_error():
+    from mocap3d.viz.overlay import OverlayConfig, draw_overlay, error_color_bgr
+
+    assert error_color_bgr(0, 10) == (0, 200, 0) and error_color_bgr(50, 10) == (0, 0, 255)
+    kp = ("a", "b")
+    det = np.array([[100.0, 100.0], [300.0, 100.0]])
+    rep = det + [[0.0, 40.0], [0.0, 2.0]]  # a: 40 px off (red line), b: 2 px (green)
+    img = draw_overlay(None, det, np.ones(2), rep, kp, edges=[], config=OverlayConfig(radius=4), size=(400, 300))
+    mid_a = img[120, 100].astype(int)  # halfway along a's line
+    assert mid_a[2] > 200 and mid_a[1] < 60  # red (BGR)
+    legend = img[230:300, 0:250]
+    assert (legend > 200).any()  # the key's white text
 
 
 def test_summary_plot(scene, tmp_path):

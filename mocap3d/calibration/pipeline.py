@@ -369,6 +369,6 @@ def calibrate_videos(
     rig, report = calibrate(detections, config)
     # The report and pictures first, the calibration last: a run killed in between leaves no calibration
     # without its report, and the re-run replaces the orphaned report (see mocap3d calibrate's output check).
-    written = write_report(report, rig, out, pictures=pictures)
+    written = write_report(report, rig, out, pictures=pictures, detections=detections)
     save_calibration(rig, out, {"adjusted": True, "error": report.median_px}, units=board_units(board_path))
     return rig, report, [out, *written]

@@ -9,7 +9,9 @@ writes, next to the calibration file:
 * ``<stem>_coverage.png``: per camera, where the detections fell in the image,
   coloured by reprojection error (outliers as crosses);
 * ``<stem>_errors.png``: histogram of reprojection errors per camera;
-* ``<stem>_rig.png``: the recovered cameras and board placements in 3D.
+* ``<stem>_rig.png``: the recovered cameras (view pyramids) and board placements in 3D, in the board's units;
+* ``<stem>_physical.png`` (when the detections are given): the board measured with the calibration, its
+  square sides against the board file, with a verdict (:func:`physical_check`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ..camera import CameraRig
 from ..io.atomic import atomic_write_text, save_figure
 
 __all__ = ["CameraReport", "CalibrationReport", "write_report", "umeyama", "rig_errors", "lens_model_rms",
-           "PhysicalCheck", "physical_check"]
+           "PhysicalCheck", "physical_check", "plot_physical_check", "view_pyramid"]
 
 log = logging.getLogger(__name__)
 
@@ -137,17 +139,49 @@ def _plot_coverage(report: CalibrationReport, names: tuple[str, ...], path: Path
         inl = sel & report.obs_inlier
         out = sel & ~report.obs_inlier
         sc = ax.scatter(report.obs_xy[inl, 0], report.obs_xy[inl, 1], c=report.obs_error[inl], s=2, cmap="viridis",
-                        vmin=0, vmax=vmax)
-        ax.scatter(report.obs_xy[out, 0], report.obs_xy[out, 1], marker="x", s=12, c="red", label="outlier")
+                        vmin=0, vmax=vmax, label=f"{int(inl.sum())} corners used")
+        ax.scatter(report.obs_xy[out, 0], report.obs_xy[out, 1], marker="x", s=12, c="red",
+                   label=f"{int(out.sum())} rejected: reprojection error above the outlier threshold")
         w, h = report.image_sizes[i]
-        ax.set_xlim(0, w)
-        ax.set_ylim(h, 0)
+        ax.add_patch(_rect(w, h))
+        ax.set_xlim(-0.02 * w, 1.02 * w)
+        ax.set_ylim(1.02 * h, -0.02 * h)
         ax.set_aspect("equal")
         cam = report.cameras[i]
-        ax.set_title(f"{names[i]}: median {cam.median_px:.2f} px, {cam.n_views} views")
+        x = report.obs_xy[sel]
+        cover = _grid_coverage(x, w, h)
+        ax.set_title(f"{names[i]}: median {cam.median_px:.2f} px, {cam.n_views} views, {cover:.0%} of the image "
+                     "covered", fontsize=9)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.04), fontsize=7, frameon=False)
         fig.colorbar(sc, ax=ax, label="reprojection error (px)", shrink=0.8)
     fig.tight_layout()
     save_figure(fig, path, dpi=80)
+
+
+def _rect(w: float, h: float):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((0, 0), w, h, fill=False, ec="0.5", lw=0.8, ls="--")
+
+
+def _grid_coverage(xy: np.ndarray, w: float, h: float, cells: int = 8) -> float:
+    """Fraction of an ``cells`` x ``cells`` grid over the image that holds at least one corner."""
+    xy = xy[np.isfinite(xy).all(1)]
+    if not xy.size:
+        return 0.0
+    gx = np.clip((xy[:, 0] / w * cells).astype(int), 0, cells - 1)
+    gy = np.clip((xy[:, 1] / h * cells).astype(int), 0, cells - 1)
+    return len(set(zip(gx.tolist(), gy.tolist(), strict=True))) / cells**2
+
+
+def view_pyramid(rig: CameraRig, i: int, depth: float) -> np.ndarray:
+    """World points (5, 3) of camera ``i``'s view pyramid: its centre, then the image corners at ``depth``
+    (pinhole rays; lens distortion left out)."""
+    w, h = (float(v) for v in rig.sizes[i])
+    corners = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], float)
+    rays = corners @ np.linalg.inv(rig.K[i]).T  # camera frame, z = 1
+    centre = rig.centers()[i]
+    return np.vstack([centre, centre + depth * rays @ rig.R[i]])
 
 
 def _plot_errors(report: CalibrationReport, names: tuple[str, ...], path: Path) -> None:
@@ -175,19 +209,23 @@ def _plot_rig(report: CalibrationReport, rig: CameraRig, path: Path) -> None:
     ax = fig.add_subplot(projection="3d")
     centres = rig.centers()
     span = np.ptp(np.concatenate([centres, report.board_centres]), axis=0).max() if len(centres) else 1.0
-    axis_len = 0.1 * max(span, 1e-9)
+    depth = 0.2 * max(span, 1e-9)
+    colours = plt.get_cmap("tab10")
     for i, name in enumerate(rig.names):
-        r = rig.R[i]
-        for k, colour in enumerate("rgb"):  # camera x, y, z axes in the world
-            tip = centres[i] + axis_len * r[k]
-            ax.plot(*np.stack([centres[i], tip]).T, c=colour)
-        ax.text(*centres[i], f" {name}")
+        pyr = view_pyramid(rig, i, depth)
+        c = colours(i % 10)
+        for k in range(1, 5):  # edges from the centre, then the image rectangle
+            ax.plot(*pyr[[0, k]].T, c=c, lw=0.8)
+            ax.plot(*pyr[[k, k % 4 + 1]].T, c=c, lw=1.2 if k == 1 else 0.8)
+        ax.text(*centres[i], f" {name}", color=c)
     if len(report.board_centres):
         ax.scatter(*report.board_centres.T, s=3, c="grey", label="board placements")
+        ax.legend(loc="upper left", fontsize=7)
     ax.set_xlabel(f"x ({report.units})")
     ax.set_ylabel(f"y ({report.units})")
     ax.set_zlabel(f"z ({report.units})")
-    ax.set_title(f"recovered rig (world: {report.world})")
+    ax.set_title(f"recovered rig, view pyramids to {depth:.0f} {report.units} (thick edge: image top)\n"
+                 f"world: {report.world}", fontsize=9)
     lo = np.concatenate([centres, report.board_centres]).min(0)
     hi = np.concatenate([centres, report.board_centres]).max(0)
     mid, half = (lo + hi) / 2, (hi - lo).max() / 2 + 1e-9
@@ -199,8 +237,11 @@ def _plot_rig(report: CalibrationReport, rig: CameraRig, path: Path) -> None:
 
 
 def write_report(report: CalibrationReport, rig: CameraRig, calibration_path: str | Path,
-                 pictures: bool = True) -> list[Path]:
+                 pictures: bool = True, detections=None) -> list[Path]:
     """Write the report's JSON and PNG pictures next to ``calibration_path``.
+
+    ``detections`` (the board detections the calibration used): also measure the board with the
+    calibration (:func:`physical_check`), in the JSON (``physical_check``) and ``<stem>_physical.png``.
 
     Returns
     -------
@@ -216,6 +257,13 @@ def write_report(report: CalibrationReport, rig: CameraRig, calibration_path: st
     summary = report.summary()
     for cam in summary["cameras"]:
         cam["intrinsic_rms_px"] = _finite(cam["intrinsic_rms_px"])
+    check = None
+    if detections is not None:
+        check = physical_check(rig, detections)
+        square = _square_length(detections.board)
+        summary["physical_check"] = {k: _finite(v) if isinstance(v, float) else v for k, v in check.summary().items()}
+        summary["physical_check"]["verdict"] = check.verdict(square)
+        log.info("%s", check.line(square))
     atomic_write_text(json_path, json.dumps(summary, indent=2) + "\n")
     written = [json_path]
     if pictures:
@@ -226,6 +274,8 @@ def write_report(report: CalibrationReport, rig: CameraRig, calibration_path: st
         _plot_errors(report, rig.names, errors)
         _plot_rig(report, rig, rig_png)
         written += [coverage, errors, rig_png]
+        if check is not None and detections is not None:
+            written.append(plot_physical_check(check, _square_length(detections.board), Path(f"{stem}_physical.png")))
     log.info("calibration report: %s", ", ".join(str(p) for p in written))
     return written
 
@@ -333,6 +383,12 @@ class PhysicalCheck:
     n_squares: int
     n_placements: int
     units: str = "mm"
+    sides: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # signed side errors
+    spans: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # signed span errors (%)
+
+    def summary(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("square_median", "square_p90", "span_median", "span_pct", "n_squares",
+                                               "n_placements", "units")}
 
     def verdict(self, square: float) -> str:
         """``good`` when squares are within 1 % of their side and the board's span within 0.5 %, else advice."""
@@ -369,8 +425,9 @@ def physical_check(rig: CameraRig, detections, min_cameras: int = 2) -> Physical
     true_d = np.linalg.norm(obj[:, None] - obj[None], axis=-1)
     sq = float(getattr(board, "square_length", np.min(true_d[true_d > 0])))
     i, j = np.nonzero(np.triu(np.isclose(true_d, sq, rtol=1e-6)))
-    side = np.abs(np.linalg.norm(pts[:, i] - pts[:, j], axis=-1) - true_d[i, j])
-    side = side[np.isfinite(side)]
+    signed = np.linalg.norm(pts[:, i] - pts[:, j], axis=-1) - true_d[i, j]
+    signed = signed[np.isfinite(signed)]
+    side = np.abs(signed)
     spans, pct = [], []
     for frame in pts:
         ok = np.flatnonzero(np.isfinite(frame).all(-1))
@@ -380,14 +437,62 @@ def physical_check(rig: CameraRig, detections, min_cameras: int = 2) -> Physical
         a, b = np.unravel_index(np.argmax(d_true), d_true.shape)
         if d_true[a, b] < 2 * sq:
             continue
-        err = abs(float(np.linalg.norm(frame[ok[a]] - frame[ok[b]])) - d_true[a, b])
-        spans.append(err)
+        err = float(np.linalg.norm(frame[ok[a]] - frame[ok[b]])) - d_true[a, b]
+        spans.append(abs(err))
         pct.append(100 * err / d_true[a, b])
     return PhysicalCheck(
         square_median=float(np.median(side)) if side.size else float("nan"),
         square_p90=float(np.percentile(side, 90)) if side.size else float("nan"),
         span_median=float(np.median(spans)) if spans else float("nan"),
-        span_pct=float(np.median(pct)) if pct else float("nan"),
+        span_pct=float(np.median(np.abs(pct))) if pct else float("nan"),
         n_squares=int(side.size), n_placements=len(spans),
-        units=str(getattr(board, "units", "mm") or "mm"),
+        units=str(getattr(board, "units", "mm") or "mm"), sides=signed, spans=np.asarray(pct, float),
     )
+
+
+def _square_length(board) -> float:
+    if hasattr(board, "square_length"):
+        return float(board.square_length)
+    obj = np.asarray(board.object_points(), float)
+    d = np.linalg.norm(obj[:, None] - obj[None], axis=-1)
+    return float(np.min(d[d > 0]))
+
+
+def plot_physical_check(check: PhysicalCheck, square: float, path: str | Path) -> Path:
+    """PNG: the triangulated board's square sides and spans against the board file, with the verdict."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    u = check.units
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    ax = axes[0]
+    if check.sides.size:
+        lim = max(float(np.percentile(np.abs(check.sides), 99.5)), 0.011 * square)
+        ax.hist(np.clip(check.sides, -lim, lim), bins=60, range=(-lim, lim), color="tab:blue")
+        for x in (-0.01 * square, 0.01 * square):
+            ax.axvline(x, color="tab:red", ls="--", lw=1)
+    ax.set_xlabel(f"measured - true square side ({u}); true side {square:g} {u}")
+    ax.set_ylabel("square sides")
+    ax.set_title(f"{check.n_squares} square sides: median |error| {check.square_median:.3f} {u}, p90 "
+                 f"{check.square_p90:.3f} {u}\n(dashed: 1 % of the side; good when the median is within it)",
+                 fontsize=9)
+    ax = axes[1]
+    if check.spans.size:
+        lim = max(float(np.percentile(np.abs(check.spans), 99.5)), 0.55)
+        ax.hist(np.clip(check.spans, -lim, lim), bins=40, range=(-lim, lim), color="tab:green")
+        for x in (-0.5, 0.5):
+            ax.axvline(x, color="tab:red", ls="--", lw=1)
+    ax.set_xlabel("measured - true board span (% of the span)")
+    ax.set_ylabel("board placements")
+    ax.set_title(f"longest corner distance of {check.n_placements} placements: median |error| "
+                 f"{check.span_median:.2f} {u} ({check.span_pct:.2f} %)\n(dashed: 0.5 %; good when the median is "
+                 "within it)", fontsize=9)
+    verdict = check.verdict(square)
+    fig.suptitle(f"Physical check of the calibration: {verdict}", fontsize=10,
+                 color="tab:green" if verdict == "good" else "tab:red")
+    fig.tight_layout()
+    path = Path(path)
+    save_figure(fig, path, dpi=80)
+    return path

@@ -101,7 +101,40 @@ def cli(verbose: int) -> None:
       mocap3d triangulate --calibration calibration.toml --out pose3d.csv pose-2d/*.h5
     """
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(SentenceFormatter(technical=verbose > 0))
+    logging.basicConfig(level=max(level, logging.DEBUG), handlers=[handler])
+    if not verbose:
+        import warnings
+
+        warnings.formatwarning = _warning_sentence  # type: ignore[assignment]
+
+
+def as_sentence(text: str) -> str:
+    """``text`` with a capital first letter and a full stop."""
+    text = text.strip()
+    if text and text[0].islower():
+        text = text[0].upper() + text[1:]
+    return text if not text or text.endswith((".", "!", "?", ":")) else text + "."
+
+
+class SentenceFormatter(logging.Formatter):
+    """Log records as the CLI's other messages: ``Warning: The thing happened; do this.`` (no logger names);
+    ``technical`` (``-v``): ``LEVEL logger: message`` for debugging."""
+
+    def __init__(self, technical: bool = False) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s" if technical else "%(message)s")
+        self.technical = technical
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.technical:
+            return super().format(record)
+        prefix = {"WARNING": "Warning: ", "ERROR": "Error: ", "CRITICAL": "Error: "}.get(record.levelname, "")
+        return prefix + as_sentence(record.getMessage())
+
+
+def _warning_sentence(message, category, filename, lineno, line=None) -> str:
+    return f"Warning: {as_sentence(str(message))}\n"
 
 
 def main() -> None:

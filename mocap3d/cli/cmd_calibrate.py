@@ -49,7 +49,8 @@ def command(videos, board_path, out, cameras, config_path, preset, distortion, f
       mocap3d calibrate --board board.toml --origin-frame 120 --distortion full videos/cam-*.mp4
     \b
     Writes calibration.toml, calibration_report.json and the pictures
-    calibration_coverage.png, calibration_errors.png, calibration_rig.png.
+    calibration_coverage.png, calibration_errors.png, calibration_rig.png (view pyramids) and
+    calibration_physical.png (the board measured with the calibration, with a verdict).
     """
     from ..calibration.detect import SamplingConfig
     from ..calibration.pipeline import calibrate_videos
@@ -62,7 +63,7 @@ def command(videos, board_path, out, cameras, config_path, preset, distortion, f
     stem = out.with_suffix("")
     replace = overwrite or not out.exists()
     check_output(f"{stem}_report.json", inputs, overwrite=replace, kinds=["table"])
-    for name in ([] if no_pictures else ["coverage", "errors", "rig"]):
+    for name in ([] if no_pictures else ["coverage", "errors", "rig", "physical"]):
         check_output(f"{stem}_{name}.png", inputs, overwrite=replace, kinds=["image"])
     if cache is not None:
         check_output(cache, inputs, overwrite=True, kinds=["other", "table"], option="--cache")

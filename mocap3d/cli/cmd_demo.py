@@ -15,8 +15,8 @@ import click
               help="Sample rig file ([sample] and [demo] tables; default: the values of sample_rigs/walker.toml).")
 @click.option("--quick", is_flag=True, default=False,
               help="A short run: 640x512 frames, 60 frames, a short training (about a minute; for tests).")
-@click.option("--preset", default=None, help="2D network preset [default: smoke, or fast where smoke is unknown].")
-@click.option("--iterations", type=int, default=None, help="Training iterations [default: the preset's].")
+@click.option("--preset", default=None, help="2D network preset [default: lite0].")
+@click.option("--iterations", type=int, default=None, help="Training iterations [default: 2500; 300 with --quick].")
 @click.option("--labels", "labels", type=click.IntRange(1, 50), default=None,
               help="Frames labelled per camera (from the truth) [default: 40].")
 @click.option("--frames", "n_frames", type=click.IntRange(30, None), default=None,

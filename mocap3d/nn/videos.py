@@ -21,7 +21,6 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..io.atomic import atomic_path
 from ..io.pose2d import save_dlc
 from ..poses import Track2D
 from .config import NetworkError
@@ -186,20 +185,19 @@ def draw_pose(frame: np.ndarray, xy: np.ndarray, score: np.ndarray, bodyparts: t
 
 def write_labelled_video(video: str | Path, xy: np.ndarray, score: np.ndarray, bodyparts: tuple[str, ...],
                          out: str | Path, pcutoff: float, skeleton: list[tuple[str, str]] | None, fps: float) -> Path:
-    """The video with predictions drawn (MP4, written atomically)."""
+    """The video with predictions drawn (H.264 MP4 that browsers play, written atomically)."""
+    from ..io.video import h264_writer
+
     w, h, _, _ = video_info(video)
     cols = colours(len(bodyparts))
-    with atomic_path(out) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
-        try:
-            i = 0
-            for batch in read_batches(video, 32, len(xy)):
-                for frame in batch:
-                    drawn = draw_pose(frame, xy[i], score[i], bodyparts, pcutoff, skeleton, cols)
-                    writer.write(cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
-                    i += 1
-        finally:
-            writer.release()
+    even = (w // 2 * 2, h // 2 * 2)  # yuv420p needs even sizes
+    with h264_writer(out, even, fps) as write:
+        i = 0
+        for batch in read_batches(video, 32, len(xy)):
+            for frame in batch:
+                drawn = draw_pose(frame, xy[i], score[i], bodyparts, pcutoff, skeleton, cols)
+                write(np.ascontiguousarray(drawn[: even[1], : even[0]]))
+                i += 1
     return Path(out)
 
 

@@ -7,15 +7,18 @@ a blank frame of the camera's size)
   skeleton in thin coloured lines,
 * the **reprojected 3D points** (through the full lens model) as white dots
   with a dark outline, joined by the skeleton in white,
-* a red line from each detection to its reprojection where they differ by
-  more than ``error_px``, so a camera or body part that went wrong stands out;
+* a line from each detection to its reprojection, coloured by their distance
+  (green, yellow at ``error_px / 2``, red from ``error_px`` on), so a camera
+  or body part that went wrong stands out, and a key to these marks;
 
 either on one image (``layout="overlay"``) or on two images side by side
 (``layout="side_by_side"``: detections left, reprojections right).
-:func:`write_overlay_video` does this for every frame of a camera's video.
+:func:`write_overlay_video` does this for every frame of a camera's video
+(H.264, optionally cropped to the subject).
 :func:`reprojection_errors` gives the pixel distances (views, frames,
 keypoints) and :func:`plot_reprojection_summary` a PNG of them per camera and
-body part, and over time.
+body part (90th percentile and the fraction above a threshold, which a median
+would hide), and over time.
 
 Colours are the viewer's (:func:`mocap3d.viewer.keypoint_colors`). Images are
 OpenCV BGR uint8 arrays (height, width, 3).
@@ -23,9 +26,10 @@ OpenCV BGR uint8 arrays (height, width, 3).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,12 +60,48 @@ class OverlayConfig:
     layout: str = "overlay"  # "overlay" or "side_by_side"
     radius: int = 6  # detection rings and reprojection dots
     thickness: int = 2
-    error_px: float = 10.0  # draw the detection->reprojection line above this error
+    error_px: float = 10.0  # detection->reprojection lines: green at 0, yellow at half this error, red from it on
     score_threshold: float = 0.0  # detections with a lower score are not drawn
     blank_gray: int = 40  # background level when there is no video frame
     label: bool = True  # camera name and frame number in the corner
     crop_margin: int | None = None  # crop to the drawn points plus this margin (px); None: the whole frame
     cmap: str = "tab20"
+    legend: bool = True  # what the rings, dots and lines mean, in the lower left corner
+
+
+def error_color_bgr(err: float, error_px: float) -> tuple[int, int, int]:
+    """Green (0 px) through yellow (``error_px / 2``) to red (``error_px`` and more), BGR."""
+    u = float(np.clip(err / max(error_px, 1e-9), 0.0, 1.0))
+    if u < 0.5:
+        return 0, 200, int(round(510 * u))
+    return 0, int(round(200 * (2 - 2 * u))), 255
+
+
+def _draw_legend(img: np.ndarray, cfg: OverlayConfig) -> None:
+    """A small key in the lower left corner: ring = 2D detection, dot = reprojected 3D point, line colours."""
+    import cv2
+
+    font, fs = cv2.FONT_HERSHEY_SIMPLEX, 0.42
+    rows = ["2D detection (colour: body part)", "reprojected 3D point",
+            f"detection-reprojection: 0 / {cfg.error_px / 2:g} / >= {cfg.error_px:g} px"]  # fmt: skip
+    th = 16
+    w = 52 + max(cv2.getTextSize(r, font, fs, 1)[0][0] for r in rows)
+    h = th * len(rows) + 8
+    y0 = img.shape[0] - h - 4
+    if y0 < 0 or w + 4 > img.shape[1]:
+        return  # too small a picture for a key
+    sub = img[y0 : y0 + h, 4 : 4 + w]
+    sub[:] = (0.35 * sub).astype(np.uint8)
+    for i, text in enumerate(rows):
+        y = y0 + 6 + th * i + th // 2
+        if i == 0:
+            cv2.circle(img, (22, y), 5, (255, 200, 0), 2, cv2.LINE_AA)
+        elif i == 1:
+            cv2.circle(img, (22, y), 4, (255, 255, 255), -1, cv2.LINE_AA)
+        else:
+            for j, e in enumerate((0.0, cfg.error_px / 2, cfg.error_px)):
+                cv2.line(img, (10 + 10 * j, y), (18 + 10 * j, y), error_color_bgr(e, cfg.error_px), 3)
+        cv2.putText(img, text, (46, y + 5), font, fs, (255, 255, 255), 1, cv2.LINE_AA)
 
 
 def _colors_bgr(keypoints: Sequence[str], cmap: str) -> list[tuple[int, int, int]]:
@@ -161,9 +201,10 @@ def draw_overlay(
         out = base
         both = det_ok & rep_ok
         err = np.linalg.norm(det - rep, axis=-1)
-        for k in np.flatnonzero(both & (err > cfg.error_px)):
+        for k in np.flatnonzero(both):
             if _inside(det[k], out.shape) and _inside(rep[k], out.shape):
-                cv2.line(out, _pt(det[k]), _pt(rep[k]), (0, 0, 255), 1, cv2.LINE_AA)
+                cv2.line(out, _pt(det[k]), _pt(rep[k]), error_color_bgr(float(err[k]), cfg.error_px), 2,
+                         cv2.LINE_AA)
         _draw_detections(out, det, det_ok, edge_idx, colors, cfg)
         _draw_reprojections(out, rep, rep_ok, edge_idx, cfg)
         panels = [out]
@@ -188,6 +229,8 @@ def draw_overlay(
             (tw, th), base_line = cv2.getTextSize(text.strip(), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
             cv2.rectangle(img, (4, 4), (12 + tw, 12 + th + base_line), (0, 0, 0), -1)
             cv2.putText(img, text.strip(), (8, 8 + th), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    if cfg.legend and cfg.layout == "overlay":
+        _draw_legend(panels[0], cfg)
     return np.concatenate(panels, axis=1)
 
 
@@ -259,9 +302,13 @@ def write_overlay_video(
     video: str | Path | None = None, frames: Sequence[int] | None = None,
     edges: Sequence[tuple[str, str]] | None = None, config: OverlayConfig | None = None, fps: float | None = None,
 ) -> Path:
-    """Write an MP4 of a camera's overlays (over ``video``'s frames, or blank frames), atomically."""
+    """Write an H.264 MP4 (yuv420p, fast start: browsers play it) of a camera's overlays, over ``video``'s frames
+    or blank frames, atomically. With ``crop_margin`` every frame is cropped to the same box: the one that holds
+    the subject over the whole clip."""
     import cv2
     from tqdm import tqdm
+
+    from ..io.video import h264_writer
 
     out = Path(out)
     frames = list(range(poses3d.n_frames) if frames is None else frames)
@@ -271,9 +318,28 @@ def write_overlay_video(
         cap = cv2.VideoCapture(str(video))
         if not cap.isOpened():
             raise MocapError(f"overlay: cannot open video '{video}' (missing file or unsupported codec).")
-    writer = None
+    cfg = config or OverlayConfig()
+    box = None
+    if cfg.crop_margin is not None:  # one box for the clip: the video's size must not change
+        kidx, _ = _check_match(poses2d, poses3d, rig)
+        v = poses2d.views.index(camera) if camera in poses2d.views else None
+        inside = [f for f in frames if 0 <= f < poses3d.n_frames]  # others are refused below, frame by frame
+        pts = [rig.select([camera]).project(poses3d.points[inside])[0].reshape(-1, 2)]
+        if v is not None:
+            pts.append(poses2d.points[v][inside][:, kidx].reshape(-1, 2))
+        xy = np.concatenate(pts)
+        w, h = (int(x) for x in rig.select([camera]).sizes[0])
+        xy = xy[np.isfinite(xy).all(1) & (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)]
+        if len(xy):
+            m = cfg.crop_margin
+            x0, y0 = (np.floor(np.percentile(xy, 0.5, axis=0)) - m).astype(int).clip(0)
+            x1, y1 = np.minimum((np.ceil(np.percentile(xy, 99.5, axis=0)) + m).astype(int), (w, h))
+            x1, y1 = x0 + (x1 - x0) // 2 * 2, y0 + (y1 - y0) // 2 * 2  # even sizes for yuv420p
+            box = (x0, y0, x1, y1)
+        cfg = replace(cfg, crop_margin=None)
+    write = None
     try:
-        with atomic_path(out) as tmp:
+        with contextlib.ExitStack() as stack:
             next_frame = 0
             for f in tqdm(frames, desc=f"overlay {camera}", unit="frame", disable=None):
                 image = None
@@ -284,19 +350,16 @@ def write_overlay_video(
                     next_frame = f + 1
                     if not ok:
                         raise MocapError(f"overlay: video '{video}' ends before frame {f}.")
-                img = camera_overlay(poses2d, poses3d, rig, camera, f, image=image, edges=edges, config=config)
-                if writer is None:
+                img = camera_overlay(poses2d, poses3d, rig, camera, f, image=image, edges=edges, config=cfg)
+                if box is not None and cfg.layout == "overlay":
+                    img = img[box[1]: box[3], box[0]: box[2]]
+                if img.shape[0] % 2 or img.shape[1] % 2:
+                    img = img[: img.shape[0] // 2 * 2, : img.shape[1] // 2 * 2]
+                if write is None:
                     h, w = img.shape[:2]
-                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), rate, (w, h))
-                    if not writer.isOpened():
-                        raise MocapError(f"overlay: cannot write the movie '{out}' (is the folder writable?).")
-                writer.write(img)
-            if writer is not None:
-                writer.release()
-                writer = None
+                    write = stack.enter_context(h264_writer(out, (w, h), rate))
+                write(np.ascontiguousarray(img[..., ::-1]))
     finally:
-        if writer is not None:
-            writer.release()
         if cap is not None:
             cap.release()
     return out
@@ -304,12 +367,16 @@ def write_overlay_video(
 
 def plot_reprojection_summary(
     errors: np.ndarray, views: Sequence[str], keypoints: Sequence[str], path: str | Path,
-    fps: float | None = None, max_error: float | None = None,
+    fps: float | None = None, max_error: float | None = None, threshold: float = 10.0,
 ) -> Path:
-    """PNG: median error per camera and body part (heat map), and each camera's error over time.
+    """PNG: per camera and body part, the 90th-percentile reprojection error and the fraction of detections
+    farther than ``threshold`` px from their reprojection; and that fraction per camera over time.
+
+    A median hides a 10 % share of wrong detections; the p90 and the fraction above the threshold show it.
+    Cells without any data (a body part never detected by a camera, or never triangulated) are grey.
 
     errors : (views, frames, keypoints) pixels, as from :func:`reprojection_errors`.
-    max_error : top of the colour scale (px); default five times the median error.
+    max_error : top of the p90 colour scale (px); default ``2 * threshold``.
     """
     import warnings
 
@@ -317,40 +384,52 @@ def plot_reprojection_summary(
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
-    table = error_table(errors, views, keypoints)
     v, f, k = errors.shape
+    finite = np.isfinite(errors)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        per_frame = np.nanmedian(errors, axis=2)  # (V, F)
-        per_part_time = np.nanmedian(errors, axis=0)  # (F, K)
-    if max_error is not None:
-        vmax = float(max_error)
-    else:
-        # a few times the typical error: differences between cameras show, outliers saturate
-        vmax = max(5.0 * float(np.nanmedian(errors)), 1.0) if np.isfinite(errors).any() else 1.0
+        p90 = np.nanpercentile(errors, 90, axis=1)  # (V, K), NaN without data
+        n = finite.sum(axis=1)
+        over = np.where(n > 0, (np.nan_to_num(errors, nan=0.0) > threshold).sum(axis=1) / np.maximum(n, 1), np.nan)
+        per_cam = np.nanpercentile(errors.reshape(v, -1), 90, axis=1)
+        over_cam = (np.nan_to_num(errors, nan=0.0) > threshold).sum(axis=(1, 2)) / np.maximum(finite.sum((1, 2)), 1)
+    vmax = float(max_error) if max_error is not None else 2.0 * threshold
     t = np.arange(f) / fps if fps else np.arange(f)
-    fig, axes = plt.subplots(3, 1, figsize=(10, 9), gridspec_kw={"height_ratios": [max(v, 2), 2.2, max(k, 4) / 2]})
-    ax = axes[0]
-    im = ax.imshow(table[list(keypoints)].to_numpy(), aspect="auto", cmap="magma", vmin=0, vmax=vmax)
-    ax.set_yticks(range(v), [f"{n} ({table.loc[n, 'all']:.1f})" for n in views], fontsize=8)
-    ax.set_xticks(range(k), list(keypoints), rotation=60, ha="right", fontsize=7)
-    ax.set_title("median reprojection error (px) per camera and body part", fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.03)
-    ax = axes[1]
-    for i, name in enumerate(views):
-        ax.plot(t, per_frame[i], lw=0.9, label=name)
-    ax.set_ylabel("median error (px)")
-    ax.set_xlabel("time (s)" if fps else "frame")
-    ax.set_ylim(0, vmax * 1.5)
-    ax.legend(fontsize=7, ncol=min(v, 6))
+    fig, axes = plt.subplots(3, 1, figsize=(10, 10), gridspec_kw={"height_ratios": [max(v, 2), max(v, 2), 2.4]})
+    grey = "0.8"
+    for ax, data, cmap, top, title, label in (
+        (axes[0], p90, "magma", vmax, "90th percentile of the reprojection error (px) per camera and body part",
+         "p90 (px)"),
+        (axes[1], 100 * over, "Reds", 100 * max(float(np.nanmax(over)) if np.isfinite(over).any() else 0.0, 0.1),
+         f"share of detections more than {threshold:g} px from their reprojection (%)", "%"),
+    ):  # fmt: skip
+        cm = plt.get_cmap(cmap).with_extremes(bad=grey)
+        im = ax.imshow(np.ma.masked_invalid(data), aspect="auto", cmap=cm, vmin=0, vmax=top, interpolation="nearest")
+        ax.set_xticks(range(k), list(keypoints), rotation=60, ha="right", fontsize=7)
+        ax.set_title(title, fontsize=9)
+        fig.colorbar(im, ax=ax, fraction=0.03, label=label)
+        ax.legend(handles=[Patch(color=grey, label="no data")], loc="upper right", bbox_to_anchor=(1.0, 1.22),
+                  fontsize=7, frameon=False)
+    axes[0].set_yticks(range(v), [f"{name} (p90 {per_cam[i]:.1f})" for i, name in enumerate(views)], fontsize=8)
+    axes[1].set_yticks(range(v), [f"{name} ({100 * over_cam[i]:.1f} %)" for i, name in enumerate(views)],
+                       fontsize=8)
     ax = axes[2]
-    im = ax.imshow(per_part_time.T, aspect="auto", cmap="magma", vmin=0, vmax=vmax, interpolation="nearest",
-                   extent=(t[0], t[-1] if f > 1 else 1, k - 0.5, -0.5))
-    ax.set_yticks(range(k), list(keypoints), fontsize=6)
-    ax.set_xlabel("time (s)" if fps else "frame")
-    ax.set_title("median over cameras, per body part over time", fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.03)
+    win = min(max(int(round((fps or 30) / 4)), 1), f)  # a quarter second (at most the recording)
+    kernel = np.ones(win)
+    for i, name in enumerate(views):
+        bad = np.convolve((np.nan_to_num(errors[i], nan=0.0) > threshold).sum(1).astype(float), kernel, "same")
+        cnt = np.convolve(finite[i].sum(1).astype(float), kernel, "same")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ax.plot(t, 100 * bad / cnt, lw=0.9, label=name)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel(f"% over {threshold:g} px")
+    ax.set_xlabel("time (s)" if fps else "frame (0-based)")
+    ax.set_title(f"share of detections over {threshold:g} px per camera, over time (running over {win} frames; "
+                 "gaps: no data)", fontsize=9)
+    ax.legend(fontsize=7, ncol=min(v, 6))
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     path = Path(path)
     save_figure(fig, path, dpi=80)
