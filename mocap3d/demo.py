@@ -80,6 +80,10 @@ class DemoConfig:
     max_gap : int
         Triangulation (``optim``): a body part hidden from all but one camera for more than this many
         frames is left missing instead of being bridged by the smoothness term.
+    score_threshold : float
+        Triangulation: 2D detections scored below this are left out. 0.5 rather than the default 0.3: the
+        network's least confident detections (mostly a heel and toe hidden behind the other leg) made the 3D
+        p99 25 mm at 0.3 and 10.7 mm at 0.5, for 5 % fewer points triangulated (measured on the full demo).
     """
 
     n_frames: int = 300
@@ -99,6 +103,7 @@ class DemoConfig:
     workers: int = 2
     network: bool = True
     max_gap: int = 10
+    score_threshold: float = 0.5
 
     def __post_init__(self) -> None:
         self.size = (int(self.size[0]), int(self.size[1]))
@@ -375,7 +380,9 @@ def _run_stages(out: Path, cfg: DemoConfig, rep: _Report, progress: bool) -> lis
     rep.start("triangulating (optim)")
     try:
         poses, summary = triangulate_files(calibration, pose_files, out / "pose3d.h5",
-                                           TriangulationConfig(method="optim", max_gap=cfg.max_gap), units="mm",
+                                           TriangulationConfig(method="optim", max_gap=cfg.max_gap,
+                                                               score_threshold=cfg.score_threshold),
+                                           units="mm",
                                            fps=cfg.fps)  # fmt: skip
     except MocapError as exc:
         rep.stage("triangulate", "failed", str(exc))
