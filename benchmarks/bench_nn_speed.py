@@ -49,8 +49,7 @@ def main() -> None:
              "|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.presets:
-            cfg = preset(name).model
-            cfg.pretrained = "none"
+            cfg = preset(name).model.replace(pretrained="none")
             torch.manual_seed(0)
             model = build_model(cfg, len(BODYPARTS)).eval()
             runs = {"torch": Predictor(model, cfg, device=args.device)}
