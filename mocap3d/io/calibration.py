@@ -30,7 +30,7 @@ import numpy as np
 import toml
 
 from ..camera import CameraRig, rodrigues, rotation_to_rodrigues
-from ..errors import CalibrationError
+from ..errors import CalibrationError, MocapError
 from .atomic import atomic_write_text
 
 __all__ = ["load_calibration", "save_calibration", "save_caliscope", "rig_to_anipose_dict", "rig_from_anipose_dict",
@@ -195,6 +195,17 @@ def load_calibration_with_metadata(path: str | Path) -> tuple[CameraRig, dict[st
         # caliscope works in metres (its board's square size is given in cm and converted to m)
         return _rig_from_caliscope(data, str(path)), {"format": "caliscope", "units": "m"}
     return rig_from_anipose_dict(data, str(path))
+
+
+def output_units(units: str | None, metadata: dict[str, Any], calibration: str | Path, out: str | Path) -> str | None:
+    """The units to write ``out`` in: ``units`` when given, else the calibration's; refused before any work when a
+    TRC/C3D output needs them and neither says (units are never guessed)."""
+    units = units or calibration_units(metadata)
+    suffix = Path(out).suffix.lower()
+    if units is None and suffix in (".trc", ".c3d"):
+        raise MocapError(f"{calibration} does not say its length unit, which a {suffix} header needs; pass --units mm "
+                         '(or m, cm), or add units = "mm" to its [metadata] table.')  # fmt: skip
+    return units
 
 
 def calibration_units(source: str | Path | dict[str, Any]) -> str | None:

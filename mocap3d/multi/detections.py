@@ -80,16 +80,10 @@ class Detections:
         if not tracks:
             raise PoseFileError("no 2D pose files were given.")
         names = list(tracks)
-        counts = {n: t.n_frames for n, t in tracks.items()}
-        if len(set(counts.values())) > 1:
-            detail = ", ".join(f"{n}: {c}" for n, c in counts.items())
-            raise PoseFileError(
-                f"the 2D pose files have different numbers of frames ({detail}); trim them to a common range."
-            )
-        # The keypoint checks and messages are Poses2D's (one individual is enough to check names).
+        # The frame-count and keypoint checks and messages are Poses2D's (one individual is enough to check).
         common = Poses2D.from_tracks(tracks, keypoints=keypoints).keypoints
         n_max = max(t.points.shape[1] for t in tracks.values())
-        f = counts[names[0]]
+        f = tracks[names[0]].n_frames
         pts = np.full((len(names), f, n_max, len(common), 2), np.nan)
         scs = np.zeros((len(names), f, n_max, len(common)))
         labels = []

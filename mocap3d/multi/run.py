@@ -134,16 +134,13 @@ def triangulate_files_individuals(
     """
     from pathlib import Path
 
-    from ..io.calibration import calibration_units, load_calibration_with_metadata
+    from ..io.calibration import load_calibration_with_metadata, output_units
     from ..io.matching import load_tracks
     from .output import individual_paths, save_individuals
 
     config = config or TriangulationConfig()
     rig, calibration_metadata = load_calibration_with_metadata(calibration)
-    units = units or calibration_units(calibration_metadata)  # never guessed: None when the file does not say
-    if units is None and Path(out).suffix.lower() in (".trc", ".c3d"):
-        raise MocapError(f"{calibration} does not say its length unit, which a {Path(out).suffix} header needs; "
-                         'pass --units mm (or m, cm), or add units = "mm" to its [metadata] table.')  # fmt: skip
+    units = output_units(units, calibration_metadata, calibration, out)
     tracks = load_tracks(pose_files, rig.names, cam_regex, keypoint_preset=keypoint_preset)
     if len(tracks) < 2:
         raise MocapError(f"only {len(tracks)} of the given files matched a calibration camera; "

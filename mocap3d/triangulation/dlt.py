@@ -231,6 +231,16 @@ def solve_homogeneous(M: np.ndarray) -> np.ndarray:
     return _solve_entries(flat.T[list(_ENTRIES)]).reshape(shape + (3,))
 
 
+def _views(P: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """``P`` as float64, the observations flattened to ``(C, N, 2)``, and the points' shape (``...``)."""
+    P = np.asarray(P, dtype=np.float64)
+    pts = np.asarray(points, dtype=np.float64)
+    c = P.shape[0]
+    if pts.shape[0] != c or pts.shape[-1] != 2:
+        raise ValueError(f"points must have shape ({c}, ..., 2), got {pts.shape}")
+    return P, pts.reshape(c, -1, 2), pts.shape[1:-1]
+
+
 def triangulate_dlt(P: np.ndarray, points: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Weighted DLT of every point at once.
 
@@ -249,13 +259,8 @@ def triangulate_dlt(P: np.ndarray, points: np.ndarray, weights: np.ndarray | Non
     array (..., 3)
         NaN where fewer than two cameras observed the point.
     """
-    P = np.asarray(P, dtype=np.float64)
-    pts = np.asarray(points, dtype=np.float64)
+    P, flat, shape = _views(P, points)
     c = P.shape[0]
-    if pts.shape[0] != c or pts.shape[-1] != 2:
-        raise ValueError(f"points must have shape ({c}, ..., 2), got {pts.shape}")
-    shape = pts.shape[1:-1]
-    flat = pts.reshape(c, -1, 2)
     w = np.ones(flat.shape[:2]) if weights is None else np.asarray(weights, dtype=np.float64).reshape(c, -1)
     valid = finite_points(flat) & (w > 0)
     w = np.where(valid, w, 0.0)
@@ -285,13 +290,8 @@ def triangulate_svd(P: np.ndarray, points: np.ndarray, valid: np.ndarray | None 
     array (..., 3)
         NaN where fewer than two cameras are valid.
     """
-    P = np.asarray(P, dtype=np.float64)
-    pts = np.asarray(points, dtype=np.float64)
+    P, flat, shape = _views(P, points)
     c = P.shape[0]
-    if pts.shape[0] != c or pts.shape[-1] != 2:
-        raise ValueError(f"points must have shape ({c}, ..., 2), got {pts.shape}")
-    shape = pts.shape[1:-1]
-    flat = pts.reshape(c, -1, 2)
     use = np.asarray(np.isfinite(flat).all(-1))
     if valid is not None:
         use &= np.asarray(valid, bool).reshape(c, -1)

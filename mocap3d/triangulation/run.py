@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import MocapError
-from ..io.calibration import calibration_units, load_calibration_with_metadata
+from ..io.calibration import load_calibration_with_metadata, output_units
 from ..io.matching import InputMatching, load_tracks
 from ..io.pose3d import save_h5, save_poses3d
 from ..poses import Poses2D, Poses3D, finite_points
@@ -116,12 +116,7 @@ def triangulate_files(
     if out.resolve() in inputs or out.resolve() == Path(calibration).resolve():
         raise MocapError(f"--out '{out}' is one of the inputs; choose another output path (inputs are never modified).")
     rig, calibration_metadata = load_calibration_with_metadata(calibration)
-    units = units or calibration_units(calibration_metadata)  # never guessed: None when the file does not say
-    if units is None and out.suffix.lower() == ".trc":
-        raise MocapError(
-            f"{calibration} does not say its length unit, which a TRC header needs; pass --units mm (or m, cm), "
-            'or add units = "mm" to its [metadata] table.'
-        )
+    units = output_units(units, calibration_metadata, calibration, out)
     tracks = load_tracks(pose_files, rig.names, cam_regex=matching.cam_regex, keypoint_preset=keypoint_preset)
     if check_tracks is not None and len(tracks) >= 2:
         check_tracks(tracks, rig, keypoints)
