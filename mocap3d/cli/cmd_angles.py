@@ -21,6 +21,9 @@ from ._params import overwrite_option
 def command(poses3d, config_path, angle_defs, out, overwrite) -> None:
     """Compute joint angles (degrees) for every frame: flexion, axis, cross-axis and Euler chains.
 
+    A file of several individuals (.h5/.nc/.nwb from `triangulate --individuals`) gives one table per
+    individual: --out walk.csv writes walk_individual_0.csv, walk_individual_1.csv...
+
     \b
     Examples:
       mocap3d angles pose-3d/walk.csv --config config.toml --out angles/walk.csv
@@ -31,6 +34,7 @@ def command(poses3d, config_path, angle_defs, out, overwrite) -> None:
     from ..io.exports import load_any_poses3d
     from ..io.outputs import check_output
     from ..io.settings import CONFIG_ARRAYS, CONFIG_TABLES, check_tables, read_toml
+    from ..multi.output import individual_names_in, individual_paths, load_individuals
 
     table: dict[str, list[str]] = {}
     if config_path is not None:
@@ -44,12 +48,21 @@ def command(poses3d, config_path, angle_defs, out, overwrite) -> None:
         table[name.strip()] = [p.strip() for p in parts.split(",")]
     if not table:
         raise MocapError("no angles declared: pass --config with an [angles] table or one or more --angle.")
-    check_output(out, [poses3d, *([config_path] if config_path else [])], overwrite=overwrite, kinds=["table"])
-    poses = load_any_poses3d(poses3d)
-    angles = compute_angles(poses, parse_angles(table))
-    save_angles_csv(angles, out)
-    cols = [c for c in angles.columns if c != "fnum"]
-    click.echo(f"wrote {out}: {len(cols)} angle columns x {len(angles)} frames")
-    for c in cols[:12]:
-        col = angles[c]
-        click.echo(f"  {c:<20} median {col.median():8.1f} deg, range {col.min():.1f}..{col.max():.1f}")
+    inputs = [poses3d, *([config_path] if config_path else [])]
+    names = individual_names_in(poses3d)
+    if names is None:  # one individual: the simple default
+        targets = {"": out}
+    else:  # several: one table per individual, out_<individual>.csv (the per-individual naming of every format)
+        targets = individual_paths(out, names)
+    for target in targets.values():
+        check_output(target, inputs, overwrite=overwrite, kinds=["table"])
+    individuals = {"": load_any_poses3d(poses3d)} if names is None else load_individuals(poses3d)
+    definitions = parse_angles(table)
+    for name, poses in individuals.items():
+        angles = compute_angles(poses, definitions)
+        save_angles_csv(angles, targets[name])
+        cols = [c for c in angles.columns if c != "fnum"]
+        click.echo(f"wrote {targets[name]}: {len(cols)} angle columns x {len(angles)} frames")
+        for c in cols[:12]:
+            col = angles[c]
+            click.echo(f"  {c:<20} median {col.median():8.1f} deg, range {col.min():.1f}..{col.max():.1f}")

@@ -23,7 +23,9 @@ def command(poses3d, out, up, left, right, fps, units, overwrite) -> None:
     """Detect foot strikes and toe offs and compute strides, steps, cadence, speed, stance/swing and symmetry.
 
     Needs heel/toe (or ankle) keypoints of both feet and a known up axis (Z-up by default; TRC files, Y-up
-    as OpenSim wants them, are turned back into the Z-up world when read).
+    as OpenSim wants them, are turned back into the Z-up world when read). A file of several individuals
+    (.h5/.nc/.nwb from `triangulate --individuals`) is analysed individual by individual:
+    <name>_<individual>_events.csv, ... and <name>_<individual>.png.
 
     \b
     Examples:
@@ -33,23 +35,31 @@ def command(poses3d, out, up, left, right, fps, units, overwrite) -> None:
     from ..analysis.gait import GaitConfig, analyze_gait, save_gait
     from ..io.exports import load_any_poses3d
     from ..io.outputs import check_output, check_output_folder
+    from ..multi.output import individual_names_in, load_individuals
 
     check_output_folder(out, [poses3d])
-    for name in ("events.csv", "strides.csv", "summary.csv"):
-        check_output(out / f"{poses3d.stem}_{name}", [poses3d], overwrite=overwrite, kinds=["table"])
-    check_output(out / f"{poses3d.stem}.png", [poses3d], overwrite=overwrite, kinds=["image"])
-    poses = load_any_poses3d(poses3d)
-    if fps is not None:
-        poses.fps = fps
+    names = individual_names_in(poses3d)
+    # one individual: <stem>_events.csv...; several: <stem>_<individual>_events.csv...
+    stems = {"": poses3d.stem} if names is None else {n: f"{poses3d.stem}_{n}" for n in names}
+    for stem in stems.values():
+        for name in ("events.csv", "strides.csv", "summary.csv"):
+            check_output(out / f"{stem}_{name}", [poses3d], overwrite=overwrite, kinds=["table"])
+        check_output(out / f"{stem}.png", [poses3d], overwrite=overwrite, kinds=["image"])
+    individuals = {"": load_any_poses3d(poses3d)} if names is None else load_individuals(poses3d)
     split = (lambda s: tuple(p.strip() for p in s.split(",")) if s else None)  # noqa: E731
     config = GaitConfig(up=up, left=split(left), right=split(right))
-    result = analyze_gait(poses, config)
-    paths = save_gait(result, out, stem=poses3d.stem, units=units)
-    n = result.events.groupby("event").size().to_dict()
-    click.echo(f"{n.get('strike', 0)} foot strikes, {n.get('off', 0)} toe offs, {len(result.strides)} strides")
-    s = result.summary["all"]
-    click.echo(f"speed {s['speed']:.0f} {units}/s, cadence {s['cadence']:.1f} steps/min, stride "
-               f"{s['stride_length']:.0f} {units} in {s['stride_time']:.3f} s, "
-               f"stance {100 * s['stance_fraction']:.1f}%")
-    for p in paths:
-        click.echo(f"wrote {p}")
+    for poses in individuals.values():
+        if fps is not None:
+            poses.fps = fps
+    results = {who: analyze_gait(poses, config) for who, poses in individuals.items()}  # all, before any write
+    for who, result in results.items():
+        paths = save_gait(result, out, stem=stems[who], units=units)
+        n = result.events.groupby("event").size().to_dict()
+        click.echo(f"{who + ': ' if who else ''}{n.get('strike', 0)} foot strikes, {n.get('off', 0)} toe offs, "
+                   f"{len(result.strides)} strides")  # fmt: skip
+        s = result.summary["all"]
+        click.echo(f"speed {s['speed']:.0f} {units}/s, cadence {s['cadence']:.1f} steps/min, stride "
+                   f"{s['stride_length']:.0f} {units} in {s['stride_time']:.3f} s, "
+                   f"stance {100 * s['stance_fraction']:.1f}%")
+        for p in paths:
+            click.echo(f"wrote {p}")

@@ -23,7 +23,7 @@ from .filters3d import apply_filters_3d
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FilterReport", "filter_2d_files", "filter_3d_file", "resolve_steps"]
+__all__ = ["FilterReport", "filter_2d_files", "filter_3d_file", "filter_3d_individuals_file", "resolve_steps"]
 
 _DLC_SUFFIXES = (".h5", ".csv")
 
@@ -133,10 +133,13 @@ def filter_3d_file(
     file's frame rate (anipose CSV files carry none).
     """
     from ..io.pose3d import load_h5_calibration, load_poses3d, save_poses3d
+    from ..multi.output import individual_names_in
 
     if not steps:
         raise FilterError("no 3D filter steps were given; pass --filter or a --config with [[filter3d]] steps.")
     path, out = Path(path), Path(out)
+    if individual_names_in(path) is not None:
+        return filter_3d_individuals_file(path, out, steps, fps=fps, overwrite=overwrite)
     report = FilterReport()
     from ..io.outputs import check_output
 
@@ -158,6 +161,49 @@ def filter_3d_file(
         counts = ", ".join(f"{k} {v}" for k, v in record.items() if k not in ("name", "params"))
         report.lines_.append(f"{record['name']}: {counts}")
     report.lines_.append(f"wrote {out} ({filtered.n_frames} frames, {len(filtered.keypoints)} keypoints)")
+    return report
+
+
+def filter_3d_individuals_file(
+    path: str | Path,
+    out: str | Path,
+    steps: Sequence[FilterStep],
+    fps: float | None = None,
+    overwrite: bool = False,
+) -> FilterReport:
+    """:func:`filter_3d_file` for a file of several individuals: each is filtered on its own, with the same steps.
+
+    ``out`` is one file with every individual (``.nc``, ``.h5``) or, for
+    formats without an individuals dimension (``.trc``, ``.c3d``, ``.csv``,
+    ``.nwb``), one file per individual (``out_<individual>.trc``); see
+    :mod:`mocap3d.multi.output`. Existing outputs are skipped unless ``overwrite``.
+    """
+    from ..io.outputs import check_output
+    from ..multi.output import individual_paths, load_individuals, save_individuals
+
+    path, out = Path(path), Path(out)
+    individuals = load_individuals(path)
+    targets = sorted(set(individual_paths(out, list(individuals)).values()))
+    for target in targets:
+        check_output(target, [path], overwrite=True, kinds=["pose3d"])  # existing outputs are skipped below
+    report = FilterReport()
+    if all(t.exists() for t in targets) and not overwrite:
+        report.skipped.extend(targets)
+        return report
+    filtered = {name: apply_filters_3d(p, steps, fps=fps) for name, p in individuals.items()}
+    first = next(iter(individuals.values()))
+    units = None
+    if out.suffix.lower() == ".trc":
+        units = first.units or "mm"  # as the single-animal path
+    written = save_individuals(filtered, out, fps=fps, units=units)
+    report.written.extend(written)
+    for name, p in filtered.items():
+        records = p.metadata["filters"][len(individuals[name].metadata.get("filters", [])) :]
+        counts = "; ".join(f"{r['name']}: " + ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("name", "params"))
+                           for r in records)  # fmt: skip
+        report.lines_.append(f"{name}: {counts}")
+    report.lines_.append(f"wrote {', '.join(str(w) for w in written)} ({len(filtered)} individuals, "
+                         f"{first.n_frames} frames, {len(first.keypoints)} keypoints)")  # fmt: skip
     return report
 
 

@@ -31,7 +31,8 @@ from ..errors import PoseFileError
 from ..poses import DEFAULT_INDIVIDUAL, LENGTH_UNITS, Poses3D, Track2D, normalize_units
 from .atomic import atomic_path
 
-__all__ = ["save_nwb_poses3d", "load_nwb_poses3d", "save_nwb_track2d", "load_nwb_track2d", "sniff_nwb"]
+__all__ = ["save_nwb_poses3d", "load_nwb_poses3d", "save_nwb_track2d", "load_nwb_track2d", "sniff_nwb",
+           "nwb_individuals"]
 
 log = logging.getLogger(__name__)
 _MODULE = "behavior"
@@ -69,16 +70,19 @@ def _write(path: Path, individuals: list[tuple[str, np.ndarray, np.ndarray]], ke
            unit: str, conversion: float, timing: dict[str, Any], description: str) -> Path:
     """One PoseEstimation per (individual, data (F, K, D), confidence (F, K))."""
     pynwb, ndx_pose = _libs()
+    # one individual: the file is its subject (movement's NWB export, one file per individual)
+    subject = pynwb.file.Subject(subject_id=individuals[0][0]) if len(individuals) == 1 else None
     nwb = pynwb.NWBFile(
         session_description=description,
         identifier=individuals[0][0],
         session_start_time=_dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc),
+        subject=subject,
     )
     module = nwb.create_processing_module(name=_MODULE, description="processed behavioral data")
     skeletons, estimations = [], []
     for name, data, conf in individuals:
         skeleton = ndx_pose.Skeleton(name=f"skeleton_{name}" if len(individuals) > 1 else "skeleton",
-                                     nodes=list(keypoints))  # fmt: skip
+                                     nodes=list(keypoints), subject=subject)  # fmt: skip
         skeletons.append(skeleton)
         series = [
             ndx_pose.PoseEstimationSeries(
@@ -196,6 +200,11 @@ def load_nwb_poses3d(path: str | Path, individual: int | str = 0) -> Poses3D:
         meta["frame_start"] = start
     return Poses3D(keypoints=keypoints, points=datas[idx], score=np.where(valid & np.isfinite(conf), conf, 0.0),
                    fps=info.get("rate"), metadata=meta, units=units)  # fmt: skip
+
+
+def nwb_individuals(path: str | Path) -> list[str]:
+    """The individuals of an NWB file's 3D pose estimations (one per ``PoseEstimation``), in file order."""
+    return _read(Path(path), 3)[0]
 
 
 def load_nwb_track2d(path: str | Path) -> Track2D:

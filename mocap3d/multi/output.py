@@ -13,6 +13,18 @@
 * ``.trc``, ``.c3d``, ``.csv``: formats without an individuals dimension get
   one file per individual, the name before the suffix: ``out.trc`` ->
   ``out_individual_0.trc``, ``out_individual_1.trc``.
+* ``.nwb``: one file per individual too, as ``movement``'s NWB export writes
+  them (``movement.io.save_poses.to_nwb_file``: "each individual in the
+  dataset will be written to a separate NWBFile, as required by the NWB
+  format"): each file's ``identifier`` and ``Subject.subject_id`` are the
+  individual's name and its ``behavior`` module holds one ``PoseEstimation``,
+  so ``movement.io.load_poses.from_nwb_file`` reads each and ``xr.merge``
+  joins them. A file holding several ``PoseEstimation`` objects (another
+  tool's, or our 2D export) is read as several individuals.
+
+:func:`read_individuals` is what every command that takes a 3D file calls
+first: the individuals of a file that holds several, None for a
+single-animal file (which then takes the single-animal path, unchanged).
 """
 
 from __future__ import annotations
@@ -26,7 +38,8 @@ from ..errors import PoseFileError
 from ..io.atomic import atomic_path
 from ..poses import Poses3D
 
-__all__ = ["save_individuals", "load_individuals", "individual_paths", "ONE_FILE_SUFFIXES"]
+__all__ = ["save_individuals", "load_individuals", "read_individuals", "individual_names_in", "individual_paths",
+           "ONE_FILE_SUFFIXES"]
 
 ONE_FILE_SUFFIXES = (".nc", ".netcdf", ".h5", ".hdf5")
 _FORMAT = "mocap3d.individuals"
@@ -96,7 +109,16 @@ def save_individuals(
     from ..io.exports import save_any_poses3d
 
     written = []
-    for name, target in individual_paths(path, list(poses)).items():
+    targets = individual_paths(path, list(poses))
+    if suffix == ".nwb":
+        from ..io.nwb import save_nwb_poses3d
+
+        for p in poses.values():  # every file or none: units are checked before the first is written
+            labelled = p.replace(units=unit) if p.units is None and unit else p
+            labelled.require_units(f"writing the NWB file {path.name}")
+        return [save_nwb_poses3d(poses[name], target, units=unit, fps=rate, individual=name)
+                for name, target in targets.items()]  # fmt: skip
+    for name, target in targets.items():
         written.append(save_any_poses3d(poses[name], target, fps=rate, units=unit, yup=yup))
     return written
 
@@ -133,4 +155,51 @@ def load_individuals(path: str | Path) -> dict[str, Poses3D]:
                        views=views, fps=None if np.isnan(fps) else fps, metadata=meta.get(n, {}))  # fmt: skip
             for i, n in enumerate(names)
         }
-    raise PoseFileError(f"{path}: several individuals are read from .nc or .h5 files.")
+    if suffix == ".nwb":
+        from ..io.nwb import load_nwb_poses3d, nwb_individuals
+
+        return {n: load_nwb_poses3d(path, individual=n) for n in nwb_individuals(path)}
+    raise PoseFileError(f"{path}: several individuals are read from .nc, .h5 or .nwb files.")
+
+
+def individual_names_in(path: str | Path) -> list[str] | None:
+    """The individuals of a file that holds several (cheap: names only), None for a single-animal file.
+
+    Several: a mocap3d multi-individual ``.h5`` (even with one individual: its
+    layout is the several-individual one), a ``.nc`` or ``.nwb`` with two or
+    more individuals. Every other file, and one that cannot be read (its
+    reader then says why), is a single-animal file.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        return None
+    try:
+        if suffix in (".h5", ".hdf5"):
+            import h5py
+
+            if not h5py.is_hdf5(path):
+                return None
+            with h5py.File(path, "r") as f:
+                if f.attrs.get("format") != _FORMAT:
+                    return None
+                return [str(s) for s in f.attrs["individuals"]]
+        if suffix in (".nc", ".netcdf"):
+            import xarray as xr
+
+            with xr.open_dataset(path, engine="h5netcdf") as ds:
+                names = [str(n) for n in ds["individuals"].values] if "individuals" in ds.coords else []
+            return names if len(names) > 1 else None
+        if suffix == ".nwb":
+            from ..io.nwb import nwb_individuals
+
+            names = nwb_individuals(path)
+            return names if len(names) > 1 else None
+    except (OSError, ValueError, KeyError, PoseFileError):
+        return None
+    return None
+
+
+def read_individuals(path: str | Path) -> dict[str, Poses3D] | None:
+    """Every individual of a file that holds several (see :func:`individual_names_in`), else None."""
+    return load_individuals(path) if individual_names_in(path) is not None else None
