@@ -38,7 +38,8 @@ def command(poses3d, calibration, out, frame, camera, fps, trail, up, size, over
 
     Without --out a window opens: drag the slider or use the keys Right/Left (1 frame), Up/Down (10 frames),
     space (play/pause), Home/End. With --out the same scene is rendered offscreen (no display needed).
-    Reads .csv (anipose), .h5, .trc, .c3d and .nc files.
+    Reads .csv (anipose), .h5, .trc, .c3d, .nc and .nwb files; a file of several individuals
+    (`triangulate --individuals`) shows them all, each in its own colour, named in the corner.
 
     \b
     Examples:
@@ -64,9 +65,18 @@ def command(poses3d, calibration, out, frame, camera, fps, trail, up, size, over
     elif not has_display():
         raise MocapError("there is no display to open the viewer window on; render to a file instead "
                          "(--out walk.mp4 or --out frame.png), or run where a display is available.")
+    from ..multi.output import read_individuals
+    from ..poses import Poses3D
     from ..viewer import SkeletonScene, ViewerConfig, render_movie, render_png
 
-    poses = load_any_poses3d(poses3d)
+    individuals = read_individuals(poses3d)  # several individuals are drawn together, coloured apart
+    poses: Poses3D | dict[str, Poses3D]
+    if individuals is None:
+        poses = load_any_poses3d(poses3d)
+        n_frames = poses.n_frames
+    else:
+        poses = individuals
+        n_frames = next(iter(individuals.values())).n_frames
     rig = None
     if calibration is not None:
         from ..io.calibration import load_calibration
@@ -83,9 +93,9 @@ def command(poses3d, calibration, out, frame, camera, fps, trail, up, size, over
     suffix = out.suffix.lower()
     if suffix == ".png":
         render_png(poses, out, frame=frame, rig=rig, config=config, camera=camera)
-        click.echo(f"wrote {out} (frame {frame}, frames are numbered 0-{poses.n_frames - 1})")
+        click.echo(f"wrote {out} (frame {frame}, frames are numbered 0-{n_frames - 1})")
     elif suffix in (".mp4", ".mov", ".avi", ".gif"):
         render_movie(poses, out, rig=rig, config=config, fps=fps, camera=camera)
-        click.echo(f"wrote {out} ({poses.n_frames} frames)")
+        click.echo(f"wrote {out} ({n_frames} frames)")
     else:
         raise MocapError(f"--out '{out}': use a .png (one frame) or .mp4 (movie) file name.")

@@ -12,6 +12,11 @@ The scene shows, for one frame at a time:
 * a floor grid in the plane ``up = 0`` (world Z-up by default, the sample rig's
   and anipose's usual convention).
 
+Several individuals (a mapping individual -> :class:`~mocap3d.poses.Poses3D`,
+as :func:`mocap3d.multi.output.load_individuals` returns) are drawn in one
+scene, each in its own colour (:func:`individual_colors`: keypoints, segments
+and trails alike), with their names in those colours in the upper left corner.
+
 On screen (:meth:`SkeletonScene.show`) a slider picks the frame, a check box
 plays/pauses, and the keys step through time: Right/Left one frame,
 Up/Down ten frames, ``space`` play/pause, Home/End first/last frame.
@@ -29,7 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +47,8 @@ from ..errors import MocapError
 from ..io.atomic import atomic_path
 from ..poses import Poses3D
 
-__all__ = ["ViewerConfig", "SkeletonScene", "default_edges", "keypoint_colors", "render_png", "render_movie"]
+__all__ = ["ViewerConfig", "SkeletonScene", "default_edges", "keypoint_colors", "individual_colors", "render_png",
+           "render_movie"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +83,37 @@ def keypoint_colors(keypoints: Sequence[str], cmap: str = "tab20") -> np.ndarray
     if n <= 32:  # a qualitative map: cycle through its entries
         return np.asarray(cm(idx % n))[:, :3]
     return np.asarray(cm(idx / max(len(keypoints) - 1, 1)))[:, :3]
+
+
+def individual_colors(n: int, cmap: str = "tab10") -> np.ndarray:
+    """One RGB colour in [0, 1] per individual (n, 3), far apart: a qualitative map's entries in order."""
+    from matplotlib import colormaps
+
+    cm = colormaps[cmap]
+    size = getattr(cm, "N", 256)
+    idx = np.arange(n)
+    return np.asarray(cm(idx % size if size <= 32 else idx / max(n - 1, 1)))[:, :3]
+
+
+def _stack_individuals(
+    individuals: Mapping[str, Poses3D], edges: Sequence[tuple[str, str]] | None
+) -> tuple[Poses3D, list[tuple[str, str]], np.ndarray]:
+    """Several individuals as one Poses3D (keypoints ``<individual>/<keypoint>``), their segments and colours."""
+    if not individuals:
+        raise MocapError("viewer: no individual to show.")
+    names = list(individuals)
+    first = individuals[names[0]]
+    for name, p in individuals.items():
+        if p.keypoints != first.keypoints or p.n_frames != first.n_frames:
+            raise MocapError(f"viewer: individual '{name}' has other keypoints or frames than '{names[0]}'.")
+    if edges is None:
+        edges = first.metadata.get("edges") or default_edges(first.keypoints)
+    keypoints = tuple(f"{n}/{k}" for n in names for k in first.keypoints)
+    points = np.concatenate([individuals[n].points for n in names], axis=1)
+    stacked = Poses3D(keypoints=keypoints, points=points, fps=first.fps, units=first.units)
+    all_edges = [(f"{n}/{a}", f"{n}/{b}") for n in names for a, b in edges]
+    colors = np.repeat(individual_colors(len(names)), len(first.keypoints), axis=0)
+    return stacked, all_edges, colors
 
 
 @dataclass(frozen=True)
@@ -115,10 +152,12 @@ class SkeletonScene:
 
     Parameters
     ----------
-    poses : Poses3D
+    poses : Poses3D, or a mapping individual -> Poses3D
         ``points`` (frames, keypoints, 3), world units; NaN points are hidden.
+        Several individuals (same keypoints and frames) are coloured apart.
     edges : pairs of keypoint names (default: :func:`default_edges`, or
-        ``poses.metadata["edges"]`` when present).
+        ``poses.metadata["edges"]`` when present); for several individuals,
+        the names of one individual's keypoints.
     rig : CameraRig, optional
         Cameras drawn as frusta with their names.
     config : ViewerConfig
@@ -127,7 +166,7 @@ class SkeletonScene:
 
     def __init__(
         self,
-        poses: Poses3D,
+        poses: Poses3D | Mapping[str, Poses3D],
         edges: Sequence[tuple[str, str]] | None = None,
         rig: CameraRig | None = None,
         config: ViewerConfig | None = None,
@@ -136,6 +175,11 @@ class SkeletonScene:
         import pyvista as pv
 
         self.pv = pv
+        self.individuals: list[str] = []
+        colors = None
+        if isinstance(poses, Mapping):
+            self.individuals = list(poses)
+            poses, edges, colors = _stack_individuals(poses, edges)
         self.poses = poses
         self.config = config or ViewerConfig()
         self.rig = rig
@@ -149,7 +193,7 @@ class SkeletonScene:
             raise MocapError(f"viewer: skeleton segments {unknown} name body parts that are not in the poses "
                              f"({', '.join(poses.keypoints)}).")
         self.edges = np.array([(index[a], index[b]) for a, b in edges], dtype=np.int64).reshape(-1, 2)
-        self.colors = keypoint_colors(poses.keypoints, self.config.cmap)
+        self.colors = keypoint_colors(poses.keypoints, self.config.cmap) if colors is None else colors
         self.frame = 0
         self.playing = False
         # typed Any: pyvista's decorated methods confuse type checkers
@@ -211,12 +255,22 @@ class SkeletonScene:
         if self.rig is not None and cfg.show_cameras:
             self._add_cameras()
         self._label = None
+        if len(self.individuals) > 1 and cfg.frame_label:
+            self._add_legend()
         if cfg.frame_label:
             # a plain text actor at a pixel position: cheaper to update every frame than a corner annotation
             h = self.config.window_size[1]
             self._label = self.plotter.add_text(
                 "frame", position=(8, h - 24), font_size=10, color="black", name="label", viewport=False
             )
+
+    def _add_legend(self) -> None:
+        """Each individual's name in its colour, below the frame label."""
+        h = self.config.window_size[1]
+        palette = individual_colors(len(self.individuals))
+        for i, name in enumerate(self.individuals):
+            self.plotter.add_text(name, position=(8, h - 44 - 18 * i), font_size=9, color=tuple(palette[i]),
+                                  name=f"individual_{i}_label", viewport=False)  # fmt: skip
 
     def _add_floor(self) -> None:
         up = axis_vector(self.config.up)
@@ -457,7 +511,7 @@ class SkeletonScene:
 
 
 @contextlib.contextmanager
-def _offscreen(poses: Poses3D, rig: CameraRig | None, edges: Sequence[tuple[str, str]] | None,
+def _offscreen(poses: Poses3D | Mapping[str, Poses3D], rig: CameraRig | None, edges: Sequence[tuple[str, str]] | None,
                config: ViewerConfig | None, camera: str | None) -> Iterator[SkeletonScene]:
     """An offscreen scene, seen from rig camera ``camera`` when given; closed on exit."""
     scene = SkeletonScene(poses, edges=edges, rig=rig, config=config, off_screen=True)
@@ -472,7 +526,7 @@ def _offscreen(poses: Poses3D, rig: CameraRig | None, edges: Sequence[tuple[str,
 
 
 def render_png(
-    poses: Poses3D, path: str | Path, frame: int = 0, rig: CameraRig | None = None,
+    poses: Poses3D | Mapping[str, Poses3D], path: str | Path, frame: int = 0, rig: CameraRig | None = None,
     edges: Sequence[tuple[str, str]] | None = None, config: ViewerConfig | None = None,
     camera: str | None = None,
 ) -> Path:
@@ -483,9 +537,9 @@ def render_png(
 
 
 def render_movie(
-    poses: Poses3D, path: str | Path, rig: CameraRig | None = None, edges: Sequence[tuple[str, str]] | None = None,
-    config: ViewerConfig | None = None, frames: Sequence[int] | None = None, fps: float | None = None,
-    camera: str | None = None,
+    poses: Poses3D | Mapping[str, Poses3D], path: str | Path, rig: CameraRig | None = None,
+    edges: Sequence[tuple[str, str]] | None = None, config: ViewerConfig | None = None,
+    frames: Sequence[int] | None = None, fps: float | None = None, camera: str | None = None,
 ) -> Path:
     """Render frames offscreen to an MP4 movie."""
     with _offscreen(poses, rig, edges, config, camera) as scene:
