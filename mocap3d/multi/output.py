@@ -136,7 +136,17 @@ def load_individuals(path: str | Path) -> dict[str, Poses3D]:
 
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             names = [str(n) for n in ds["individuals"].values]
-        return {n: load_netcdf(path, individual=n) for n in names}
+            stored = ds.attrs.get("mocap3d_metadata")
+        out = {n: load_netcdf(path, individual=n) for n in names}
+        try:  # save_individuals keeps each individual's metadata under its name
+            per = json.loads(stored) if isinstance(stored, str) else {}
+        except ValueError:
+            per = {}
+        if isinstance(per, dict) and names and all(isinstance(per.get(n), dict) for n in names):
+            for n, p in out.items():
+                kept = {k: v for k, v in p.metadata.items() if k not in per}
+                p.metadata = {**per[n], **kept}
+        return out
     if suffix in (".h5", ".hdf5"):
         import h5py
 
