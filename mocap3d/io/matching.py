@@ -252,10 +252,31 @@ class InputMatching(Config):
         name (anipose's ``cam_regex``); default: match camera names as tokens.
     individual : str or int
         Which individual of multi-animal files to use (a name, or an index).
+    individuals : "all", a number, or None
+        Several animals or people: associate every file's detections across
+        cameras and track them (``"all"``: as many as found; a number: at most
+        that many), as ``mocap3d triangulate --individuals`` does; None (the
+        default): one individual, ``individual``.
     """
 
     cam_regex: str | None = None
     individual: str | int = 0
+    individuals: str | int | None = None
+
+    def __post_init__(self) -> None:
+        value = self.individuals
+        if value is None:
+            return
+        text = str(value).strip().lower()
+        if isinstance(value, bool) or not (text == "all" or (text.isdigit() and int(text) >= 1)):
+            raise self.error(f"[triangulation] individuals = {value!r}: write \"all\" (as many as are found) or the "
+                             "number of individuals (e.g. 2), or leave it out for one animal.")  # fmt: skip
+        object.__setattr__(self, "individuals", "all" if text == "all" else int(text))
+
+    @property
+    def n_individuals(self) -> int | None:
+        """The most individuals to track (None: as many as found); only meaningful when ``individuals`` is set."""
+        return self.individuals if isinstance(self.individuals, int) else None
 
     section: ClassVar[str] = "triangulation"
     what: ClassVar[str] = "input matching option"

@@ -41,6 +41,7 @@ and the library's own configs)::
 
     [triangulation]                 # TriangulationConfig
     method = "robust"
+    individuals = "all"             # several animals (or a number); see mocap3d.pipeline.individuals
 
     [[filter2d]] ... [[filter3d]]   # FilterPipeline steps
 

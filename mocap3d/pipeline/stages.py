@@ -294,6 +294,11 @@ def _plan_triangulate(ctx: SessionContext) -> StageWork | str:
         from ..triangulation.run import solve, summarize, write_output
         from .sync import apply_offsets, load_offsets
 
+        if cfg.inputs.individuals is not None:  # several animals: see .individuals
+            from .individuals import triangulate_session_individuals
+
+            return triangulate_session_individuals(ctx, files, offsets_file, out)
+
         tracks = {c: load_track2d(p, keypoint_preset=cfg.project.keypoint_preset) for c, p in files.items()}
         offsets = load_offsets(offsets_file) if offsets_file else {}
         if offsets:
@@ -334,6 +339,10 @@ def _plan_angles(ctx: SessionContext) -> StageWork | str:
         return "no [angles] table"
     src = ctx.final_pose3d
     out = ctx.session.folder("angles") / f"{ctx.session.stem}.csv"
+    if ctx.config.inputs.individuals is not None:  # several animals: see .individuals
+        from .individuals import angles_individuals
+
+        return angles_individuals(ctx, src, out)
 
     def run() -> list[str]:
         from ..analysis.angles import compute_angles, save_angles_csv
@@ -353,6 +362,10 @@ def _plan_export(ctx: SessionContext) -> StageWork | str:
     src = ctx.final_pose3d
     outs = [ctx.session.folder("exports") / f"{ctx.session.stem}.{fmt}" for fmt in formats]
     cfg = ctx.config
+    if cfg.inputs.individuals is not None:  # several animals: see .individuals
+        from .individuals import export_individuals
+
+        return export_individuals(ctx, src, outs)
 
     def run() -> list[str]:
         from ..io.exports import save_any_poses3d

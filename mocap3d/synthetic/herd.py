@@ -28,7 +28,7 @@ from ..camera import CameraRig
 from ..poses import Poses2D, Poses3D
 from ..sample import KEYPOINTS, make_rig, walk
 
-__all__ = ["Herd", "make_herd", "herd_paths"]
+__all__ = ["Herd", "make_herd", "herd_paths", "write_herd_session"]
 
 
 @dataclass
@@ -173,3 +173,34 @@ def make_herd(
     }
     return Herd(rig=rig, truth=truth, points=points, scores=slot_scores, identity=identity, true2d=true2d,
                 keypoints=KEYPOINTS, fps=fps)  # fmt: skip
+
+
+def write_herd_session(herd: Herd, folder, labels: tuple[str, ...] | None = None) -> dict:
+    """Write a herd as a project session holds it: ``calibration.toml``, ``pose-2d/<camera>.h5`` and the truth.
+
+    The 2D files are multi-animal DeepLabCut files whose individuals are the
+    detection slots (labels ``labels``, default ``animal0, animal1...``, not
+    the true identities: they are swapped as the herd's are); the truth is
+    ``ground_truth.h5`` in the several-individual layout
+    (:func:`mocap3d.multi.output.load_individuals`). Returns the paths.
+    """
+    from pathlib import Path
+
+    from ..io.calibration import save_calibration
+    from ..io.pose2d import save_dlc
+    from ..multi.output import save_individuals
+    from ..poses import Track2D
+
+    folder = Path(folder)
+    (folder / "pose-2d").mkdir(parents=True, exist_ok=True)
+    n = herd.points.shape[2]
+    labels = labels or tuple(f"animal{i}" for i in range(n))
+    calib = save_calibration(herd.rig, folder / "calibration.toml", {"source": "mocap3d synthetic herd (true values)"},
+                             units="mm")  # fmt: skip
+    files = []
+    for v, cam in enumerate(herd.rig.names):
+        track = Track2D(points=herd.points[v], scores=herd.scores[v], keypoints=herd.keypoints, individuals=labels,
+                        source=cam)  # fmt: skip
+        files.append(save_dlc(track, folder / "pose-2d" / f"{cam}.h5"))
+    [truth] = save_individuals(herd.truth, folder / "ground_truth.h5", fps=herd.fps, units="mm")
+    return {"calibration": calib, "pose2d": files, "truth": truth}

@@ -133,7 +133,7 @@ class TriangulationConfig(Config):
     what: ClassVar[str] = "triangulation option"
     error: ClassVar[type[MocapError]] = MocapError
     parsed_by_class: ClassVar[tuple[str, ...]] = ("constraints", "constraints_weak")
-    shared_keys: ClassVar[tuple[str, ...]] = ("cam_regex", "individual")  # input matching's, same table
+    shared_keys: ClassVar[tuple[str, ...]] = ("cam_regex", "individual", "individuals")  # input matching's
 
     @classmethod
     def presets(cls) -> Mapping[str, TriangulationConfig]:
