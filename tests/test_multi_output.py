@@ -138,3 +138,19 @@ def test_cli_individual_and_individuals_together_is_one_sentence(herd_files, tmp
     res = CliRunner().invoke(cli, ["triangulate", "-c", str(calib), "--individual", "mouse1", "--individuals", "all",
                                    "-o", str(tmp_path / "x.nc"), *map(str, files)])  # fmt: skip
     assert res.exit_code == 1 and "only one of them" in res.output
+
+
+def test_cli_config_file_individuals_key(herd_files, tmp_path):
+    """``[triangulation] individuals`` in --config acts as --individuals (the project pipeline's key)."""
+    _, calib, files = herd_files
+    cfg = tmp_path / "tri.toml"
+    cfg.write_text('[triangulation]\nmethod = "robust"\nindividuals = 2\n')
+    out = tmp_path / "all.h5"
+    res = CliRunner().invoke(cli, ["triangulate", "-c", str(calib), "--config", str(cfg), "-o", str(out),
+                                   *map(str, files)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert list(load_individuals(out)) == ["individual_0", "individual_1"]
+    cfg.write_text('[triangulation]\nindividuals = "most"\n')
+    res = CliRunner().invoke(cli, ["triangulate", "-c", str(calib), "--config", str(cfg), "-o",
+                                   str(tmp_path / "x.h5"), *map(str, files)])  # fmt: skip
+    assert res.exit_code == 1 and "individuals" in res.output and "Traceback" not in res.output

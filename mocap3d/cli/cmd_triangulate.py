@@ -87,6 +87,9 @@ def command(
     from ..multi.run import check_identities
     from ..triangulation.run import triangulate_files
 
+    matching = InputMatching.from_toml(config_path) if config_path else InputMatching()
+    if individuals is None and individual is None and matching.individuals is not None:
+        individuals = str(matching.individuals)  # the config file's [triangulation] individuals
     n_individuals = _individuals(individuals)
     if individuals is not None and individual is not None:
         raise click.BadParameter("--individual picks one individual of identity-consistent files and --individuals "
@@ -110,7 +113,6 @@ def command(
         base = {}  # a preset on the command line replaces the file's values, then options refine it
     base.update({k: v for k, v in overrides.items() if v is not None})
     config = TriangulationConfig.from_dict(base, "command line")
-    matching = InputMatching.from_toml(config_path) if config_path else InputMatching()
     given = {"cam_regex": cam_regex, "individual": individual}
     matching = matching.replace(**{k: v for k, v in given.items() if v is not None})
     if individuals is not None:
@@ -143,9 +145,9 @@ def _multi(calibration, pose2d, out, config, matching, n_individuals, keypoint_p
     from ..multi.output import ONE_FILE_SUFFIXES
     from ..multi.run import summary_lines, triangulate_files_individuals
 
-    if out.suffix.lower() not in ONE_FILE_SUFFIXES + (".trc", ".c3d", ".csv"):
+    if out.suffix.lower() not in ONE_FILE_SUFFIXES + (".trc", ".c3d", ".csv", ".nwb"):
         raise MocapError(f"cannot tell the output format from '{out.name}'; with --individuals end --out with .nc "
-                         "(movement), .h5, or .trc/.c3d/.csv (one file per individual).")  # fmt: skip
+                         "(movement), .h5, or .trc/.c3d/.csv/.nwb (one file per individual).")  # fmt: skip
     poses, result, written = triangulate_files_individuals(
         calibration, pose2d, out, config, n_individuals, keypoint_preset=keypoint_preset, fps=fps, units=units,
         keypoints=keypoints.split(",") if keypoints else None, trc_yup=not trc_zup, cam_regex=matching.cam_regex,
