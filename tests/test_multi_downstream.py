@@ -321,3 +321,50 @@ def _look_at(individuals):
     k = np.array([[500.0, 0, 320.0], [0, 500.0, 240.0], [0, 0, 1.0]])
     return CameraRig(names=("top",), sizes=[[640, 480]], K=[k], dist=np.zeros((1, 5)),
                      rvec=rotation_to_rodrigues(r[None]), tvec=(-r @ center)[None])  # fmt: skip
+
+
+# --- outlier frames for labelling ---------------------------------------------------------------------------------
+
+
+def test_outliers_compare_each_detection_with_the_nearest_individual(tmp_path):
+    """Labels swapped per camera: only the planted 2D error counts, not the detections of the other walker."""
+    import cv2
+
+    from mocap3d.io.calibration import save_calibration
+    from mocap3d.io.pose2d import save_dlc
+    from mocap3d.label.outliers import OutlierConfig, find_outlier_frames, reprojection_errors_individuals
+    from mocap3d.poses import Track2D
+    from mocap3d.synthetic.herd import make_herd
+
+    herd = make_herd(n_individuals=2, n_frames=60, seed=4, noise_px=0.3, outlier_fraction=0.0, missing_rate=0.0,
+                     swap_rate=0.1)  # fmt: skip
+    points = herd.points.copy()
+    slot = int(np.flatnonzero(np.isfinite(points[1, 40, :, 3]).all(-1))[-1])
+    points[1, 40, slot, 3] += [30.0, 40.0]  # 50 px off in camera 1, frame 40
+    keypoints = herd.keypoints
+    cfg = OutlierConfig(jump_px=1e9, min_likelihood=0.0, max_reproj_px=10.0, n_frames=5, min_gap=1)
+    err = reprojection_errors_individuals(herd.truth, herd.rig, points, keypoints)
+    picked = find_outlier_frames(points, herd.scores, err, cfg)
+    assert picked.frames.tolist() == [40] and picked.counts["reprojection"][40] == 1
+    # one individual's 3D against every slot (the single-animal rule, slot 0) flags the other walker's detections
+    from mocap3d.label.outliers import reprojection_errors
+
+    single = np.full(points.shape[:-1], np.nan)
+    single[:, :, 0] = reprojection_errors(herd.truth["individual_0"].points, herd.rig, points[:, :, 0])
+    assert (find_outlier_frames(points, herd.scores, single, cfg).counts["reprojection"] > 0).sum() > 5
+
+    # the command line reads the several-individual 3D file and does the same
+    calib = save_calibration(herd.rig, tmp_path / "calibration.toml")
+    args = ["outliers", tmp_path / "project", "-c", calib, "--poses3d",
+            save_individuals(herd.truth, tmp_path / "herd.h5")[0], "--jump", 1e9, "--likelihood", 0, "--min-gap", 1]
+    for v, cam in enumerate(herd.rig.names):
+        video = tmp_path / f"trial_{cam}.avi"
+        writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
+        for f in range(points.shape[1]):
+            writer.write(np.full((48, 64, 3), 2 * f, np.uint8))
+        writer.release()
+        track = Track2D(points[v], herd.scores[v], keypoints, ("a", "b"), source=cam)
+        args += ["--video", video, "--pose2d", save_dlc(track, tmp_path / f"trial_{cam}DLC.h5")]
+    res = _run(*args)
+    assert res.exit_code == 0, res.output
+    assert "1 frames extracted (jump 0, likelihood 0, reprojection 1)" in res.output

@@ -16,7 +16,8 @@ import click
               type=click.Path(exists=True, path_type=Path),
               help="The network's 2D predictions for the video of the same position (DeepLabCut/SLEAP/OpenPose).")
 @click.option("--poses3d", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="3D reconstruction of these videos: frames with high reprojection error count (needs -c).")
+              help="3D reconstruction of these videos: frames with high reprojection error count (needs -c); "
+                   "a file of several individuals compares each detection with the nearest individual.")
 @click.option("--calibration", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="calibration.toml of the cameras (videos matched to cameras by name).")
 @click.option("--n-frames", type=click.IntRange(min=1), default=20, show_default=True, help="Frames to extract.")
@@ -66,7 +67,10 @@ def command(project, videos, poses, poses3d, calibration, n_frames, jump, likeli
             raise MocapError(f"no camera of {calibration} ({', '.join(full.names)}) in the video names {bad}; "
                              "rename the videos so that each contains its camera's name.")  # fmt: skip
         rig = full.select([str(c) for c in cams])
-        points3d = load_any_poses3d(poses3d)
+        from ..multi.output import read_individuals
+
+        # several individuals (triangulate --individuals): each detection is compared with the nearest one
+        points3d = read_individuals(poses3d) or load_any_poses3d(poses3d)
     picked, folders = extract_outliers(project, list(videos), tracks, config, rig, points3d, iteration)
     reasons = ", ".join(f"{k} {int((v[picked.frames] > 0).sum())}" for k, v in picked.counts.items())
     click.echo(f"{len(picked.frames)} frames extracted ({reasons}) into {len(folders)} folder(s) of "

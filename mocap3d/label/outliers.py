@@ -7,7 +7,11 @@ reconstruction — and picks the worst frames, spread over the recording.
 :func:`extract_outliers` writes those frames of every camera's video as
 ``labeled-data/<video>/img<frame>.png`` with the network's predictions in
 ``machinelabels-iter<N>.h5`` beside them, exactly where DeepLabCut's own
-outlier extraction puts them. ``mocap3d label`` then opens them with the
+outlier extraction puts them. With several animals the 3D poses are a mapping
+individual -> Poses3D (``triangulate --individuals``): each 2D detection is
+compared with the individual whose reprojection is nearest to it
+(:func:`reprojection_errors_individuals`), since the network's own labels
+need not match the 3D identities. ``mocap3d label`` then opens them with the
 predictions as editable starting points; what the user places, moves or
 accepts is written to ``CollectedData_<scorer>.h5`` of the same folder, which
 is the training set the next round of training reads.
@@ -16,6 +20,8 @@ is the training set the next round of training reads.
 from __future__ import annotations
 
 import logging
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +33,8 @@ from ..io.atomic import atomic_path
 from ..io.labels import SINGLE, Predictions, load_predictions, save_predictions
 from ..poses import Poses3D, Track2D
 
-__all__ = ["OutlierConfig", "OutlierFrames", "find_outlier_frames", "reprojection_errors", "extract_outliers"]
+__all__ = ["OutlierConfig", "OutlierFrames", "find_outlier_frames", "reprojection_errors",
+           "reprojection_errors_individuals", "extract_outliers"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +89,42 @@ def reprojection_errors(points3d: np.ndarray, rig: CameraRig, points2d: np.ndarr
     proj = rig.project(points3d)
     n = min(proj.shape[1], points2d.shape[1])
     return np.linalg.norm(proj[:, :n] - points2d[:, :n], axis=-1)
+
+
+def _aligned(poses3d: Poses3D, keypoints: tuple[str, ...]) -> np.ndarray:
+    """``poses3d``'s points (frames, keypoints, 3) in the order of ``keypoints`` (NaN for those it lacks)."""
+    aligned = np.full((poses3d.points.shape[0], len(keypoints), 3), np.nan)
+    have = [k for k, name in enumerate(keypoints) if name in poses3d.keypoints]
+    if not have:
+        raise LabelFileError(f"the 3D poses have none of the predictions' keypoints {list(keypoints)}.")
+    aligned[:, have] = poses3d.points[:, [poses3d.keypoints.index(keypoints[k]) for k in have]]
+    return aligned
+
+
+def reprojection_errors_individuals(
+    individuals: Mapping[str, Poses3D], rig: CameraRig, points2d: np.ndarray, keypoints: tuple[str, ...]
+) -> np.ndarray:
+    """Reprojection error (views, frames, slots, keypoints), px, of several individuals' 2D detections.
+
+    ``points2d`` (views, frames, slots, keypoints, 2) are the predictions, in
+    slots whose labels need not be the 3D individuals'; each detection (a
+    view, frame and slot) is compared with the individual whose reprojection
+    is nearest to it (median over its keypoints). NaN where either is missing;
+    compared over the frames both have.
+    """
+    errs = []
+    for poses in individuals.values():
+        proj = rig.project(_aligned(poses, keypoints))  # (V, F3, K, 2)
+        n = min(proj.shape[1], points2d.shape[1])
+        errs.append(np.linalg.norm(points2d[:, :n] - proj[:, :n, None], axis=-1))  # (V, n, I, K)
+    stack = np.stack(errs)  # (J, V, n, I, K)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN detections: no individual is nearest
+        med = np.nanmedian(stack, axis=-1)
+    best = np.argmin(np.where(np.isfinite(med), med, np.inf), axis=0)  # (V, n, I)
+    out = np.full(points2d.shape[:-1], np.nan)
+    out[:, : stack.shape[2]] = np.take_along_axis(stack, best[None, ..., None], axis=0)[0]
+    return out
 
 
 def find_outlier_frames(
@@ -174,7 +217,7 @@ def extract_outliers(
     tracks: list[Track2D],
     config: OutlierConfig | None = None,
     rig: CameraRig | None = None,
-    poses3d: Poses3D | None = None,
+    poses3d: Poses3D | Mapping[str, Poses3D] | None = None,
     iteration: int = 0,
     scorer: str = "network",
 ) -> tuple[OutlierFrames, list[Path]]:
@@ -185,7 +228,10 @@ def extract_outliers(
     project : the DeepLabCut project folder; frames go to ``labeled-data/<video name>/``.
     videos : one video per camera; ``tracks`` their predictions (same order, same frames).
     rig, poses3d : with both, the 3D reprojection error is a criterion too
-        (``rig`` cameras in the order of ``videos``).
+        (``rig`` cameras in the order of ``videos``). ``poses3d`` is one
+        individual (compared with the first of each file's individuals) or a
+        mapping individual -> Poses3D (each detection compared with the
+        nearest individual, :func:`reprojection_errors_individuals`).
     iteration : the ``N`` of ``machinelabels-iter<N>.h5``; rows of an
         existing file of that iteration are kept (a new frame's row replaces none).
 
@@ -203,17 +249,17 @@ def extract_outliers(
     scores = np.stack([t.scores[:n_frames] for t in tracks])
     reproj = None
     if poses3d is not None and rig is not None:
-        if poses3d.points.shape[0] < n_frames:
-            raise LabelFileError(f"the 3D poses have {poses3d.points.shape[0]} frames, the predictions {n_frames}.")
-        # 3D poses are of one individual: the first; the others get no reprojection criterion.
-        reproj = np.full(points.shape[:-1], np.nan)
+        several = dict(poses3d) if isinstance(poses3d, Mapping) else {"": poses3d}
+        for p in several.values():
+            if p.points.shape[0] < n_frames:
+                raise LabelFileError(f"the 3D poses have {p.points.shape[0]} frames, the predictions {n_frames}.")
         keypoints = tracks[0].keypoints
-        aligned = np.full((poses3d.points.shape[0], len(keypoints), 3), np.nan)
-        have = [k for k, name in enumerate(keypoints) if name in poses3d.keypoints]
-        if not have:
-            raise LabelFileError(f"the 3D poses have none of the predictions' keypoints {list(keypoints)}.")
-        aligned[:, have] = poses3d.points[:, [poses3d.keypoints.index(keypoints[k]) for k in have]]
-        reproj[:, :, 0] = reprojection_errors(aligned, rig, points[:, :, 0])
+        if isinstance(poses3d, Mapping):
+            reproj = reprojection_errors_individuals(several, rig, points, keypoints)
+        else:
+            # 3D poses of one individual: the first; the others get no reprojection criterion.
+            reproj = np.full(points.shape[:-1], np.nan)
+            reproj[:, :, 0] = reprojection_errors(_aligned(poses3d, keypoints), rig, points[:, :, 0])
     picked = find_outlier_frames(points, scores, reproj, cfg)
     folders = []
     for video, track, pts, sc in zip(videos, tracks, points, scores, strict=True):
