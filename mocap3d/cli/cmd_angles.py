@@ -32,9 +32,9 @@ def command(poses3d, config_path, angle_defs, out, overwrite) -> None:
     from ..analysis.angles import compute_angles, parse_angles, save_angles_csv
     from ..errors import MocapError
     from ..io.exports import load_any_poses3d
+    from ..io.individuals import individual_names_in, individual_paths, load_individuals
     from ..io.outputs import check_output
     from ..io.settings import CONFIG_ARRAYS, CONFIG_TABLES, check_tables, read_toml
-    from ..multi.output import individual_names_in, individual_paths, load_individuals
 
     table: dict[str, list[str]] = {}
     if config_path is not None:

@@ -42,8 +42,8 @@ def command(poses3d, out, to_format, fps, units, zup, align_config, overwrite) -
       mocap3d export pose-3d/walk.h5 --align config.toml --out walk-aligned.csv
     """
     from ..io.exports import load_any_poses3d, save_any_poses3d
+    from ..io.individuals import individual_names_in
     from ..io.outputs import check_output
-    from ..multi.output import individual_names_in
 
     inputs = [poses3d, *([align_config] if align_config else [])]
     names = individual_names_in(poses3d)
@@ -84,8 +84,8 @@ def _alignment(align_config: Path):
 def _export_individuals(poses3d, names, out, inputs, to_format, fps, units, zup, align_config, overwrite) -> None:
     """Several individuals: one .nc/.h5 with all, or one file per individual (out_<individual>.trc, ...)."""
     from ..errors import MocapError
+    from ..io.individuals import ONE_FILE_SUFFIXES, individual_paths, load_individuals, save_individuals
     from ..io.outputs import check_output
-    from ..multi.output import ONE_FILE_SUFFIXES, individual_paths, load_individuals, save_individuals
 
     suffix = out.suffix.lower()
     if to_format is not None:

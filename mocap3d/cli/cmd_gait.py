@@ -34,8 +34,8 @@ def command(poses3d, out, up, left, right, fps, units, overwrite) -> None:
     """
     from ..analysis.gait import GaitConfig, analyze_gait, save_gait
     from ..io.exports import load_any_poses3d
+    from ..io.individuals import individual_names_in, load_individuals
     from ..io.outputs import check_output, check_output_folder
-    from ..multi.output import individual_names_in, load_individuals
 
     check_output_folder(out, [poses3d])
     names = individual_names_in(poses3d)

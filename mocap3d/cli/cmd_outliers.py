@@ -67,7 +67,7 @@ def command(project, videos, poses, poses3d, calibration, n_frames, jump, likeli
             raise MocapError(f"no camera of {calibration} ({', '.join(full.names)}) in the video names {bad}; "
                              "rename the videos so that each contains its camera's name.")  # fmt: skip
         rig = full.select([str(c) for c in cams])
-        from ..multi.output import read_individuals
+        from ..io.individuals import read_individuals
 
         # several individuals (triangulate --individuals): each detection is compared with the nearest one
         points3d = read_individuals(poses3d) or load_any_poses3d(poses3d)

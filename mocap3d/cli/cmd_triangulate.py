@@ -141,8 +141,8 @@ def _individuals(text: str | None) -> int | None:
 def _multi(calibration, pose2d, out, config, matching, n_individuals, keypoint_preset, fps, units, keypoints,
            trc_zup, overwrite) -> None:  # fmt: skip
     from ..errors import MocapError
+    from ..io.individuals import ONE_FILE_SUFFIXES
     from ..io.outputs import check_output
-    from ..multi.output import ONE_FILE_SUFFIXES
     from ..multi.run import summary_lines, triangulate_files_individuals
 
     if out.suffix.lower() not in ONE_FILE_SUFFIXES + (".trc", ".c3d", ".csv", ".nwb"):

@@ -65,7 +65,7 @@ def command(poses3d, calibration, out, frame, camera, fps, trail, up, size, over
     elif not has_display():
         raise MocapError("there is no display to open the viewer window on; render to a file instead "
                          "(--out walk.mp4 or --out frame.png), or run where a display is available.")
-    from ..multi.output import read_individuals
+    from ..io.individuals import read_individuals
     from ..poses import Poses3D
     from ..viewer import SkeletonScene, ViewerConfig, render_movie, render_png
 

@@ -132,8 +132,8 @@ def filter_3d_file(
     an HDF5 result keeps the calibration stored with it; ``fps`` overrides the
     file's frame rate (anipose CSV files carry none).
     """
+    from ..io.individuals import individual_names_in
     from ..io.pose3d import load_h5_calibration, load_poses3d, save_poses3d
-    from ..multi.output import individual_names_in
 
     if not steps:
         raise FilterError("no 3D filter steps were given; pass --filter or a --config with [[filter3d]] steps.")
@@ -176,10 +176,10 @@ def filter_3d_individuals_file(
     ``out`` is one file with every individual (``.nc``, ``.h5``) or, for
     formats without an individuals dimension (``.trc``, ``.c3d``, ``.csv``,
     ``.nwb``), one file per individual (``out_<individual>.trc``); see
-    :mod:`mocap3d.multi.output`. Existing outputs are skipped unless ``overwrite``.
+    :mod:`mocap3d.io.individuals`. Existing outputs are skipped unless ``overwrite``.
     """
+    from ..io.individuals import individual_paths, load_individuals, save_individuals
     from ..io.outputs import check_output
-    from ..multi.output import individual_paths, load_individuals, save_individuals
 
     path, out = Path(path), Path(out)
     individuals = load_individuals(path)

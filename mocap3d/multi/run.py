@@ -135,8 +135,8 @@ def triangulate_files_individuals(
     from pathlib import Path
 
     from ..io.calibration import load_calibration_with_metadata, output_units
+    from ..io.individuals import individual_paths, save_individuals
     from ..io.matching import load_tracks
-    from .output import individual_paths, save_individuals
 
     config = config or TriangulationConfig()
     rig, calibration_metadata = load_calibration_with_metadata(calibration)

@@ -4,7 +4,7 @@ With that key the ``triangulate`` stage runs the several-individual job of
 ``mocap3d triangulate --individuals`` (:func:`mocap3d.multi.run.triangulate_individuals`:
 association across cameras, identities through time, each individual
 triangulated as one animal would be) and writes ``pose-3d/<session>.h5`` in the
-several-individual layout (:mod:`mocap3d.multi.output`). The later stages take
+several-individual layout (:mod:`mocap3d.io.individuals`). The later stages take
 every individual through the same library functions as one animal:
 
 * ``filter3d``: :func:`mocap3d.filters.run.filter_3d_file` sees the layout and
@@ -20,13 +20,16 @@ after ``triangulate`` plan once it has run; each is resumable like every stage
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..errors import PoseFileError, TriangulationError
 
-if TYPE_CHECKING:
-    from .stages import SessionContext
+# ``ctx`` below is a :class:`~mocap3d.pipeline.stages.SessionContext` (not imported: stages imports this module);
+# a plan is the (inputs, outputs, params, run) of a :class:`~mocap3d.pipeline.stages.StageWork`.
+SessionContext = Any
+Plan = tuple[list[Path], list[Path], dict, Callable[[], list[str]]]
 
 __all__ = ["triangulate_session_individuals", "session_individuals", "angles_individuals", "export_individuals"]
 
@@ -34,9 +37,9 @@ __all__ = ["triangulate_session_individuals", "session_individuals", "angles_ind
 def triangulate_session_individuals(ctx: SessionContext, files: dict[str, Path], offsets_file: Path | None,
                                     out: Path) -> list[str]:  # fmt: skip
     """The ``triangulate`` stage's work with several individuals: 2D files -> ``out`` (every individual)."""
+    from ..io.individuals import save_individuals
     from ..io.pose2d import load_track2d
     from ..multi.detections import Detections
-    from ..multi.output import save_individuals
     from ..multi.run import summary_lines, triangulate_individuals
     from ..multi.tracking import TrackingConfig
     from .sync import apply_offsets, load_offsets
@@ -67,7 +70,7 @@ def triangulate_session_individuals(ctx: SessionContext, files: dict[str, Path],
 
 def session_individuals(ctx: SessionContext, src: Path) -> list[str]:
     """The individuals of a session's 3D file (written by ``triangulate``), or a sentence when it is not there."""
-    from ..multi.output import individual_names_in
+    from ..io.individuals import individual_names_in
 
     names = individual_names_in(src)
     if names is None:
@@ -77,16 +80,15 @@ def session_individuals(ctx: SessionContext, src: Path) -> list[str]:
     return names
 
 
-def angles_individuals(ctx: SessionContext, src: Path, out: Path):
+def angles_individuals(ctx: SessionContext, src: Path, out: Path) -> Plan:
     """The ``angles`` stage's plan with several individuals: one table per individual."""
-    from ..multi.output import individual_paths
-    from .stages import StageWork
+    from ..io.individuals import individual_paths
 
     targets = individual_paths(out, session_individuals(ctx, src))
 
     def run() -> list[str]:
         from ..analysis.angles import compute_angles, save_angles_csv
-        from ..multi.output import load_individuals
+        from ..io.individuals import load_individuals
 
         lines = []
         for name, poses in load_individuals(src).items():
@@ -95,20 +97,19 @@ def angles_individuals(ctx: SessionContext, src: Path, out: Path):
             lines.append(f"{name}: {table.shape[1] - 1} angles over {len(table)} frames")
         return lines
 
-    return StageWork([src], list(targets.values()), ctx.config.params("angles"), run)
+    return [src], list(targets.values()), ctx.config.params("angles"), run
 
 
-def export_individuals(ctx: SessionContext, src: Path, outs: list[Path]):
+def export_individuals(ctx: SessionContext, src: Path, outs: list[Path]) -> Plan:
     """The ``export`` stage's plan with several individuals: one .nc/.h5 with all, or one file per individual."""
-    from ..multi.output import individual_paths
-    from .stages import StageWork
+    from ..io.individuals import individual_paths
 
     names = session_individuals(ctx, src)
     targets = {out: sorted(set(individual_paths(out, names).values())) for out in outs}
     cfg = ctx.config
 
     def run() -> list[str]:
-        from ..multi.output import load_individuals, save_individuals
+        from ..io.individuals import load_individuals, save_individuals
 
         individuals = load_individuals(src)
         fps = cfg.project.fps or next(iter(individuals.values())).fps
@@ -117,5 +118,4 @@ def export_individuals(ctx: SessionContext, src: Path, outs: list[Path]):
             written += save_individuals(individuals, out, fps=fps, units=cfg.project.units, yup=cfg.export.trc_yup)
         return [f"wrote {', '.join(p.name for p in written)}"]
 
-    return StageWork([src], [p for paths in targets.values() for p in paths], ctx.config.params("export", "project"),
-                     run)  # fmt: skip
+    return [src], [p for paths in targets.values() for p in paths], ctx.config.params("export", "project"), run

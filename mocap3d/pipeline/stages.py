@@ -342,7 +342,7 @@ def _plan_angles(ctx: SessionContext) -> StageWork | str:
     if ctx.config.inputs.individuals is not None:  # several animals: see .individuals
         from .individuals import angles_individuals
 
-        return angles_individuals(ctx, src, out)
+        return StageWork(*angles_individuals(ctx, src, out))
 
     def run() -> list[str]:
         from ..analysis.angles import compute_angles, save_angles_csv
@@ -365,7 +365,7 @@ def _plan_export(ctx: SessionContext) -> StageWork | str:
     if cfg.inputs.individuals is not None:  # several animals: see .individuals
         from .individuals import export_individuals
 
-        return export_individuals(ctx, src, outs)
+        return StageWork(*export_individuals(ctx, src, outs))
 
     def run() -> list[str]:
         from ..io.exports import save_any_poses3d

@@ -182,13 +182,13 @@ def write_herd_session(herd: Herd, folder, labels: tuple[str, ...] | None = None
     detection slots (labels ``labels``, default ``animal0, animal1...``, not
     the true identities: they are swapped as the herd's are); the truth is
     ``ground_truth.h5`` in the several-individual layout
-    (:func:`mocap3d.multi.output.load_individuals`). Returns the paths.
+    (:func:`mocap3d.io.individuals.load_individuals`). Returns the paths.
     """
     from pathlib import Path
 
     from ..io.calibration import save_calibration
+    from ..io.individuals import save_individuals
     from ..io.pose2d import save_dlc
-    from ..multi.output import save_individuals
     from ..poses import Track2D
 
     folder = Path(folder)

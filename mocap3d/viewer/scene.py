@@ -13,7 +13,7 @@ The scene shows, for one frame at a time:
   and anipose's usual convention).
 
 Several individuals (a mapping individual -> :class:`~mocap3d.poses.Poses3D`,
-as :func:`mocap3d.multi.output.load_individuals` returns) are drawn in one
+as :func:`mocap3d.io.individuals.load_individuals` returns) are drawn in one
 scene, each in its own colour (:func:`individual_colors`: keypoints, segments
 and trails alike), with their names in those colours in the upper left corner.
 
