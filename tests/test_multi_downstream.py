@@ -368,3 +368,26 @@ def test_outliers_compare_each_detection_with_the_nearest_individual(tmp_path):
     res = _run(*args)
     assert res.exit_code == 0, res.output
     assert "1 frames extracted (jump 0, likelihood 0, reprojection 1)" in res.output
+
+
+# --- bad input: one sentence, exit 1 ------------------------------------------------------------------------------
+
+
+def test_bad_multi_inputs_are_one_sentence(multi_h5, tmp_path):
+    import h5py
+
+    damaged = tmp_path / "damaged.h5"
+    damaged.write_bytes(multi_h5.read_bytes())
+    with h5py.File(damaged, "a") as f:
+        del f["points"]
+    for args in (["filter-3d", "--filter", "median", "--window", 5, "--out", tmp_path / "f.h5", damaged],
+                 ["angles", damaged, "--angle", "k=l_hip,l_knee,l_ankle", "-o", tmp_path / "a.csv"],
+                 ["gait", damaged, "--out", tmp_path / "gait"],
+                 ["export", damaged, "--out", tmp_path / "e.nc"],
+                 ["view", damaged, "--out", tmp_path / "v.png"],
+                 ["export", multi_h5, "--out", tmp_path / "e.xyz"],
+                 ["angles", multi_h5, "--angle", "k=l_hip,nose,l_ankle", "-o", tmp_path / "b.csv"]):  # fmt: skip
+        res = _run(*args)
+        assert res.exit_code == 1, (args, res.output)
+        assert res.output.startswith("Error:") and len(res.output.strip().splitlines()) == 1, res.output
+    assert not (tmp_path / "b_individual_0.csv").exists()

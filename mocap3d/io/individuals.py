@@ -154,21 +154,34 @@ def load_individuals(path: str | Path) -> dict[str, Poses3D]:
     if suffix in (".h5", ".hdf5"):
         import h5py
 
-        with h5py.File(path, "r") as f:
-            if f.attrs.get("format") != _FORMAT:
-                raise PoseFileError(f"{path}: not a mocap3d multi-individual file (format {_FORMAT}).")
-            names = [str(s) for s in f.attrs["individuals"]]
-            keypoints = [str(s) for s in f.attrs["keypoints"]]
-            views = [str(s) for s in f.attrs["views"]]
-            fps = float(f.attrs["fps"])
-            meta = json.loads(f.attrs["metadata"])
-            arrays = {k: f[k][()] for k in ("points", "error", "ncams", "score", "cameras_used")}
-        return {
-            n: Poses3D(keypoints=keypoints, points=arrays["points"][i], error=arrays["error"][i],
-                       ncams=arrays["ncams"][i], score=arrays["score"][i], cameras_used=arrays["cameras_used"][i],
-                       views=views, fps=None if np.isnan(fps) else fps, metadata=meta.get(n, {}))  # fmt: skip
-            for i, n in enumerate(names)
-        }
+        if not h5py.is_hdf5(path):
+            raise PoseFileError(f"{path}: not a readable HDF5 file (truncated or corrupt?).")
+        try:
+            with h5py.File(path, "r") as f:
+                if f.attrs.get("format") != _FORMAT:
+                    raise PoseFileError(f"{path}: not a mocap3d multi-individual file (format {_FORMAT}).")
+                names = [str(s) for s in f.attrs["individuals"]]
+                keypoints = [str(s) for s in f.attrs["keypoints"]]
+                views = [str(s) for s in f.attrs["views"]]
+                fps = float(f.attrs["fps"])
+                units = str(f.attrs.get("units", "")) or None
+                meta = json.loads(f.attrs["metadata"])
+                arrays = {k: f[k][()] for k in ("points", "error", "ncams", "score", "cameras_used")}
+            out = {}
+            for i, n in enumerate(names):
+                metadata = dict(meta.get(n, {}))
+                if units and not metadata.get("units"):
+                    metadata["units"] = units
+                out[n] = Poses3D(keypoints=keypoints, points=arrays["points"][i], error=arrays["error"][i],
+                                 ncams=arrays["ncams"][i], score=arrays["score"][i],
+                                 cameras_used=arrays["cameras_used"][i], views=views,
+                                 fps=None if np.isnan(fps) else fps, metadata=metadata)  # fmt: skip
+            return out
+        except PoseFileError:
+            raise
+        except Exception as exc:  # h5py, json and shape errors of a damaged file
+            what = f"{type(exc).__name__}: {exc}"
+            raise PoseFileError(f"{path}: damaged mocap3d multi-individual file ({what}).") from None
     if suffix == ".nwb":
         from .nwb import load_nwb_poses3d, nwb_individuals
 
