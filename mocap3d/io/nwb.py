@@ -8,7 +8,9 @@ Layout (as ``movement``'s NWB writer and reader use it)
     ``confidence`` (frames,), regular sampling (``rate`` = fps,
     ``starting_time`` = first frame / fps) when the frame rate is known, else
     ``timestamps`` = frame numbers. The NWB file's ``identifier`` is the
-    individual's name (movement's convention).
+    individual's name (movement's convention), and a file of one individual
+    has a ``Subject`` of that name, linked from its skeleton (as movement's
+    export writes one file per individual; see :mod:`mocap3d.io.individuals`).
 Units
     2D: ``unit = "pixels"``. 3D: NWB's SI convention, ``unit = "meters"``
     and ``conversion`` = metres per stored unit (0.001 for millimetres), the

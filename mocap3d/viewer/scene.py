@@ -176,6 +176,7 @@ class SkeletonScene:
 
         self.pv = pv
         self.individuals: list[str] = []
+        self._legend: list[Any] = []  # the individuals' names, in their colours (several individuals)
         colors = None
         if isinstance(poses, Mapping):
             self.individuals = list(poses)
@@ -268,9 +269,11 @@ class SkeletonScene:
         """Each individual's name in its colour, below the frame label."""
         h = self.config.window_size[1]
         palette = individual_colors(len(self.individuals))
-        for i, name in enumerate(self.individuals):
+        self._legend = [
             self.plotter.add_text(name, position=(8, h - 44 - 18 * i), font_size=9, color=tuple(palette[i]),
-                                  name=f"individual_{i}_label", viewport=False)  # fmt: skip
+                                  name=f"individual_{i}_label", viewport=False)
+            for i, name in enumerate(self.individuals)
+        ]  # fmt: skip
 
     def _add_floor(self) -> None:
         up = axis_vector(self.config.up)
@@ -393,6 +396,8 @@ class SkeletonScene:
         self.plotter.window_size = [w, h]
         if self._label is not None:
             self._label.SetPosition(8, h - 24)
+        for i, text in enumerate(self._legend):
+            text.SetPosition(8, h - 44 - 18 * i)
         cam = self.plotter.camera
         cam.position = tuple(center)
         cam.focal_point = tuple(center + r[2])  # optical axis: third row of R (camera z in world)
