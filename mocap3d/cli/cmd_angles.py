@@ -21,7 +21,7 @@ from ._params import overwrite_option
 def command(poses3d, config_path, angle_defs, out, overwrite) -> None:
     """Compute joint angles (degrees) for every frame: flexion, axis, cross-axis and Euler chains.
 
-    A file of several individuals (.h5/.nc/.nwb from `triangulate --individuals`) gives one table per
+    A file of several individuals (.h5/.nc from `triangulate --individuals`) gives one table per
     individual: --out walk.csv writes walk_individual_0.csv, walk_individual_1.csv...
 
     \b

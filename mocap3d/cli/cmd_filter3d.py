@@ -42,7 +42,7 @@ def command(
     Filters: error (reprojection-error cut-off), hampel (outlier removal), median, butterworth (zero-phase
     low-pass, Pose2Sim's convention), savgol (Savitzky-Golay), kalman (Kalman + RTS smoother), fill (gap
     filling). Missing points stay missing except in gaps up to --max-gap frames. The steps and their parameters
-    are recorded in the output's metadata (.h5). A file of several individuals (.h5/.nc/.nwb from
+    are recorded in the output's metadata (.h5). A file of several individuals (.h5/.nc from
     `triangulate --individuals`) has each individual filtered with the same steps, into one .h5/.nc or one
     .trc/.c3d/.csv/.nwb per individual (out_individual_0.trc...).
 

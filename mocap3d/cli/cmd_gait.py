@@ -24,7 +24,7 @@ def command(poses3d, out, up, left, right, fps, units, overwrite) -> None:
 
     Needs heel/toe (or ankle) keypoints of both feet and a known up axis (Z-up by default; TRC files, Y-up
     as OpenSim wants them, are turned back into the Z-up world when read). A file of several individuals
-    (.h5/.nc/.nwb from `triangulate --individuals`) is analysed individual by individual:
+    (.h5/.nc from `triangulate --individuals`) is analysed individual by individual:
     <name>_<individual>_events.csv, ... and <name>_<individual>.png.
 
     \b
