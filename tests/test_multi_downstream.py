@@ -391,3 +391,22 @@ def test_bad_multi_inputs_are_one_sentence(multi_h5, tmp_path):
         assert res.exit_code == 1, (args, res.output)
         assert res.output.startswith("Error:") and len(res.output.strip().splitlines()) == 1, res.output
     assert not (tmp_path / "b_individual_0.csv").exists()
+
+
+@pytest.mark.parametrize("fmt", ["dlc", "sleap"])
+def test_movement_reads_our_multi_animal_2d_files(herd, tmp_path, fmt):
+    """Our multi-animal 2D writers (DeepLabCut .h5 with individuals, SLEAP analysis with tracks), read by movement."""
+    load_poses = pytest.importorskip("movement.io.load_poses")
+    from mocap3d.io.pose2d import save_dlc
+    from mocap3d.io.sleap import save_sleap_analysis
+    from mocap3d.poses import Track2D
+
+    track = Track2D(points=herd.points[0], scores=herd.scores[0], keypoints=herd.keypoints,
+                    individuals=("mouse1", "mouse2"))  # fmt: skip
+    if fmt == "dlc":
+        ds = load_poses.from_dlc_file(save_dlc(track, tmp_path / "cam1DLC.h5"), fps=FPS)
+    else:
+        ds = load_poses.from_sleap_file(save_sleap_analysis(track, tmp_path / "cam1.analysis.h5"), fps=FPS)
+    assert list(ds["individuals"].values) == ["mouse1", "mouse2"]
+    got = ds["position"].sel(keypoints=list(herd.keypoints)).transpose("time", "individuals", "keypoints", "space")
+    np.testing.assert_allclose(got.values, track.points, rtol=1e-6)
