@@ -235,7 +235,7 @@ def main() -> None:
     results = REPO / "benchmarks" / "results"
     results.mkdir(exist_ok=True)
     suffix = f"-{args.arms[0]}-{args.threads}threads" if args.mode == "openfield" and len(args.arms) == 1 else ""
-    suffix += "".join(f"-{item.split('.')[-1].replace('=', '')}" for item in args.set)
+    suffix += "".join(f"-{item.split('.', 1)[-1].replace('=', '')}" for item in args.set)
     suffix += f"-{args.iterations}it" if args.iterations else ""
     (results / f"transfer-{args.mode}{suffix}.md").write_text(f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
 
