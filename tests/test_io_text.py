@@ -65,6 +65,23 @@ def test_repr_rows_are_spliced_between_orjson_blocks(nan, odd):
     assert _text._fast_rows(columns, ",", nan).decode() == number_rows(columns, ",", nan) == want
 
 
+def test_chunks_are_whole_rows_and_fall_back_one_by_one(monkeypatch):
+    """Written in chunks of whole rows (any size), a chunk the fast path cannot take (a float with the integer
+    tag's digits beside an integer column, a huge integer) is written by repr alone: the same text."""
+    rng = np.random.default_rng(9)
+    floats = rng.normal(0, 100, 40)
+    floats[13] = 12.0009765625
+    ints = np.arange(40)
+    ints[31] = 2**40
+    columns = [floats, ints, rng.normal(0, 1, 40)]
+    for numbers in (3, 7, 30, 1000):
+        monkeypatch.setattr(_text, "_CHUNK_NUMBERS", numbers)
+        chunks = list(_text.number_rows_chunks(columns, ","))
+        assert len(chunks) == -(-40 // max(1, numbers // 3))
+        assert all(c.endswith(b"\n") for c in chunks)
+        assert b"".join(chunks).decode() == number_rows(columns, ",") == _reference(columns, ",")
+
+
 @pytest.mark.parametrize("sep", [",", "\t"])
 @pytest.mark.parametrize("use_orjson", [True, False])
 def test_number_rows_matches_repr(sep, use_orjson, monkeypatch):

@@ -58,7 +58,7 @@ import numpy as np
 from ..camera import CameraRig
 from ..errors import PoseFileError
 from ..poses import Poses3D
-from ._text import number_rows_bytes
+from ._text import number_rows_chunks
 from ._text import parse_table as _parse_table
 from .atomic import atomic_path, atomic_write_text
 from .trc import load_trc, save_trc
@@ -173,10 +173,10 @@ def save_anipose_csv(poses: Poses3D, path: str | Path) -> Path:
     columns.append(np.arange(f, dtype=np.int64) + int(poses.metadata.get("frame_start", 0)))
     if any("," in name for name in poses.keypoints):
         raise PoseFileError(f"keypoint names must not contain commas for a CSV file: {list(poses.keypoints)}.")
-    rows = number_rows_bytes(columns, ",")
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write((",".join(header) + "\n").encode("utf-8"))
-        fh.write(rows)  # (not joined to the header: a 50 MB copy)
+        for chunk in number_rows_chunks(columns, ","):  # a few MB at a time: no 50 MB text in memory
+            fh.write(chunk)
     return Path(path)
 
 
