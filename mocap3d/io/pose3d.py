@@ -60,7 +60,7 @@ from ..errors import PoseFileError
 from ..poses import Poses3D
 from ._text import number_rows_chunks
 from ._text import parse_table as _parse_table
-from .atomic import atomic_path, atomic_write_text
+from .atomic import atomic_path
 from .trc import load_trc, save_trc
 
 __all__ = [
