@@ -284,7 +284,9 @@ class CameraRig:
         n_points = int(np.prod(cam.shape[1:-1]))
         if distort and n_points >= MIN_POINTS and not self.fisheye.any():
             # long recordings: one camera per thread (the same operations on the same values, so the same pixels)
-            return np.stack(map_threads(lambda c: self._pixels_pinhole(c, cam[c]), range(self.n_cameras), n_points))
+            out = np.empty(cam.shape[:-1] + (2,))
+            map_threads(lambda c: self._pixels_pinhole(c, cam[c], out[c]), range(self.n_cameras), n_points)
+            return out
         z = cam[..., 2:3]
         xy = cam[..., :2] / z
         if distort:
@@ -294,13 +296,15 @@ class CameraRig:
         v = k[..., 1, 1] * xy[..., 1] + k[..., 1, 2]
         return np.stack([u, v], -1)
 
-    def _pixels_pinhole(self, c: int, cam: np.ndarray) -> np.ndarray:
-        """:meth:`camera_to_pixels` of camera ``c`` (pinhole) alone, for its points (..., 3) in its frame."""
+    def _pixels_pinhole(self, c: int, cam: np.ndarray, out: np.ndarray) -> None:
+        """:meth:`camera_to_pixels` of camera ``c`` (pinhole) alone: its points (..., 3) in its frame to ``out``
+        (..., 2), with :func:`lens.distort` and :func:`lens.to_pixels`'s operations."""
         xy = cam[..., :2] / cam[..., 2:3]
         d = [float(v) for v in self.dist[c, :5]]
         xd, yd = lens.distort(xy[..., 0], xy[..., 1], d)
         k = self.K[c]
-        return lens.to_pixels(xd, yd, k[0, 0], k[1, 1], k[0, 2], k[1, 2], k[0, 1])
+        out[..., 0] = k[0, 0] * xd + k[0, 1] * yd + k[0, 2]
+        out[..., 1] = k[1, 1] * yd + k[1, 2]
 
     def depths(self, points: np.ndarray) -> np.ndarray:
         """Depth (camera z) of world points in each camera (C, ...)."""
@@ -346,7 +350,9 @@ class CameraRig:
         if output == "normalized":
             out = np.stack([x, y], -1)
         elif output == "pixel":
-            out = np.stack([fx * x + skew * y + cx, fy * y + cy], -1)
+            out = np.empty(x.shape + (2,))
+            out[..., 0] = fx * x + skew * y + cx
+            out[..., 1] = fy * y + cy
         else:
             raise ValueError(f"output must be 'pixel' or 'normalized', got {output!r}")
         return out.reshape(pts.shape)

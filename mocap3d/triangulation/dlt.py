@@ -98,7 +98,16 @@ def _coefficient_rows(points: np.ndarray, weights: np.ndarray) -> np.ndarray:
     x = np.nan_to_num(points[..., 0])
     y = np.nan_to_num(points[..., 1])
     w2 = weights * weights
-    return np.stack([w2 * (x * x + y * y), -w2 * x, -w2 * y, w2], axis=1)
+    # written in place (the same operations as w2 (x^2 + y^2), -w2 x, -w2 y, w2; no stacking copy)
+    rows = np.empty(w2.shape[:1] + (4,) + w2.shape[1:])
+    square = np.multiply(x, x, out=rows[:, 0])
+    square += y * y
+    square *= w2
+    negative = np.negative(w2, out=rows[:, 3])
+    np.multiply(negative, x, out=rows[:, 1])
+    np.multiply(negative, y, out=rows[:, 2])
+    rows[:, 3] = w2
+    return rows
 
 
 def normal_matrices(coeffs: np.ndarray, basis: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
