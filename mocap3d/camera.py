@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import lens
+from ._parallel import MIN_POINTS, map_threads
 from .errors import CalibrationError
 
 __all__ = ["CameraRig", "rodrigues", "rotation_to_rodrigues"]
@@ -229,9 +230,12 @@ class CameraRig:
         pts = np.asarray(points, dtype=np.float64)
         flat = pts.reshape(-1, 3)
         cam = np.empty((self.n_cameras, len(flat), 3))
-        for c in range(self.n_cameras):  # one camera at a time: 2.5x faster than one einsum, same values
+
+        def one(c: int) -> None:  # one camera at a time: 2.5x faster than one einsum, same values
             np.einsum("ij,nj->ni", self.R[c], flat, out=cam[c])
-        cam += self.tvec[:, None, :]
+            cam[c] += self.tvec[c]
+
+        map_threads(one, range(self.n_cameras), len(flat))
         return cam.reshape((self.n_cameras,) + pts.shape)
 
     def distort_normalized(self, xy: np.ndarray) -> np.ndarray:
@@ -277,6 +281,12 @@ class CameraRig:
 
     def camera_to_pixels(self, cam: np.ndarray, distort: bool = True) -> np.ndarray:
         """Pixels (C, ..., 2) of points already in each camera's frame (C, ..., 3) (see :meth:`project`)."""
+        n_points = int(np.prod(cam.shape[1:-1]))
+        if distort and n_points >= MIN_POINTS and not self.fisheye.any():
+            # long recordings: one camera per thread (the same operations on the same values, so the same pixels)
+            out = np.empty(cam.shape[:-1] + (2,))
+            map_threads(lambda c: self._pixels_pinhole(c, cam[c], out[c]), range(self.n_cameras), n_points)
+            return out
         z = cam[..., 2:3]
         xy = cam[..., :2] / z
         if distort:
@@ -285,6 +295,16 @@ class CameraRig:
         u = k[..., 0, 0] * xy[..., 0] + k[..., 0, 1] * xy[..., 1] + k[..., 0, 2]
         v = k[..., 1, 1] * xy[..., 1] + k[..., 1, 2]
         return np.stack([u, v], -1)
+
+    def _pixels_pinhole(self, c: int, cam: np.ndarray, out: np.ndarray) -> None:
+        """:meth:`camera_to_pixels` of camera ``c`` (pinhole) alone: its points (..., 3) in its frame to ``out``
+        (..., 2), with :func:`lens.distort` and :func:`lens.to_pixels`'s operations."""
+        xy = cam[..., :2] / cam[..., 2:3]
+        d = [float(v) for v in self.dist[c, :5]]
+        xd, yd = lens.distort(xy[..., 0], xy[..., 1], d)
+        k = self.K[c]
+        out[..., 0] = k[0, 0] * xd + k[0, 1] * yd + k[0, 2]
+        out[..., 1] = k[1, 1] * yd + k[1, 2]
 
     def depths(self, points: np.ndarray) -> np.ndarray:
         """Depth (camera z) of world points in each camera (C, ...)."""
@@ -330,7 +350,9 @@ class CameraRig:
         if output == "normalized":
             out = np.stack([x, y], -1)
         elif output == "pixel":
-            out = np.stack([fx * x + skew * y + cx, fy * y + cy], -1)
+            out = np.empty(x.shape + (2,))
+            out[..., 0] = fx * x + skew * y + cx
+            out[..., 1] = fy * y + cy
         else:
             raise ValueError(f"output must be 'pixel' or 'normalized', got {output!r}")
         return out.reshape(pts.shape)
@@ -339,10 +361,14 @@ class CameraRig:
         if not self.dist.any():
             return xd.copy(), yd.copy()
         x, y = np.empty_like(xd), np.empty_like(yd)
+
         # One camera at a time: with scalar coefficients numpy's loops run several
-        # times faster than broadcasting (C, 1) coefficients against (C, N) points.
-        for c in range(self.n_cameras):
+        # times faster than broadcasting (C, 1) coefficients against (C, N) points;
+        # on long recordings the cameras are shared out over threads.
+        def one(c: int) -> None:
             x[c], y[c] = lens.undistort(xd[c], yd[c], *(float(v) for v in self.dist[c, :5]))
+
+        map_threads(one, range(self.n_cameras), xd.shape[1])
         return x, y
 
     def _invert_fisheye(self, flat: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -94,3 +94,7 @@ def check_path_text(path, what: str = "file") -> None:
             f"the {what} name '{shown}' is not valid UTF-8 (it was made on a system with another encoding); "
             "PyTables cannot open it: rename the file (or its folder) with plain characters."
         ) from None
+
+
+class ProjectError(MocapError):
+    """A project folder or config.toml that cannot be run as it is."""

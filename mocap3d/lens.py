@@ -28,11 +28,14 @@ Solver
 ------
 :func:`robust_loss` is the loss of squared residual norms used by both fits;
 :func:`levenberg_marquardt` is the damped Gauss-Newton loop (accept a step
-when it lowers the cost, otherwise raise the damping) that both run. Each
-problem keeps its own damped solve, because their structures differ: the
-trajectories' normal matrix is banded (a band Cholesky, then a Schur
-complement on the few limb lengths), the bundle's is block-sparse (the board
-placements' 6x6 blocks eliminated by a Schur complement onto the cameras).
+when it lowers the cost, otherwise raise the damping) that both run, and
+:func:`schur_solve` the step's reduced system: with the normal equations
+``[[A, B], [B^T, D]] (a, b) = -(g_a, g_b)`` and ``A`` eliminated, both solve
+``(D - F^T G) b = rhs`` there. What each keeps is how it eliminates ``A``,
+because their ``A`` differ: the trajectories' is one band over all frames
+(a band Cholesky ``A = L L^T``, so ``F = G = L^-1 B`` and the back
+substitution is ``L^-T``), the bundle's is a 6x6 block per board placement
+(each inverted on its own, ``F^T = B^T V^-1`` as one batched product, ``G = B``).
 """
 
 from __future__ import annotations
@@ -424,3 +427,26 @@ def levenberg_marquardt(
         if decrease < ftol:
             return LMResult(x, current, iteration, evaluations, True)
     return LMResult(x, current, iteration, evaluations, False)
+
+
+def schur_solve(damped: np.ndarray, left: np.ndarray, right: np.ndarray, rhs: np.ndarray,
+                *, lstsq_fallback: bool = False) -> np.ndarray | None:
+    """The reduced system of a Gauss-Newton step after a Schur elimination: ``(damped - left @ right) x = rhs``.
+
+    Parameters
+    ----------
+    damped : (n, n)
+        The kept block ``D`` of the normal equations, already damped.
+    left, right : (n, m), (m, n)
+        The eliminated block's coupling, solved on one side: ``F^T`` and ``G``
+        with ``F^T G = B^T A^-1 B`` (see the module docstring).
+    rhs : (n,)
+        The reduced right-hand side (``-(g_b - B^T A^-1 g_a)``).
+    lstsq_fallback : a singular system is solved in the least-squares sense
+        (``True``) or gives ``None`` (a failed try: the loop raises the damping).
+    """
+    schur = damped - left @ right
+    try:
+        return np.linalg.solve(schur, rhs)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(schur, rhs, rcond=None)[0] if lstsq_fallback else None

@@ -224,8 +224,12 @@ class Poses2D:
                     )
                 ii = individual
             kidx = [t.keypoints.index(k) for k in common]
-            pts.append(t.points[:, ii, kidx])
-            scs.append(t.scores[:, ii, kidx])
+            if kidx == list(range(len(t.keypoints))):  # all, in order: views, copied once by the stacking
+                pts.append(t.points[:, ii])
+                scs.append(t.scores[:, ii])
+            else:
+                pts.append(t.points[:, ii, kidx])
+                scs.append(t.scores[:, ii, kidx])
         return cls(
             views=tuple(names),
             keypoints=tuple(common),

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import click
+import numpy as np
 from click.testing import CliRunner
 
 import mocap3d
@@ -56,3 +57,32 @@ def test_package_import_is_light_and_lazy_names_work():
     code = "import sys, mocap3d; print('numpy' in sys.modules); print(mocap3d.CameraRig.__name__, mocap3d.MocapError)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "False" and out[1].startswith("CameraRig ")
+
+
+def test_single_animal_triangulate_imports_no_scipy_or_pandas(tmp_path):
+    """A DeepLabCut .h5 -> anipose CSV run reads with h5py and triangulates with numpy: the several-individuals
+    check (scipy.optimize) and pandas stay unloaded for single-animal files."""
+    from mocap3d.io.calibration import save_calibration
+    from mocap3d.io.pose2d import save_dlc
+    from mocap3d.poses import Track2D
+    from mocap3d.sample import make_rig
+
+    rig = make_rig(n_cameras=3, seed=0)
+    X = np.random.default_rng(0).normal(0, 200, (30, 2, 3)) + [0, 0, 900]
+    uv = rig.project(X)
+    calibration = save_calibration(rig, tmp_path / "calibration.toml")
+    files = [str(save_dlc(Track2D(uv[c][:, None], np.ones((30, 1, 2)), ["a", "b"]), tmp_path / f"{name}.h5"))
+             for c, name in enumerate(rig.names)]  # fmt: skip
+    code = (
+        "import sys\n"
+        "from mocap3d.cli import main\n"
+        f"sys.argv = ['mocap3d', 'triangulate', '--method', 'dlt', '-c', {str(calibration)!r}, "
+        f"'-o', {str(tmp_path / 'out.csv')!r}, *{files!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print('LOADED', [m for m in ('scipy', 'pandas', 'tables', 'cv2') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "LOADED []" in out and (tmp_path / "out.csv").stat().st_size > 0

@@ -95,3 +95,44 @@ def test_project_config_with_a_wrong_type(tmp_path):
     (tmp_path / "config.toml").write_text(toml.dumps({"project": {"fps": "fast"}}))
     with pytest.raises(ProjectError, match=r"\[project\]: `fps` must be a number, got 'fast'"):
         load_config(tmp_path)
+
+
+def test_project_tables_are_configs_and_network_options_are_checked_against_the_analyzer(tmp_path):
+    """Every config.toml table is a frozen Config read through the one coercion (errors name the table and key);
+    [network]'s analyzer is typed, its other keys are the analyzer's options, checked against its signature."""
+    import dataclasses
+
+    from mocap3d.config import Config
+    from mocap3d.pipeline.config import DEFAULT_ANALYZER, NetworkTable, ProjectConfig
+
+    (tmp_path / "config.toml").write_text(toml.dumps({
+        "project": {"fps": 50}, "network": {"analyzer": "pkg.mod:run", "model": "m", "device": "cpu"},
+        "sync": {"method": "keypoints", "max_offset": 30.0}, "export": {"formats": ["c3d"]},
+    }))  # fmt: skip
+    config = ProjectConfig.from_toml(tmp_path / "config.toml")
+    assert config == load_config(tmp_path)
+    assert all(isinstance(getattr(config, t), Config) for t in ("project", "network", "sync", "export"))
+    assert config.project.fps == 50.0 and config.sync.max_offset == 30 and config.export.formats == ("c3d",)
+    assert config.network.spec == "pkg.mod:run" and config.network.kwargs() == {"model": "m", "device": "cpu"}
+    # the manifest's parameters are the table as written, as before it was typed
+    assert config.params("network") == {"network": {"analyzer": "pkg.mod:run", "device": "cpu", "model": "m"}}
+    assert ProjectConfig().network.spec == DEFAULT_ANALYZER and ProjectConfig().params("network") == {"network": {}}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.network.analyzer = "x:y"  # type: ignore[misc]
+    for table, message in [
+        ({"network": {"analyzer": 3}}, r"\[network\]: `analyzer` must be a string, got 3"),
+        ({"network": {"analyzer": "no_function"}}, r"\[network\]: \[network\] analyzer = 'no_function' does not name"),
+        ({"sync": {"max_ofset": 3}}, r"\[sync\]: unknown setting\(s\) max_ofset \(did you mean 'max_offset'\?\)"),
+        ({"export": {"trc_yup": "yes"}}, r"\[export\]: `trc_yup` must be true or false, got 'yes'"),
+    ]:
+        with pytest.raises(ProjectError, match=message):
+            ProjectConfig.from_dict(table)
+
+    def analyzer(videos, out_dir, model, device="cpu"):
+        return []
+
+    NetworkTable.from_dict({"model": "m"}).check_options(analyzer, "session s1")
+    with pytest.raises(ProjectError, match=r"session s1: the \[network\] table does not fit .*are model, device"):
+        NetworkTable.from_dict({"model": "m", "devise": "cpu"}).check_options(analyzer, "session s1")
+    with pytest.raises(ProjectError, match="missing a required argument: 'model'"):
+        NetworkTable().check_options(analyzer, "session s1")

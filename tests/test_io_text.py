@@ -43,7 +43,43 @@ def test_fast_path_is_taken_and_falls_back_when_it_must():
     tagged = [np.array([1.5, 12.0009765625, 3.0]), np.arange(3)]  # a float that looks like a tagged integer
     assert _text._fast_rows(huge, ",") is None
     assert number_rows(huge, ",") == _reference(huge, ",")
-    assert _text._fast_rows(tagged, ",") == number_rows(tagged, ",") == _reference(tagged, ",")
+    assert _text._fast_rows(tagged, ",").decode() == number_rows(tagged, ",") == _reference(tagged, ",")
+    # an integer column in the middle: its fields are found between the separators
+    middle = [rng.normal(0, 400, 50), np.arange(50), rng.normal(0, 1, 50)]
+    assert _text._fast_rows(middle, "\t").decode() == _reference(middle, "\t")
+
+
+@pytest.mark.parametrize("nan", ["", "NaN"])
+@pytest.mark.parametrize("odd", [[], [0], [7], [19], [0, 1, 5, 19]])
+def test_repr_rows_are_spliced_between_orjson_blocks(nan, odd):
+    """Rows orjson writes differently (tiny numbers, infinities) come from repr at their place, first and last
+    rows included; the others stay on the fast path, NaN written as asked (TRC writes 'NaN')."""
+    rng = np.random.default_rng(len(odd))
+    block = rng.normal(0, 100, (20, 3))
+    block[rng.random(block.shape) < 0.2] = np.nan
+    for i, row in enumerate(odd):
+        block[row, i % 3] = [3.5e-7, np.inf, -2e-5][i % 3]
+    columns = [block[:, 0], np.arange(20) - 3, block[:, 1], block[:, 2], np.arange(20)]
+    rows = zip(*[c.tolist() for c in columns], strict=True)
+    want = "".join(",".join(map(repr, row)).replace("nan", nan) + "\n" for row in rows)
+    assert _text._fast_rows(columns, ",", nan).decode() == number_rows(columns, ",", nan) == want
+
+
+def test_chunks_are_whole_rows_and_fall_back_one_by_one(monkeypatch):
+    """Written in chunks of whole rows (any size), a chunk the fast path cannot take (a float with the integer
+    tag's digits beside an integer column, a huge integer) is written by repr alone: the same text."""
+    rng = np.random.default_rng(9)
+    floats = rng.normal(0, 100, 40)
+    floats[13] = 12.0009765625
+    ints = np.arange(40)
+    ints[31] = 2**40
+    columns = [floats, ints, rng.normal(0, 1, 40)]
+    for numbers in (3, 7, 30, 1000):
+        monkeypatch.setattr(_text, "_CHUNK_NUMBERS", numbers)
+        chunks = list(_text.number_rows_chunks(columns, ","))
+        assert len(chunks) == -(-40 // max(1, numbers // 3))
+        assert all(c.endswith(b"\n") for c in chunks)
+        assert b"".join(chunks).decode() == number_rows(columns, ",") == _reference(columns, ",")
 
 
 @pytest.mark.parametrize("sep", [",", "\t"])

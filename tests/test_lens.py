@@ -150,3 +150,26 @@ def test_levenberg_marquardt_fits_and_reports():
                                      damping=1.0, max_iterations=10, ftol=0.0, max_tries=4)  # fmt: skip
     assert stuck.converged and stuck.iterations == 1 and stuck.evaluations == 5
     np.testing.assert_array_equal(stuck.x, [1.0, 0.0])
+
+
+def test_schur_solve_is_the_block_systems_solution():
+    """Eliminating A from [[A, B], [B^T, D]] (a, b) = -(g_a, g_b) both ways the solvers do (a Cholesky half
+    solve on both sides, or A^-1 on one side) gives the dense solution's b; a singular reduced system gives
+    None or, asked for, the least-squares answer."""
+    rng = np.random.default_rng(0)
+    m, n = 9, 3
+    J = rng.normal(size=(30, m + n))
+    H = J.T @ J
+    g = rng.normal(size=m + n)
+    A, B, D = H[:m, :m], H[:m, m:], H[m:, m:]
+    want = np.linalg.solve(H, -g)[m:]
+    L = np.linalg.cholesky(A)
+    W, y = np.linalg.solve(L, B), np.linalg.solve(L, g[:m])
+    np.testing.assert_allclose(lens.schur_solve(D, W.T, W, -(g[m:] - W.T @ y)), want, rtol=1e-10)
+    F = B.T @ np.linalg.inv(A)
+    np.testing.assert_allclose(lens.schur_solve(D, F, B, -g[m:] + F @ g[:m]), want, rtol=1e-10)
+    singular = np.ones((2, 2))
+    assert lens.schur_solve(singular, np.zeros((2, 1)), np.zeros((1, 2)), np.ones(2)) is None
+    np.testing.assert_allclose(
+        lens.schur_solve(singular, np.zeros((2, 1)), np.zeros((1, 2)), np.ones(2), lstsq_fallback=True), [0.5, 0.5]
+    )

@@ -363,14 +363,13 @@ def _levenberg_marquardt(x_full, free, obs, object_points, fisheye, n_cam, loss,
         # S = U - W V^-1 W^T as one matrix product over every board placement
         y_flat = y.transpose(0, 2, 1, 3).reshape(c * n_cp, b * 6)
         w_flat = wcb.transpose(0, 2, 1, 3).reshape(c * n_cp, b * 6)
-        schur = -(y_flat @ w_flat.T)
+        damped = np.zeros((c * n_cp, c * n_cp))
         for ci in range(c):  # the dense camera blocks on the diagonal
-            schur[ci * n_cp : (ci + 1) * n_cp, ci * n_cp : (ci + 1) * n_cp] += ud[ci]
+            damped[ci * n_cp : (ci + 1) * n_cp, ci * n_cp : (ci + 1) * n_cp] = ud[ci]
         rhs = -gc + np.einsum("cbik,bk->ci", y, gb)
-        try:
-            dc = np.linalg.solve(schur, rhs.ravel()).reshape(c, n_cp)
-        except np.linalg.LinAlgError:
-            dc = np.linalg.lstsq(schur, rhs.ravel(), rcond=None)[0].reshape(c, n_cp)
+        solved = lens.schur_solve(damped, y_flat, w_flat.T, rhs.ravel(), lstsq_fallback=True)
+        assert solved is not None  # (the least-squares fallback always answers)
+        dc = solved.reshape(c, n_cp)
         db = np.einsum("bij,bj->bi", v_inv, -gb - np.einsum("cbij,ci->bj", wcb, dc))
         return pack_step(dc, db)
 

@@ -84,7 +84,6 @@ def command(
     """
     from ..io.matching import InputMatching
     from ..io.outputs import check_output
-    from ..multi.run import check_identities
     from ..triangulation.run import triangulate_files
 
     matching = InputMatching.from_toml(config_path) if config_path else InputMatching()
@@ -122,10 +121,19 @@ def command(
     _, summary = triangulate_files(
         calibration, pose2d, out, config, keypoint_preset=keypoint_preset, fps=fps, units=units,
         keypoints=keypoints.split(",") if keypoints else None, trc_yup=not trc_zup, filters=filters,
-        check_tracks=check_identities, matching=matching,
+        check_tracks=_check_identities, matching=matching,
     )
     for line in summary.lines():
         click.echo(line)
+
+
+def _check_identities(tracks, rig, keypoints) -> None:
+    """:func:`mocap3d.multi.run.check_identities`, imported only for files with several individuals (the
+    association module's scipy.optimize costs more start-up than a whole single-animal run's reading)."""
+    if any(t.points.shape[1] > 1 for t in tracks.values()):
+        from ..multi.run import check_identities
+
+        check_identities(tracks, rig, keypoints)
 
 
 def _individuals(text: str | None) -> int | None:

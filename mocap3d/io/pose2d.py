@@ -445,7 +445,7 @@ def _track_from_dlc_columns(values: np.ndarray, levels: dict[str, np.ndarray], s
     out = np.full((3, n_frames, len(individuals), len(keypoints)), np.nan)
     for c, name in enumerate(("x", "y", "likelihood")):
         sel = coord_col == name
-        if np.unique(ii[sel] * len(keypoints) + kk[sel]).size != sel.sum():
+        if len(set((ii[sel] * len(keypoints) + kk[sel]).tolist())) != sel.sum():  # (np.unique loads numpy.ma)
             raise PoseFileError(f"{source}: a body part has its '{name}' column twice.")
         out[c][:, ii[sel], kk[sel]] = values[:, sel]
     points = np.stack([out[0], out[1]], axis=-1)

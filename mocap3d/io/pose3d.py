@@ -58,9 +58,9 @@ import numpy as np
 from ..camera import CameraRig
 from ..errors import PoseFileError
 from ..poses import Poses3D
-from ._text import number_rows
+from ._text import number_rows_chunks
 from ._text import parse_table as _parse_table
-from .atomic import atomic_path, atomic_write_text
+from .atomic import atomic_path
 from .trc import load_trc, save_trc
 
 __all__ = [
@@ -173,8 +173,11 @@ def save_anipose_csv(poses: Poses3D, path: str | Path) -> Path:
     columns.append(np.arange(f, dtype=np.int64) + int(poses.metadata.get("frame_start", 0)))
     if any("," in name for name in poses.keypoints):
         raise PoseFileError(f"keypoint names must not contain commas for a CSV file: {list(poses.keypoints)}.")
-    text = ",".join(header) + "\n" + number_rows(columns, ",")
-    return atomic_write_text(path, text)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write((",".join(header) + "\n").encode("utf-8"))
+        for chunk in number_rows_chunks(columns, ","):  # a few MB at a time: no 50 MB text in memory
+            fh.write(chunk)
+    return Path(path)
 
 
 def load_anipose_csv(path: str | Path) -> Poses3D:

@@ -22,7 +22,9 @@ Its calibration is the first of ``calibration/calibration.toml`` and
 up to the project root.
 
 ``config.toml`` tables (every one optional; defaults are the dataclasses below
-and the library's own configs)::
+and the library's own configs, all frozen :class:`mocap3d.config.Config`
+dataclasses read through its one coercion, so a misfit names the table and the
+key; :class:`ProjectConfig` reads the whole file: ``ProjectConfig.from_toml``)::
 
     [project]
     fps = 60.0                      # frame rate of the recordings (3D filters, TRC)
@@ -32,7 +34,7 @@ and the library's own configs)::
     [calibration]                   # CalibrationConfig, plus:
     board = "board.toml"            # board file (relative to the project root)
 
-    [network]                       # the 'analyze' stage: videos-raw/ -> pose-2d/
+    [network]                       # NetworkTable: the 'analyze' stage, videos-raw/ -> pose-2d/
     analyzer = "mocap3d.nn:analyze" # "package.module:function"; the other keys are its options
     model = "models/walker"
 
@@ -61,20 +63,21 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from .._typed import checked_values
 from ..calibration.config import CalibrationConfig
-from ..errors import MocapError
+from ..config import Config, coerce
+from ..errors import MocapError, ProjectError
 from ..filters import FilterPipeline
 from ..io.matching import InputMatching
-from ..io.settings import check_tables, did_you_mean, key_hints, read_toml
+from ..io.settings import check_tables, did_you_mean, read_toml
 from ..triangulation.config import TriangulationConfig
 from .sync import SyncConfig
 
 __all__ = [
     "ProjectError",
     "ProjectSettings",
+    "NetworkTable",
     "ExportConfig",
     "ProjectConfig",
     "Session",
@@ -105,12 +108,8 @@ _STAGE_FOLDERS = set(FOLDERS.values())
 _EXPORT_FORMATS = ("trc", "c3d", "nc", "csv", "h5")
 
 
-class ProjectError(MocapError):
-    """A project folder or config.toml that cannot be run as it is."""
-
-
 @dataclass(frozen=True)
-class ProjectSettings:
+class ProjectSettings(Config):
     """The ``[project]`` table.
 
     Attributes
@@ -127,6 +126,10 @@ class ProjectSettings:
     require_all_cameras: bool = True
     keypoint_preset: str | None = None
 
+    section: ClassVar[str] = "project"
+    what: ClassVar[str] = "setting"
+    error: ClassVar[type[MocapError]] = ProjectError
+
     def __post_init__(self) -> None:
         fps = self.fps
         if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and 0 < fps <= 1e6):
@@ -135,7 +138,7 @@ class ProjectSettings:
 
 
 @dataclass(frozen=True)
-class ExportConfig:
+class ExportConfig(Config):
     """The ``[export]`` table: which files the 'export' stage writes from the final 3D poses.
 
     Attributes
@@ -147,6 +150,10 @@ class ExportConfig:
     formats: tuple[str, ...] = ("trc",)
     trc_yup: bool = True
 
+    section: ClassVar[str] = "export"
+    what: ClassVar[str] = "setting"
+    error: ClassVar[type[MocapError]] = ProjectError
+
     def __post_init__(self) -> None:
         formats = (self.formats,) if isinstance(self.formats, str) else tuple(self.formats)
         unknown = [f for f in formats if f not in _EXPORT_FORMATS]
@@ -155,23 +162,86 @@ class ExportConfig:
         object.__setattr__(self, "formats", formats)
 
 
-def _from_table(cls, table: Mapping[str, Any], name: str, source: str):
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ProjectError(f"{source}: unknown key(s) {unknown} in [{name}]{key_hints(unknown, known)}; known: "
-                           f"{', '.join(sorted(known))}.")  # fmt: skip
-    return cls(**checked_values(cls, table, f"{source}: [{name}]", ProjectError))
+#: The analyzer of the ``[network]`` table when it names none.
+DEFAULT_ANALYZER = "mocap3d.nn:analyze"
 
 
 @dataclass(frozen=True)
-class ProjectConfig:
+class NetworkTable(Config):
+    """The ``[network]`` table: which 2D network the 'analyze' stage runs (``videos-raw/`` -> ``pose-2d/``).
+
+    Attributes
+    ----------
+    analyzer : ``"package.module:function"``, called as
+        ``function(videos, out_dir, **options)``; None (not written) is
+        :data:`DEFAULT_ANALYZER`, mocap3d's own networks (which need ``model``).
+    options : the table's other keys, in the order written: the analyzer's
+        keyword arguments (``model``, ``device``...). They are the analyzer's
+        to define, so they are checked against its signature when the stage
+        loads it (:meth:`check_options`), not here.
+    """
+
+    analyzer: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+    section: ClassVar[str] = "network"
+    what: ClassVar[str] = "setting"
+    error: ClassVar[type[MocapError]] = ProjectError
+
+    def __post_init__(self) -> None:
+        module, _, name = (self.analyzer or DEFAULT_ANALYZER).partition(":")
+        if not (module and name):
+            raise ProjectError(f"[network] analyzer = {self.analyzer!r} does not name a function; write it as "
+                               '"package.module:function" (e.g. "mocap3d.nn:analyze").')  # fmt: skip
+        object.__setattr__(self, "options", tuple((str(k), v) for k, v in dict(self.options).items()))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "config") -> NetworkTable:
+        """``analyzer`` through the one coercion; every other key is an option of the analyzer."""
+        data = dict(data)
+        typed = coerce(cls, {"analyzer": data.pop("analyzer")} if "analyzer" in data else {}, source, cls.error)
+        try:
+            return cls(analyzer=typed.get("analyzer"), options=tuple(data.items()))
+        except ProjectError as exc:
+            raise ProjectError(f"{source}: {exc}") from None
+
+    @property
+    def spec(self) -> str:
+        """The analyzer's ``"package.module:function"``."""
+        return self.analyzer or DEFAULT_ANALYZER
+
+    def kwargs(self) -> dict[str, Any]:
+        """The options, as the analyzer's keyword arguments."""
+        return dict(self.options)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The table as written (its manifest parameters): the options, and ``analyzer`` when given."""
+        return {**self.kwargs(), **({"analyzer": self.analyzer} if self.analyzer is not None else {})}
+
+    def check_options(self, analyzer: Any, where: str) -> None:
+        """A :class:`ProjectError` naming the ``[network]`` keys that ``analyzer`` does not take (or a missing one)."""
+        import inspect
+
+        try:
+            signature = inspect.signature(analyzer)
+        except (TypeError, ValueError):  # a builtin or extension function: nothing to check
+            return
+        try:
+            signature.bind([], None, **self.kwargs())
+        except TypeError as exc:
+            takes = [p for p in list(signature.parameters)[2:]]
+            raise ProjectError(f"{where}: the [network] table does not fit {self.spec} ({exc}); its options are "
+                               f"{', '.join(takes) or 'none'}.") from None  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ProjectConfig(Config):
     """Everything ``config.toml`` says, as the library's typed configs (defaults: each class's own)."""
 
     project: ProjectSettings = field(default_factory=ProjectSettings)
     board: str | None = None
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
-    network: dict[str, Any] = field(default_factory=dict)
+    network: NetworkTable = field(default_factory=NetworkTable)
     sync: SyncConfig = field(default_factory=SyncConfig)
     triangulation: TriangulationConfig = field(default_factory=TriangulationConfig)
     inputs: InputMatching = field(default_factory=InputMatching)  # cam_regex, individual: in [triangulation]
@@ -179,8 +249,11 @@ class ProjectConfig:
     angles: dict[str, list[str]] = field(default_factory=dict)
     export: ExportConfig = field(default_factory=ExportConfig)
 
+    error: ClassVar[type[MocapError]] = ProjectError
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = CONFIG_NAME) -> ProjectConfig:
+        """Read every table of a parsed ``config.toml`` (each through its own config class)."""
         known = {"project", "calibration", "network", "sync", "triangulation", "filter2d", "filter3d", "angles",
                  "export"}  # fmt: skip
         check_tables(data, known - {"filter2d", "filter3d"}, source, arrays=("filter2d", "filter3d"), scalar_ok=(),
@@ -197,16 +270,16 @@ class ProjectConfig:
             if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
                 raise ProjectError(f"{source}: [angles] {name} must be a list of body part names.")
         return cls(
-            project=_from_table(ProjectSettings, data.get("project", {}), "project", source),
+            project=ProjectSettings.from_dict(data.get("project", {}), f"{source}: [project]"),
             board=board,
             calibration=CalibrationConfig.from_dict(calib, source),
-            network=dict(data.get("network", {})),
-            sync=_from_table(SyncConfig, data.get("sync", {}), "sync", source),
+            network=NetworkTable.from_dict(data.get("network", {}), f"{source}: [network]"),
+            sync=SyncConfig.from_dict(data.get("sync", {}), f"{source}: [sync]"),
             triangulation=TriangulationConfig.from_dict(dict(data.get("triangulation", {})), source),
             inputs=InputMatching.from_table(dict(data.get("triangulation", {})), source),
             filters=FilterPipeline.from_dict(data),
             angles=angles,
-            export=_from_table(ExportConfig, data.get("export", {}), "export", source),
+            export=ExportConfig.from_dict(data.get("export", {}), f"{source}: [export]"),
         )
 
     def params(self, *parts: str) -> dict[str, Any]:
@@ -219,7 +292,7 @@ class ProjectConfig:
                          "filter3d": [s.describe() for s in value.filter3d]}  # fmt: skip
             elif isinstance(value, TriangulationConfig):  # with input matching, read from the same table
                 value = {**value.to_dict(), **self.inputs.to_dict()}
-            elif isinstance(value, CalibrationConfig):
+            elif isinstance(value, CalibrationConfig | NetworkTable):
                 value = value.to_dict()
             elif dataclasses.is_dataclass(value) and not isinstance(value, type):
                 value = dataclasses.asdict(value)

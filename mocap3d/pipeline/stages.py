@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import MocapError, PoseFileError
 from ..io.outputs import check_not_inputs
 from . import manifest
-from .config import FOLDERS, ProjectConfig, ProjectError, Session, find_calibration
+from .config import DEFAULT_ANALYZER, FOLDERS, ProjectConfig, ProjectError, Session, find_calibration
 
 __all__ = ["StageOutcome", "StageWork", "SessionContext", "STAGES", "STAGE_ORDER", "register_stage", "run_stage",
            "check_stage"]
@@ -153,9 +153,6 @@ def _plan_calibrate(ctx: SessionContext) -> StageWork | str:
     return StageWork([board, *videos], [out], {"board": ctx.config.board, **ctx.config.params("calibration")}, run)
 
 
-DEFAULT_ANALYZER = "mocap3d.nn:analyze"
-
-
 def _load_analyzer(spec: str) -> Callable:
     """``"package.module:function"`` -> the function."""
     module_name, _, name = spec.partition(":")
@@ -199,8 +196,9 @@ def _plan_analyze(ctx: SessionContext) -> StageWork | str:
     videos = ctx.videos(ctx.session.folder("videos"))
     if not videos:
         raise ProjectError(f"session {ctx.session.name}: neither videos in videos-raw/ nor 2D files in pose-2d/.")
-    options = dict(ctx.config.network)
-    spec = str(options.pop("analyzer", DEFAULT_ANALYZER))
+    network = ctx.config.network
+    options = network.kwargs()
+    spec = network.spec
     if spec == DEFAULT_ANALYZER and "model" not in options:
         raise ProjectError(
             f"session {ctx.session.name}: videos-raw/ has videos but no 2D files in pose-2d/, and config.toml's "
@@ -208,6 +206,7 @@ def _plan_analyze(ctx: SessionContext) -> StageWork | str:
             "2D files in pose-2d/."
         )
     analyzer = _load_analyzer(spec)
+    network.check_options(analyzer, f"session {ctx.session.name}")
     outputs = [pose_dir / f"{v.stem}.h5" for v in videos]
 
     def run() -> list[str]:

@@ -37,10 +37,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from ..errors import MocapError
+from ..config import Config
+from ..errors import MocapError, ProjectError
 from ..filters.filters3d import median_filter
 from ..poses import Track2D
 
@@ -68,8 +70,8 @@ _MAD_TO_SIGMA = 1.482602218505602
 
 
 @dataclass(frozen=True)
-class SyncConfig:
-    """The ``[sync]`` table of a project's config.
+class SyncConfig(Config):
+    """The ``[sync]`` table of a project's config (a :class:`~mocap3d.config.Config`: ``from_toml``, ``replace``).
 
     Attributes
     ----------
@@ -105,17 +107,21 @@ class SyncConfig:
     peak_separation: int = 5
     on_ambiguous: str = "fail"
 
+    section: ClassVar[str] = "sync"
+    what: ClassVar[str] = "setting"
+    error: ClassVar[type[MocapError]] = ProjectError
+
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise MocapError(f"[sync] method '{self.method}' is unknown; choose one of {', '.join(METHODS)}.")
+            raise ProjectError(f"[sync] method '{self.method}' is unknown; choose one of {', '.join(METHODS)}.")
         if self.on_ambiguous not in ("fail", "use"):
-            raise MocapError(f"[sync] on_ambiguous must be 'fail' or 'use', got '{self.on_ambiguous}'.")
+            raise ProjectError(f"[sync] on_ambiguous must be 'fail' or 'use', got '{self.on_ambiguous}'.")
         if self.speed not in ("vertical", "norm"):
-            raise MocapError(f"[sync] speed must be 'vertical' or 'norm', got '{self.speed}'.")
+            raise ProjectError(f"[sync] speed must be 'vertical' or 'norm', got '{self.speed}'.")
         if self.max_offset < 1 or self.smooth_window < 1 or self.smooth_window % 2 == 0:
-            raise MocapError("[sync] max_offset must be >= 1 frame and smooth_window an odd number of frames.")
+            raise ProjectError("[sync] max_offset must be >= 1 frame and smooth_window an odd number of frames.")
         if not 0 < self.ambiguity_ratio <= 1:
-            raise MocapError(f"[sync] ambiguity_ratio must be in (0, 1], got {self.ambiguity_ratio}.")
+            raise ProjectError(f"[sync] ambiguity_ratio must be in (0, 1], got {self.ambiguity_ratio}.")
 
 
 @dataclass

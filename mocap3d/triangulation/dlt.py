@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._parallel import map_threads
 from ..poses import finite_points
 
 __all__ = [
@@ -97,7 +98,16 @@ def _coefficient_rows(points: np.ndarray, weights: np.ndarray) -> np.ndarray:
     x = np.nan_to_num(points[..., 0])
     y = np.nan_to_num(points[..., 1])
     w2 = weights * weights
-    return np.stack([w2 * (x * x + y * y), -w2 * x, -w2 * y, w2], axis=1)
+    # written in place (the same operations as w2 (x^2 + y^2), -w2 x, -w2 y, w2; no stacking copy)
+    rows = np.empty(w2.shape[:1] + (4,) + w2.shape[1:])
+    square = np.multiply(x, x, out=rows[:, 0])
+    square += y * y
+    square *= w2
+    negative = np.negative(w2, out=rows[:, 3])
+    np.multiply(negative, x, out=rows[:, 1])
+    np.multiply(negative, y, out=rows[:, 2])
+    rows[:, 3] = w2
+    return rows
 
 
 def normal_matrices(coeffs: np.ndarray, basis: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -117,6 +127,8 @@ _FULL_STEPS = 3
 _MAX_STEPS = 30
 # A point is settled when a step moved it by less than this fraction of its size.
 _SETTLED = 1e-9
+# Points per block of the solver (its ~40 temporaries stay in a core's cache).
+_BLOCK = 8192
 
 
 def _solve_entries(e: np.ndarray) -> np.ndarray:
@@ -267,8 +279,10 @@ def triangulate_dlt(P: np.ndarray, points: np.ndarray, weights: np.ndarray | Non
     # the ten distinct normal-matrix entries (10, N) as one product, rows contiguous
     coeffs = _coefficient_rows(flat, w).reshape(c * 4, -1)
     entries = camera_basis(P).reshape(c * 4, 16)[:, list(_ENTRIES)].T @ coeffs
-    # blocks of points that stay in the CPU's cache (each point is solved on its own: the same values)
-    out = np.concatenate([_solve_entries(entries[:, s : s + 8192]) for s in range(0, max(entries.shape[1], 1), 8192)])
+    # blocks of points that stay in the CPU's cache, shared out over threads on long recordings (each point is
+    # solved on its own: the same values however the points are grouped)
+    starts = range(0, max(entries.shape[1], 1), _BLOCK)
+    out = np.concatenate(map_threads(lambda s: _solve_entries(entries[:, s : s + _BLOCK]), starts, entries.shape[1]))
     out[valid.sum(0) < 2] = np.nan
     return out.reshape(shape + (3,))
 

@@ -424,11 +424,10 @@ def _solve_step(band, coupling, d_len, grad, lam: float):
     y, w = fwd[:, 0], fwd[:, 1:]
     step_len = np.zeros(0)
     if len(g_len):
-        schur = d_len + lam * np.diag(np.diag(d_len)) - w.T @ w
-        try:
-            step_len = np.linalg.solve(schur, -(g_len - w.T @ y))
-        except np.linalg.LinAlgError:
+        solved = lens.schur_solve(d_len + lam * np.diag(np.diag(d_len)), w.T, w, -(g_len - w.T @ y))
+        if solved is None:
             return None
+        step_len = solved
     back, info = dtbtrs(factor, (y + w @ step_len)[:, None], uplo="L", trans="T", overwrite_b=1)
     if info != 0:
         return None

@@ -1,0 +1,58 @@
+"""Long recordings are shared out over threads (mocap3d/_parallel.py): the same numbers as on one thread."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mocap3d import _parallel
+from mocap3d.camera import CameraRig
+from mocap3d.sample import make_rig
+from mocap3d.triangulation.dlt import triangulate_dlt
+
+
+def _outputs(rig: CameraRig, X: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
+    cam = rig.world_to_camera(X)
+    pixels = rig.camera_to_pixels(cam)
+    ideal = rig.undistort_points(pixels + 0.3)
+    return [cam, pixels, ideal, triangulate_dlt(rig.projection_matrices(), ideal, weights)]
+
+
+@pytest.mark.parametrize("fisheye", [False, True])
+def test_threads_give_the_numbers_of_one_thread(monkeypatch, fisheye):
+    rig = make_rig(n_cameras=3, seed=4)
+    if fisheye:
+        rig = CameraRig(names=rig.names, sizes=rig.sizes, K=rig.K, dist=rig.dist * 0.2, rvec=rig.rvec,
+                        tvec=rig.tvec, fisheye=np.array([True, False, False]))  # fmt: skip
+    rng = np.random.default_rng(0)
+    n = _parallel.MIN_POINTS + 1000
+    X = rng.normal(0, 300, (n, 3)) + [0, 0, 900]
+    X[::97] = np.nan
+    weights = rng.uniform(0.2, 1.0, (3, n))
+    monkeypatch.setenv("MOCAP3D_THREADS", "1")
+    one = _outputs(rig, X, weights)
+    monkeypatch.setenv("MOCAP3D_THREADS", "3")
+    assert _parallel.threads() == 3
+    for a, b in zip(one, _outputs(rig, X, weights), strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    # the per-camera pinhole path of camera_to_pixels is the rig's lens model exactly
+    cam = rig.world_to_camera(X)
+    assert np.array_equal(rig.camera_to_pixels(cam), rig.distort_normalized(cam[..., :2] / cam[..., 2:3]),
+                          equal_nan=True)  # fmt: skip
+
+
+def test_map_threads_keeps_order_and_raises_the_first_error(monkeypatch):
+    monkeypatch.setenv("MOCAP3D_THREADS", "2")
+    items = list(range(7))
+    assert _parallel.map_threads(lambda i: i * i, items, n_points=10**6) == [i * i for i in items]
+    assert _parallel.map_threads(lambda i: i + 1, items, n_points=10) == [i + 1 for i in items]  # one thread
+
+    def fail(i: int) -> int:
+        if i == 3:
+            raise ValueError("item 3")
+        return i
+
+    with pytest.raises(ValueError, match="item 3"):
+        _parallel.map_threads(fail, items, n_points=10**6)
+    monkeypatch.setenv("MOCAP3D_THREADS", "0")  # not a count: the cores decide
+    assert 1 <= _parallel.threads() <= _parallel.MAX_THREADS
