@@ -31,10 +31,15 @@ and the library's own configs)::
 
     [calibration]                   # CalibrationConfig, plus:
     board = "board.toml"            # board file (relative to the project root)
+    reference = "lab.toml"          # optional: take this calibration's world frame (rigid, by camera centres)
+    pictures = false                # also draw the calibration report's pictures
 
     [network]                       # the 'analyze' stage: videos-raw/ -> pose-2d/
     analyzer = "mocap3d.nn:analyze" # "package.module:function"; the other keys are its options
     model = "models/walker"
+    # or, instead of model: a 2D-network project (mocap3d project create) that the 'train' stage trains
+    # from its labelled frames; 'analyze' then uses its network
+    project = "network/project.toml"
 
     [sync]                          # SyncConfig
     method = "keypoints"            # none | keypoints | flash
@@ -169,6 +174,8 @@ class ProjectConfig:
 
     project: ProjectSettings = field(default_factory=ProjectSettings)
     board: str | None = None
+    calibration_reference: str | None = None  # [calibration] reference
+    calibration_pictures: bool = False  # [calibration] pictures
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     network: dict[str, Any] = field(default_factory=dict)
     sync: SyncConfig = field(default_factory=SyncConfig)
@@ -191,6 +198,12 @@ class ProjectConfig:
                                f"settings go in the tables {', '.join(sorted(known))}.")  # fmt: skip
         calib = dict(data.get("calibration", {}))
         board = calib.pop("board", None)
+        reference = calib.pop("reference", None)
+        pictures = calib.pop("pictures", False)
+        if reference is not None and not isinstance(reference, str):
+            raise ProjectError(f"{source}: [calibration] reference must be the path of a calibration file.")
+        if not isinstance(pictures, bool):
+            raise ProjectError(f"{source}: [calibration] pictures must be true or false.")
         angles = dict(data.get("angles", {}))
         for name, parts in angles.items():
             if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
@@ -198,6 +211,8 @@ class ProjectConfig:
         return cls(
             project=_from_table(ProjectSettings, data.get("project", {}), "project", source),
             board=board,
+            calibration_reference=reference,
+            calibration_pictures=pictures,
             calibration=CalibrationConfig.from_dict(calib, source),
             network=dict(data.get("network", {})),
             sync=_from_table(SyncConfig, data.get("sync", {}), "sync", source),

@@ -29,7 +29,7 @@ from ..errors import MocapError
 from ..io.atomic import atomic_write_text, pid_alive, sweep_partial
 
 __all__ = ["fingerprint", "is_complete", "write_record", "read_record", "remove_partial", "record_path",
-           "session_lock", "remove_stale_lock"]
+           "session_lock", "shared_lock", "remove_stale_lock"]
 
 log = logging.getLogger(__name__)
 
@@ -274,3 +274,28 @@ def session_lock(manifests: Path, name: str) -> Iterator[None]:
         yield
     finally:
         path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def shared_lock(folder: Path, what: str, poll_s: float = 1.0) -> Iterator[None]:
+    """Hold ``<folder>/lock``, waiting while another live process holds it (see :func:`session_lock`).
+
+    For work that several sessions need and one makes (the project's network):
+    the sessions that come second wait for it instead of failing.
+    """
+    waited = 0.0
+    while True:
+        lock = session_lock(folder, what)
+        try:
+            lock.__enter__()
+        except MocapError as exc:
+            if waited % 30 < poll_s:
+                log.info("%s: waiting (%s)", what, exc)
+            time.sleep(poll_s)
+            waited += poll_s
+            continue
+        break
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
