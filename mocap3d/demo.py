@@ -329,6 +329,9 @@ order = 4
 [angles]
 {angles}
 
+[gait]
+up = "z"
+
 [export]
 formats = ["trc", "c3d", "nc"]
 trc_yup = false
@@ -395,7 +398,7 @@ def _pipeline_stages(out: Path, cfg: DemoConfig, rep: _Report, progress: bool, c
     import pandas as pd
 
     from .analysis.angles import compute_angles
-    from .analysis.gait import analyze_gait, event_accuracy, save_gait
+    from .analysis.gait import event_accuracy
     from .calibration.report import rig_errors
     from .io.exports import load_any_poses3d
     from .io.pose3d import load_poses3d
@@ -468,7 +471,7 @@ def _pipeline_stages(out: Path, cfg: DemoConfig, rep: _Report, progress: bool, c
               f"{p90f:.2f} mm, p99 {p99f:.2f} mm -> {rel(ctx.final_pose3d)}{_skipped(done)}")  # fmt: skip
 
     # ---------------------------------------------------------------- 8. angles and gait
-    rep.start("joint angles (stage 'angles') and gait")
+    rep.start("joint angles (stage 'angles')")
     done = run_stage_limited("angles", ctx)
     angles_file = done.outputs[0]
     angles = pd.read_csv(angles_file)
@@ -480,15 +483,17 @@ def _pipeline_stages(out: Path, cfg: DemoConfig, rep: _Report, progress: bool, c
     rep.stage("angles", "good" if ma < 3 else "check it",
               f"{len(names)} joint angles: error vs truth median {ma:.1f} deg, p90 {p90a:.1f} deg -> "
               f"{rel(angles_file)}{_skipped(done)}")  # fmt: skip
+    rep.start("gait events (stage 'gait')")
     try:
-        gait = analyze_gait(filtered)
-        save_gait(gait, out / "gait")
-        acc = event_accuracy(gait.events, sample.events, tolerance=3)
+        done = run_stage_limited("gait", ctx)
+        events = pd.read_csv(done.outputs[0])
+        acc = event_accuracy(events, sample.events, tolerance=3)
         timing = float(np.abs(acc["errors"]).mean()) if len(acc["errors"]) else float("nan")
         rep.values.update(gait_recall=acc["recall"], gait_precision=acc["precision"])
         rep.stage("gait", "good" if acc["recall"] > 0.8 and acc["precision"] > 0.8 else "check it",
                   f"{acc['n_matched']} of {acc['n_true']} true foot strikes and toe-offs found within 3 frames "
-                  f"({acc['n_found']} found, mean timing error {timing:.1f} frames) -> gait/")  # fmt: skip
+                  f"({acc['n_found']} found, mean timing error {timing:.1f} frames) -> "
+                  f"{rel(done.outputs[0].parent)}/{_skipped(done)}")  # fmt: skip
     except MocapError as exc:
         rep.stage("gait", "not measured", str(exc))
 

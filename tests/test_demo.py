@@ -203,7 +203,7 @@ def test_quick_demo_is_a_project_that_mocap3d_run_finds_complete(quick_demo):
     assert res.exit_code == 0, res.output
     assert "nothing to do" in res.output
     statuses = _statuses(run_project(out, workers=0, progress=False))
-    ran = {"calibrate", "triangulate", "filter3d", "angles", "export"}  # --no-network: 2D files from the truth
+    ran = {"calibrate", "triangulate", "filter3d", "angles", "gait", "export"}  # --no-network: 2D files from the truth
     assert {k for k, v in statuses.items() if v == "skipped"} == ran
     assert all(statuses[k] == "not needed" for k in statuses.keys() - ran)
     # the demo's settings are the project's: its calibration, in the truth's world frame, is the one triangulated
@@ -219,7 +219,7 @@ def test_quick_demo_is_a_project_that_mocap3d_run_finds_complete(quick_demo):
     # the same 3D points again: the dependents find their input unchanged (or, if not, run again)
     after = load_poses3d(out / "pose-3d" / "out.h5")
     np.testing.assert_array_equal(after.points, before.points)
-    assert all(statuses[k] in ("skipped", "done") for k in ("filter3d", "angles", "export"))
+    assert all(statuses[k] in ("skipped", "done") for k in ("filter3d", "angles", "gait", "export"))
 
     (out / "exports" / "out.c3d").unlink()
     statuses = _statuses(run_project(out, workers=0, progress=False))

@@ -340,7 +340,7 @@ def test_cli_run_unknown_stage_and_missing_project(tmp_path):
 
 def test_stage_order_is_the_documented_one():
     assert STAGE_ORDER == ("calibrate", "train", "analyze", "sync", "filter2d", "triangulate", "filter3d", "angles",
-                           "export")  # fmt: skip
+                           "gait", "export")  # fmt: skip
 
 
 def test_calibration_reference_gives_the_world_frame():

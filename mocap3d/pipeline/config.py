@@ -52,6 +52,9 @@ and the library's own configs)::
     [angles]                        # anipose's [angles]
     l_knee = ["l_hip", "l_knee", "l_ankle"]
 
+    [gait]                          # GaitConfig (mocap3d.analysis.gait); the table's presence runs the stage
+    up = "z"
+
     [export]                        # ExportConfig
     formats = ["trc", "c3d"]
 """
@@ -68,6 +71,7 @@ from pathlib import Path
 from typing import Any
 
 from .._typed import checked_values
+from ..analysis.gait import GaitConfig
 from ..calibration.config import CalibrationConfig
 from ..errors import MocapError
 from ..filters import FilterPipeline
@@ -101,6 +105,7 @@ FOLDERS: dict[str, str] = {
     "pose3d": "pose-3d",
     "pose3d_filtered": "pose-3d-filtered",
     "angles": "angles",
+    "gait": "gait",
     "exports": "exports",
     "manifests": ".mocap3d",
 }
@@ -183,12 +188,13 @@ class ProjectConfig:
     inputs: InputMatching = field(default_factory=InputMatching)  # cam_regex, individual: in [triangulation]
     filters: FilterPipeline = field(default_factory=FilterPipeline)
     angles: dict[str, list[str]] = field(default_factory=dict)
+    gait: GaitConfig | None = None  # None: no [gait] table, no gait stage
     export: ExportConfig = field(default_factory=ExportConfig)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = CONFIG_NAME) -> ProjectConfig:
         known = {"project", "calibration", "network", "sync", "triangulation", "filter2d", "filter3d", "angles",
-                 "export"}  # fmt: skip
+                 "gait", "export"}  # fmt: skip
         check_tables(data, known - {"filter2d", "filter3d"}, source, arrays=("filter2d", "filter3d"), scalar_ok=(),
                      error=ProjectError)  # fmt: skip
         unknown = sorted(set(data) - known)
@@ -220,6 +226,7 @@ class ProjectConfig:
             inputs=InputMatching.from_table(dict(data.get("triangulation", {})), source),
             filters=FilterPipeline.from_dict(data),
             angles=angles,
+            gait=_from_table(GaitConfig, data["gait"], "gait", source) if "gait" in data else None,
             export=_from_table(ExportConfig, data.get("export", {}), "export", source),
         )
 

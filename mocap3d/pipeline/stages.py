@@ -8,7 +8,7 @@ its outputs atomically and records what it did. A stage that does not apply
 
 Order: ``calibrate``, ``train`` (the ``[network] project``'s network, once for
 all sessions), ``analyze``, ``sync``, ``filter2d``, ``triangulate``,
-``filter3d``, ``angles``, ``export``. :data:`STAGES` maps names to functions;
+``filter3d``, ``angles``, ``gait``, ``export``. :data:`STAGES` maps names to functions;
 :func:`register_stage` adds or replaces one (e.g. another 2D network).
 """
 
@@ -231,6 +231,16 @@ def _load_analyzer(spec: str) -> Callable:
         ) from None
 
 
+def _accepts(function: Callable, name: str) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params  # not **options: a wrapper may pass them on to a function that takes no such option
+
+
 def _worker_client():
     """A client for submitting tasks from inside a Dask worker (it leaves the worker's thread pool while it
     waits), or None when this is not running in a Dask worker."""
@@ -280,6 +290,8 @@ def _plan_analyze(ctx: SessionContext) -> StageWork | str:
             '"path/to/project.toml" to train one) there, or put DeepLabCut/SLEAP 2D files in pose-2d/.'
         )
     analyzer = _load_analyzer(spec)
+    if _accepts(analyzer, "progress"):
+        options.setdefault("progress", False)  # bars per video would fill the logs of a pipeline run
     outputs = [pose_dir / f"{v.stem}.h5" for v in videos]
     # the network is an input: a network trained again makes every video be analysed again
     network = [model / "model.pt" if model.is_dir() else model] if model is not None else []
@@ -422,6 +434,27 @@ def _plan_angles(ctx: SessionContext) -> StageWork | str:
     return StageWork([src], [out], ctx.config.params("angles"), run)
 
 
+def _plan_gait(ctx: SessionContext) -> StageWork | str:
+    """Gait events, strides and a left/right summary of the final 3D poses (``[gait]``; see
+    :mod:`mocap3d.analysis.gait`) -> ``gait/<session>_{events,strides,summary}.csv`` and ``<session>.png``."""
+    gait = ctx.config.gait
+    if gait is None:
+        return "no [gait] table"
+    src = ctx.final_pose3d
+    folder, stem = ctx.session.folder("gait"), ctx.session.stem
+    outs = [*(folder / f"{stem}_{name}.csv" for name in ("events", "strides", "summary")), folder / f"{stem}.png"]
+
+    def run() -> list[str]:
+        from ..analysis.gait import analyze_gait, save_gait
+        from ..io.pose3d import load_poses3d
+
+        result = analyze_gait(load_poses3d(src), gait)
+        save_gait(result, folder, stem=stem, units=ctx.config.project.units)
+        return [f"{len(result.events)} gait events, {len(result.strides)} strides"]
+
+    return StageWork([src], outs, ctx.config.params("gait", "project"), run)
+
+
 def _plan_export(ctx: SessionContext) -> StageWork | str:
     formats = ctx.config.export.formats
     if not formats:
@@ -444,7 +477,7 @@ def _plan_export(ctx: SessionContext) -> StageWork | str:
 
 
 STAGE_ORDER: tuple[str, ...] = ("calibrate", "train", "analyze", "sync", "filter2d", "triangulate", "filter3d",
-                                "angles", "export")  # fmt: skip
+                                "angles", "gait", "export")  # fmt: skip
 
 STAGES: dict[str, Planner] = {
     "calibrate": _plan_calibrate,
@@ -455,6 +488,7 @@ STAGES: dict[str, Planner] = {
     "triangulate": _plan_triangulate,
     "filter3d": _plan_filter3d,
     "angles": _plan_angles,
+    "gait": _plan_gait,
     "export": _plan_export,
 }
 
