@@ -4,16 +4,22 @@ The sample rig (:mod:`mocap3d.sample`: 4 cameras with real lenses around a
 walkway, a walking subject) is filmed twice: a ChArUco board swept through the
 volume (:mod:`mocap3d.calibration.render`) and the walker as a shaded, textured
 body in a tiled room (:mod:`mocap3d.synthetic.body`; keypoints are not drawn).
-Then the demo does what a lab does, with the library functions the CLI calls:
+The output folder is a project of one session in the layout of ``mocap3d run``
+(:mod:`mocap3d.pipeline.config`: ``config.toml``, ``videos-raw/``, the board
+videos in ``calibration/``), and the demo does what a lab does through the
+pipeline's own stage functions (:mod:`mocap3d.pipeline.stages`, with the
+settings of that ``config.toml``), so that ``mocap3d run`` on the folder finds
+every stage complete and redoes only what changed:
 
-1. calibrate from the board videos (``mocap3d calibrate``);
+1. calibrate from the board videos (stage ``calibrate``);
 2. label a few frames per camera: the ground truth stands in for the person
-   labelling (visible body parts only), as DeepLabCut label files;
-3. train a 2D network on them (``mocap3d train``);
-4. analyse every video (``mocap3d analyze``);
-5. triangulate with ``optim`` (``mocap3d triangulate --method optim``);
-6. filter in 3D (``mocap3d filter-3d``), joint angles and gait (``mocap3d angles``, ``gait``);
-7. export TRC, C3D and netCDF; render a viewer movie and pictures (``mocap3d view``).
+   labelling (visible body parts only), as DeepLabCut label files in a network
+   project (``network/project.toml``);
+3. train the 2D network on them (stage ``train``);
+4. analyse every video (stage ``analyze``);
+5. triangulate with ``optim`` (stage ``triangulate``);
+6. filter in 3D, joint angles and gait (stages ``filter3d``, ``angles``, ``gait``);
+7. export TRC, C3D and netCDF (stage ``export``); render a viewer movie and pictures (``mocap3d view``).
 
 Each stage prints one line: its verdict and its error against the truth. The
 lines are collected in ``report.txt``, with one picture ``report.png``.
