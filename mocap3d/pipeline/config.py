@@ -68,10 +68,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._typed import checked_values
-from ..analysis.gait import GaitConfig
 from ..calibration.config import CalibrationConfig
 from ..errors import MocapError
 from ..filters import FilterPipeline
@@ -79,6 +78,9 @@ from ..io.matching import InputMatching
 from ..io.settings import check_tables, did_you_mean, key_hints, read_toml
 from ..triangulation.config import TriangulationConfig
 from .sync import SyncConfig
+
+if TYPE_CHECKING:
+    from ..analysis.gait import GaitConfig
 
 __all__ = [
     "ProjectError",
@@ -226,7 +228,7 @@ class ProjectConfig:
             inputs=InputMatching.from_table(dict(data.get("triangulation", {})), source),
             filters=FilterPipeline.from_dict(data),
             angles=angles,
-            gait=_from_table(GaitConfig, data["gait"], "gait", source) if "gait" in data else None,
+            gait=_gait(data, source),
             export=_from_table(ExportConfig, data.get("export", {}), "export", source),
         )
 
@@ -246,6 +248,14 @@ class ProjectConfig:
                 value = dataclasses.asdict(value)
             out[part] = value
         return json.loads(json.dumps(out, sort_keys=True, default=list))
+
+
+def _gait(data: Mapping[str, Any], source: str):
+    if "gait" not in data:
+        return None
+    from ..analysis.gait import GaitConfig  # pandas: only for projects that ask for gait (fast `mocap3d --help`)
+
+    return _from_table(GaitConfig, data["gait"], "gait", source)
 
 
 def params_hash(params: Mapping[str, Any]) -> str:
