@@ -112,7 +112,8 @@ def test_run_writes_every_stage_and_matches_truth(project):
     for result in report.sessions:
         status = {s.stage: s.status for s in result.stages}
         assert status == {"calibrate": "not needed", "train": "not needed", "analyze": "not needed",
-                          "sync": "not needed", "gait": "not needed", "filter2d": "done", "triangulate": "done", "filter3d": "done", "angles": "done",
+                          "sync": "not needed", "gait": "not needed", "filter2d": "done", "triangulate": "done",
+                          "filter3d": "done", "angles": "done",
                           "export": "done"}  # fmt: skip
     session = project / "day1" / "walk01"
     truth = load_h5(session / "ground_truth.h5")

@@ -276,11 +276,13 @@ def _plan_analyze(ctx: SessionContext) -> StageWork | str:
     project = _network_project(ctx)
     options.pop("project", None)
     model: Path | None = None
-    if project is not None and "model" not in options:
+    if spec != DEFAULT_ANALYZER:
+        pass  # another analyzer's options are its own business
+    elif project is not None and "model" not in options:
         model = project.model_dir / "model.pt"  # the 'train' stage's network
         options["model"] = str(model)
         options.setdefault("pcutoff", project.pcutoff)
-    elif "model" in options and spec == DEFAULT_ANALYZER:  # another analyzer's options are its own business
+    elif "model" in options:  # relative to the project root, as every path of config.toml
         model = (ctx.session.root / str(options["model"])).resolve()
         options["model"] = str(model)
     if spec == DEFAULT_ANALYZER and model is None:
