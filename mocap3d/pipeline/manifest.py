@@ -240,7 +240,7 @@ def _create_lock(path: Path, holder: dict) -> None:
 
 
 @contextlib.contextmanager
-def session_lock(manifests: Path, name: str) -> Iterator[None]:
+def session_lock(manifests: Path, name: str, lock: str = "lock") -> Iterator[None]:
     """Hold ``<manifests>/lock`` while a session runs, so that two runs never work on one session at once.
 
     A lock left by a process of this host that no longer exists (killed) is taken
@@ -248,7 +248,7 @@ def session_lock(manifests: Path, name: str) -> Iterator[None]:
     :class:`~mocap3d.errors.MocapError` that names it.
     """
     manifests.mkdir(parents=True, exist_ok=True)
-    path = manifests / "lock"
+    path = manifests / lock
     me = {"host": socket.gethostname(), "pid": os.getpid(), "start": _start_time(os.getpid())}
     for _ in range(3):
         try:
@@ -277,15 +277,16 @@ def session_lock(manifests: Path, name: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def shared_lock(folder: Path, what: str, poll_s: float = 1.0) -> Iterator[None]:
-    """Hold ``<folder>/lock``, waiting while another live process holds it (see :func:`session_lock`).
+def shared_lock(folder: Path, what: str, stage: str, poll_s: float = 1.0) -> Iterator[None]:
+    """Hold ``<folder>/<stage>.lock``, waiting while another live process holds it (see :func:`session_lock`).
 
     For work that several sessions need and one makes (the project's network):
-    the sessions that come second wait for it instead of failing.
+    the sessions that come second wait for it instead of failing. Its own file,
+    not ``lock``: the folder may be a session's, whose lock this process holds.
     """
     waited = 0.0
     while True:
-        lock = session_lock(folder, what)
+        lock = session_lock(folder, what, lock=f"{stage}.lock")
         try:
             lock.__enter__()
         except MocapError as exc:

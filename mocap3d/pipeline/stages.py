@@ -541,7 +541,7 @@ def run_stage(name: str, ctx: SessionContext, force: bool = False) -> StageOutco
         return _run_planned(name, ctx, planned)
     # Outputs shared by sessions (one network for the project): one session makes them while the others wait,
     # then find them complete.
-    with manifest.shared_lock(planned.shared, f"{name} of {ctx.session.name}"):
+    with manifest.shared_lock(planned.shared, f"{name} of {ctx.session.name}", name):
         planned, outcome = _check(name, ctx, force=False) if not force else (planned, None)
         if outcome is not None:
             return outcome
