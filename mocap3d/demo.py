@@ -4,16 +4,22 @@ The sample rig (:mod:`mocap3d.sample`: 4 cameras with real lenses around a
 walkway, a walking subject) is filmed twice: a ChArUco board swept through the
 volume (:mod:`mocap3d.calibration.render`) and the walker as a shaded, textured
 body in a tiled room (:mod:`mocap3d.synthetic.body`; keypoints are not drawn).
-Then the demo does what a lab does, with the library functions the CLI calls:
+The output folder is a project of one session in the layout of ``mocap3d run``
+(:mod:`mocap3d.pipeline.config`: ``config.toml``, ``videos-raw/``, the board
+videos in ``calibration/``), and the demo does what a lab does through the
+pipeline's own stage functions (:mod:`mocap3d.pipeline.stages`, with the
+settings of that ``config.toml``), so that ``mocap3d run`` on the folder finds
+every stage complete and redoes only what changed:
 
-1. calibrate from the board videos (``mocap3d calibrate``);
+1. calibrate from the board videos (stage ``calibrate``);
 2. label a few frames per camera: the ground truth stands in for the person
-   labelling (visible body parts only), as DeepLabCut label files;
-3. train a 2D network on them (``mocap3d train``);
-4. analyse every video (``mocap3d analyze``);
-5. triangulate with ``optim`` (``mocap3d triangulate --method optim``);
-6. filter in 3D (``mocap3d filter-3d``), joint angles and gait (``mocap3d angles``, ``gait``);
-7. export TRC, C3D and netCDF; render a viewer movie and pictures (``mocap3d view``).
+   labelling (visible body parts only), as DeepLabCut label files in a network
+   project (``network/project.toml``);
+3. train the 2D network on them (stage ``train``);
+4. analyse every video (stage ``analyze``);
+5. triangulate with ``optim`` (stage ``triangulate``);
+6. filter in 3D, joint angles and gait (stages ``filter3d``, ``angles``, ``gait``);
+7. export TRC, C3D and netCDF (stage ``export``); render a viewer movie and pictures (``mocap3d view``).
 
 Each stage prints one line: its verdict and its error against the truth. The
 lines are collected in ``report.txt``, with one picture ``report.png``.
@@ -179,14 +185,15 @@ class _Report:
         self.heartbeat_s = heartbeat_s
         self._stop: threading.Event | None = None
 
-    def start(self, what: str) -> None:
-        """Announce a stage; without progress bars, a line every ``heartbeat_s`` says it is still running."""
+    def start(self, what: str, heartbeat: bool = False) -> None:
+        """Announce a stage; without progress bars (or with ``heartbeat``: a pipeline stage, which draws none), a
+        line every ``heartbeat_s`` (10 s by default) says it is still running."""
         self._stop_heartbeat()
         self._stage_t0 = time.perf_counter()
         self.echo(f"... {what}")
-        if self.heartbeat_s:
+        if self.heartbeat_s or heartbeat:
             stop = self._stop = threading.Event()
-            t0, period = self._stage_t0, self.heartbeat_s
+            t0, period = self._stage_t0, self.heartbeat_s or 10.0
 
             def beat() -> None:
                 while not stop.wait(period):
@@ -292,23 +299,61 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, echo: Callable[[
         rep._stop_heartbeat()
 
 
+def _project_config(cfg: DemoConfig) -> str:
+    """The demo project's ``config.toml``: every setting its pipeline stages use (``mocap3d run`` reads it)."""
+    angles = "\n".join(f"{name} = {list(parts)!r}".replace("'", '"') for name, parts in ANGLES.items())
+    network = (
+        "\n[network]                        # the 'train' and 'analyze' stages\n"
+        'project = "network/project.toml"  # labelled frames, preset and training settings; its network analyses\n'
+        'backend = "onnx"                  # ONNX Runtime: about 3x torch\'s frames/s on a CPU\n'
+    ) if cfg.network else ""  # fmt: skip
+    return f"""\
+# The demo's project (written by `mocap3d demo`). `mocap3d run <this folder>` runs the same stages: each is
+# recorded in .mocap3d/ and skipped while complete; delete an output or change a setting and it runs again.
+
+[project]
+fps = {float(cfg.fps)!r}
+units = "mm"
+
+[calibration]
+board = "board.toml"
+# The demo's world frame: the true camera centres (a rigid move, no scaling), so that errors, the floor and "up"
+# compare with the truth. A lab puts the board on the floor instead (origin_frame = <frame>).
+reference = "truth/calibration_true.toml"
+pictures = true
+{network}
+[triangulation]
+method = "optim"
+max_gap = {int(cfg.max_gap)}               # frames a body part seen by one camera is bridged
+score_threshold = {float(cfg.score_threshold)!r}     # detections scored below are left out
+
+[[filter3d]]
+type = "butterworth"
+cutoff = 6.0
+order = 4
+
+[angles]
+{angles}
+
+[gait]
+up = "z"
+
+[export]
+formats = ["trc", "c3d", "nc"]
+trc_yup = false
+"""
+
+
 def _run_stages(out: Path, cfg: DemoConfig, rep: _Report, progress: bool) -> list[str]:
-    from .analysis.angles import compute_angles, save_angles_csv
-    from .analysis.gait import analyze_gait, event_accuracy, save_gait
     from .calibration.boards import save_board
-    from .calibration.config import CalibrationConfig
-    from .calibration.pipeline import calibrate_videos
     from .calibration.render import RenderConfig, render_sample_calibration
-    from .calibration.report import rig_errors
-    from .filters.config import step_from_dict
-    from .filters.run import filter_3d_file
     from .io.calibration import save_calibration
-    from .io.exports import save_any_poses3d
-    from .io.pose3d import load_poses3d
+    from .io.pose3d import save_poses3d
+    from .pipeline.config import FOLDERS, Session, load_config
+    from .pipeline.manifest import session_lock
+    from .pipeline.stages import SessionContext
     from .sample import KEYPOINTS, make_sample
     from .synthetic.body import BodyRenderConfig, load_truth, render_body_videos
-    from .triangulation import TriangulationConfig
-    from .triangulation.run import triangulate_files
 
     w, h = cfg.size
 
@@ -317,130 +362,156 @@ def _run_stages(out: Path, cfg: DemoConfig, rep: _Report, progress: bool) -> lis
               f"at {w}x{h}")  # fmt: skip
     walker = make_sample(n_frames=cfg.n_frames, n_cameras=cfg.n_cameras, seed=cfg.seed, fps=cfg.fps, size=cfg.size)
     # Rendered in the sample walker's world (the same pixels as the scaled world's), measured in the scaled one.
-    board_videos = render_sample_calibration(
-        out / "calibration-videos", walker.rig, _board(cfg, 1 / cfg.scale), n_frames=cfg.board_frames,
+    # The board videos go where the pipeline's 'calibrate' stage looks for them: <session>/calibration/.
+    render_sample_calibration(
+        out / FOLDERS["calibration"], walker.rig, _board(cfg, 1 / cfg.scale), n_frames=cfg.board_frames,
         seed=cfg.seed, fps=30, config=RenderConfig(codec="h264"), progress=progress,
     )
-    videos = render_body_videos(walker.rig, walker.truth.points, KEYPOINTS, out / "videos-raw", cfg.fps,
+    videos = render_body_videos(walker.rig, walker.truth.points, KEYPOINTS, out / FOLDERS["videos"], cfg.fps,
                                 config=BodyRenderConfig(supersample=cfg.supersample, seed=cfg.seed),
                                 workers=cfg.workers, progress=progress)  # fmt: skip
     sample = _scaled(walker, cfg.scale)
     rig_true = sample.rig
     save_calibration(rig_true, out / "truth" / "calibration_true.toml", {"source": "mocap3d sample rig (true values)"},
                      units="mm")
-    from .io.pose3d import save_poses3d
-
     save_poses3d(sample.truth, out / "truth" / "pose3d_true.h5")
     board = _board(cfg)
-    board_file = save_board(board, out / "board.toml")
-    truth = load_truth(out / "videos-raw")
+    save_board(board, out / "board.toml")
+    atomic_write_text(out / "config.toml", _project_config(cfg))
+    truth = load_truth(out / FOLDERS["videos"])
     visible = truth["visible"]
     height = float(np.ptp(sample.truth.points[..., 2]))
     rep.values.update(subject_height_mm=height, camera_distance_mm=float(
         np.median(np.linalg.norm(rig_true.centers() - sample.truth.points[0].mean(0), axis=1))))
     rep.stage("render", "done", f"{cfg.n_cameras} cameras, {w}x{h}: {cfg.board_frames} board frames -> "
-              f"calibration-videos/, {cfg.n_frames} frames of a {height:.0f} mm tall walker, cameras "
+              f"calibration/, {cfg.n_frames} frames of a {height:.0f} mm tall walker, cameras "
               f"{rep.values['camera_distance_mm']:.0f} mm away ({visible.mean():.0%} of body parts "
-              f"visible) -> videos-raw/ (H.264); truth -> truth/ and videos-raw/animal_truth.npz")  # fmt: skip
+              f"visible) -> videos-raw/ (H.264); truth -> truth/ and videos-raw/animal_truth.npz; "
+              f"project settings -> config.toml")  # fmt: skip
+
+    # From here on the folder is a project of one session (itself), and every step that `mocap3d run` has is
+    # its stage function, with the settings of config.toml: the demo and the pipeline are one path.
+    session = Session(out.resolve(), out.resolve())
+    ctx = SessionContext(session, load_config(out))
+    with session_lock(session.folder("manifests"), session.name):
+        return _pipeline_stages(out, cfg, rep, progress, ctx, sample, videos, truth, height, board)
+
+
+def _pipeline_stages(out: Path, cfg: DemoConfig, rep: _Report, progress: bool, ctx, sample, videos, truth,
+                     height: float, board) -> list[str]:
+    import json
+
+    import pandas as pd
+
+    from .analysis.angles import compute_angles
+    from .analysis.gait import event_accuracy
+    from .calibration.report import rig_errors
+    from .io.exports import load_any_poses3d
+    from .io.pose3d import load_poses3d
+    from .pipeline.runner import run_stage_limited
+    from .triangulation.run import summarize
+
+    rig_true = sample.rig
+
+    def rel(path: Path) -> str:
+        return Path(path).resolve().relative_to(out.resolve()).as_posix()
 
     # ---------------------------------------------------------------- 2. calibrate
-    rep.start("calibrating from the board videos")
-    rig_est, calib, _ = calibrate_videos(board_file, list(board_videos.values()),
-                                         out / "calibration" / "calibration.toml", CalibrationConfig(),
-                                         workers=cfg.workers, progress=progress)  # fmt: skip
-    errs = rig_errors(rig_true, rig_est)
-    from .calibration.detect import Detections
-    from .calibration.report import physical_check
-
-    check = physical_check(rig_est, Detections.load(out / "calibration" / "calibration_detections.npz"))
-    rig = _align_to_truth(rig_est, rig_true)
-    calibration = save_calibration(rig, out / "calibration.toml",
-                                   {"source": "calibration/calibration.toml, world frame from the true camera centres"},
-                                   units="mm")
+    rep.start("calibrating from the board videos (stage 'calibrate')", heartbeat=True)
+    done = run_stage_limited("calibrate", ctx)
+    rig = ctx.rig  # calibration/calibration.toml, in the true rig's world frame ([calibration] reference)
+    calib = json.loads(ctx.calibration.with_name("calibration_report.json").read_text())
+    check = calib.get("physical_check", {})
+    errs = rig_errors(rig_true, rig)
     centre_mm = float(errs["centre"].max())
     scale_pct = 100 * abs(float(errs["scale"]) - 1)
     distance = float(np.median(np.linalg.norm(rig_true.centers() - rig_true.centers().mean(0), axis=1)))
-    good = calib.median_px < 0.5 and centre_mm < 0.01 * distance and scale_pct < 1 and check.verdict(
-        board.square_length) == "good"
-    rep.values.update(calib_px=calib.median_px, calib_centre_mm=centre_mm, calib_scale_pct=scale_pct,
-                      calib_square_mm=check.square_median, calib_span_pct=check.span_pct)
+    square_mm, span_pct = float(check.get("square_median", np.nan)), float(check.get("span_pct", np.nan))
+    good = calib["median_px"] < 0.5 and centre_mm < 0.01 * distance and scale_pct < 1 and check.get("verdict") == "good"
+    rep.values.update(calib_px=calib["median_px"], calib_centre_mm=centre_mm, calib_scale_pct=scale_pct,
+                      calib_square_mm=square_mm, calib_span_pct=span_pct)  # fmt: skip
     rep.stage("calibrate", "good" if good else "check it",
-              f"reprojection median {calib.median_px:.2f} px (p90 {calib.p90_px:.2f}); board squares measured "
-              f"within {check.square_median:.2f} mm of {board.square_length:g} mm, board span within "
-              f"{check.span_pct:.2f} %; vs truth: camera centres within {centre_mm:.1f} mm, scale off by "
-              f"{scale_pct:.2f} %, focal lengths within {float(errs['focal_pct'].max()):.2f} % -> calibration.toml")
+              f"reprojection median {calib['median_px']:.2f} px (p90 {calib['p90_px']:.2f}); board squares measured "
+              f"within {square_mm:.2f} mm of {board.square_length:g} mm, board span within "
+              f"{span_pct:.2f} %; vs truth: camera centres within {centre_mm:.1f} mm, scale off by "
+              f"{scale_pct:.2f} %, focal lengths within {float(errs['focal_pct'].max()):.2f} % -> "
+              f"{rel(ctx.calibration)}{_skipped(done)}")  # fmt: skip
 
     # ---------------------------------------------------------------- 3-5. label, train, analyse
     if cfg.network:
-        pose_files, err2d = _network_stages(out, cfg, videos, truth, rep, progress)
+        pose_files, err2d = _network_stages(out, cfg, videos, truth, rep, ctx)
     else:
         pose_files, err2d = _truth_2d(out, cfg, truth, rig_true.names, rep)
+        run_stage_limited("analyze", ctx)  # 'not needed': the 2D files are there
 
     # ---------------------------------------------------------------- 6. triangulate
-    rep.start("triangulating (optim)")
+    rep.start("triangulating (stage 'triangulate', optim)", heartbeat=True)
+    for name in ("sync", "filter2d"):  # not needed in the demo's config (one trigger, no 2D filter)
+        run_stage_limited(name, ctx)
     try:
-        poses, summary = triangulate_files(calibration, pose_files, out / "pose3d.h5",
-                                           TriangulationConfig(method="optim", max_gap=cfg.max_gap,
-                                                               score_threshold=cfg.score_threshold),
-                                           units="mm",
-                                           fps=cfg.fps)  # fmt: skip
+        done = run_stage_limited("triangulate", ctx)
     except MocapError as exc:
         rep.stage("triangulate", "failed", str(exc))
         _finish(out, rep)
         raise MocapError(f"the demo stopped at triangulation ({exc}); the 2D network is not good enough yet: "
                          "train longer (--iterations) or label more frames (--labels). See "
                          f"{out / 'report.txt'}.") from None
+    poses = load_poses3d(ctx.pose3d)
+    summary = summarize(poses, ctx.pose3d)
     err3 = np.linalg.norm(poses.points - sample.truth.points, axis=-1)
     m3, p90_3, p99_3 = _stats(err3)
     rep.values.update(err3d_median_mm=m3, err3d_p90_mm=p90_3, err3d_p99_mm=p99_3, triangulated=summary.triangulated)
     rep.stage("triangulate", _verdict_3d(m3, p99_3, height),
               f"{summary.triangulated:.1%} triangulated, reprojection median {summary.median_error:.1f} px; "
-              f"3D error vs truth median {m3:.2f} mm, p90 {p90_3:.2f} mm, p99 {p99_3:.2f} mm -> pose3d.h5")  # fmt: skip
+              f"3D error vs truth median {m3:.2f} mm, p90 {p90_3:.2f} mm, p99 {p99_3:.2f} mm -> "
+              f"{rel(ctx.pose3d)}{_skipped(done)}")  # fmt: skip
 
     # ---------------------------------------------------------------- 7. filter
-    rep.start("filtering in 3D")
-    step = step_from_dict({"type": "butterworth", "cutoff": 6.0, "order": 4}, "3d")
-    filter_3d_file(out / "pose3d.h5", out / "pose3d_filtered.h5", [step], fps=cfg.fps, overwrite=True)
-    filtered = load_poses3d(out / "pose3d_filtered.h5")
+    rep.start("filtering in 3D (stage 'filter3d')")
+    done = run_stage_limited("filter3d", ctx)
+    filtered = load_poses3d(ctx.final_pose3d)
     errf = np.linalg.norm(filtered.points - sample.truth.points, axis=-1)
     mf, p90f, p99f = _stats(errf)
     rep.values.update(filtered_median_mm=mf, filtered_p90_mm=p90f, filtered_p99_mm=p99f)
     rep.stage("filter-3d", _verdict_3d(mf, p99f, height), f"Butterworth 6 Hz: 3D error median {mf:.2f} mm, p90 "
-              f"{p90f:.2f} mm, p99 {p99f:.2f} mm -> pose3d_filtered.h5")  # fmt: skip
+              f"{p90f:.2f} mm, p99 {p99f:.2f} mm -> {rel(ctx.final_pose3d)}{_skipped(done)}")  # fmt: skip
 
     # ---------------------------------------------------------------- 8. angles and gait
-    rep.start("joint angles and gait")
-    angles = compute_angles(filtered, ANGLES)
+    rep.start("joint angles (stage 'angles')")
+    done = run_stage_limited("angles", ctx)
+    angles_file = done.outputs[0]
+    angles = pd.read_csv(angles_file)
     true_angles = compute_angles(sample.truth, ANGLES)
-    save_angles_csv(angles, out / "angles.csv")
     names = list(ANGLES)
     dang = np.abs(angles[names].to_numpy() - true_angles[names].to_numpy())
     ma, p90a, _ = _stats(dang)
     rep.values.update(angle_median_deg=ma, angle_p90_deg=p90a)
     rep.stage("angles", "good" if ma < 3 else "check it",
-              f"{len(names)} joint angles: error vs truth median {ma:.1f} deg, p90 {p90a:.1f} deg -> angles.csv")
+              f"{len(names)} joint angles: error vs truth median {ma:.1f} deg, p90 {p90a:.1f} deg -> "
+              f"{rel(angles_file)}{_skipped(done)}")  # fmt: skip
+    rep.start("gait events (stage 'gait')")
     try:
-        gait = analyze_gait(filtered)
-        save_gait(gait, out / "gait")
-        acc = event_accuracy(gait.events, sample.events, tolerance=3)
+        done = run_stage_limited("gait", ctx)
+        events = pd.read_csv(done.outputs[0])
+        acc = event_accuracy(events, sample.events, tolerance=3)
         timing = float(np.abs(acc["errors"]).mean()) if len(acc["errors"]) else float("nan")
         rep.values.update(gait_recall=acc["recall"], gait_precision=acc["precision"])
         rep.stage("gait", "good" if acc["recall"] > 0.8 and acc["precision"] > 0.8 else "check it",
                   f"{acc['n_matched']} of {acc['n_true']} true foot strikes and toe-offs found within 3 frames "
-                  f"({acc['n_found']} found, mean timing error {timing:.1f} frames) -> gait/")  # fmt: skip
+                  f"({acc['n_found']} found, mean timing error {timing:.1f} frames) -> "
+                  f"{rel(done.outputs[0].parent)}/{_skipped(done)}")  # fmt: skip
     except MocapError as exc:
         rep.stage("gait", "not measured", str(exc))
 
     # ---------------------------------------------------------------- 9. exports
-    rep.start("exporting")
-    written = [save_any_poses3d(filtered, out / f"pose3d{ext}", fps=cfg.fps, units="mm")
-               for ext in (".trc", ".c3d", ".nc")]
-    from .io.exports import load_any_poses3d
-
-    back = load_any_poses3d(written[1])
+    rep.start("exporting (stage 'export')")
+    done = run_stage_limited("export", ctx)
+    written = done.outputs
+    c3d = next(p for p in written if p.suffix == ".c3d")
+    back = load_any_poses3d(c3d)
     rt = float(np.nanmax(np.abs(back.points - filtered.points)))
-    rep.stage("export", "done", f"{', '.join(p.name for p in written)} (C3D read back within {rt:.3f} mm)")
-
+    rep.stage("export", "done", f"{', '.join(rel(p) for p in written)} (C3D read back within {rt:.3f} mm)"
+              f"{_skipped(done)}")  # fmt: skip
     # ---------------------------------------------------------------- 10. pictures
     rep.start("rendering the viewer movie and pictures")
     pictures = _pictures(out, filtered, rig, sample, err3, errf, pose_files, videos, OUTLIER_MM * cfg.scale)
@@ -463,11 +534,11 @@ def _finish(out: Path, rep: _Report) -> None:
 
 
 def _network_stages(out: Path, cfg: DemoConfig, videos: dict[str, Path], truth: dict, rep: _Report,
-                    progress: bool) -> tuple[list[Path], list[np.ndarray]]:
-    """Label from the truth, train, analyse every video; the 2D files and the 2D errors on unlabelled frames."""
+                    ctx) -> tuple[list[Path], list[np.ndarray]]:
+    """Label from the truth (the person labelling), then the pipeline's 'train' and 'analyze' stages; the 2D
+    files and the 2D errors on unlabelled frames."""
     from .io.pose2d import load_track2d
-    from .nn.run import train_project
-    from .nn.videos import AnalyzeConfig, analyze_video, load_predictor
+    from .pipeline.runner import run_stage_limited
 
     rep.start(f"labelling {cfg.labels_per_camera} frames per camera from the truth")
     project, labelled = _make_project(out / "network", cfg, videos, truth, rep)
@@ -476,21 +547,22 @@ def _network_stages(out: Path, cfg: DemoConfig, videos: dict[str, Path], truth: 
               f"pixels of the visible body parts -> network/labeled-data/ (DeepLabCut layout)")  # fmt: skip
 
     tc = project.network.train
-    rep.start(f"training the '{project.network.model.backbone}' network ({tc.iterations} iterations)")
-    trained = train_project(project, progress=progress)
-    loss = f"{trained.losses[0]:.4f} -> {trained.losses[-1]:.4f}" if trained.losses else "n/a"
-    rep.values["train_iterations"] = trained.iterations
-    rep.stage("train", "done", f"{rep.values['preset']} preset, {trained.iterations} iterations, loss {loss} "
-              f"-> {trained.model_path.relative_to(out)}")  # fmt: skip
+    rep.start(f"training the '{project.network.model.backbone}' network ({tc.iterations} iterations; stage 'train')",
+              heartbeat=True)  # fmt: skip
+    done = run_stage_limited("train", ctx)
+    rep.values["train_iterations"] = tc.iterations
+    model = project.model_dir / "model.pt"
+    rep.stage("train", "done", f"{rep.values['preset']} preset: {done.note or 'trained'} -> "
+              f"{model.relative_to(out)}{_skipped(done)}")  # fmt: skip
 
-    rep.start("analysing every video")
-    predictor, info = load_predictor(trained.model_path, backend="onnx")  # ~3x torch's frames/s on a CPU
-    acfg = AnalyzeConfig(pcutoff=project.pcutoff, name_with_scorer=False, save_csv=False, overwrite=True)
-    results = [analyze_video(predictor, info.bodyparts, v, out / "pose-2d", acfg, project.skeleton, progress=progress)
-               for v in videos.values()]  # fmt: skip
+    rep.start("analysing every video (stage 'analyze')", heartbeat=True)
+    done = run_stage_limited("analyze", ctx)
+    files = ctx.pose_files()
     err2d = []
-    for c, (cam, res) in enumerate(zip(videos, results, strict=True)):
-        pts = load_track2d(res.output).points[:, 0]
+    n_frames = 0
+    for c, cam in enumerate(videos):  # the rig's (and the truth's) camera order
+        pts = load_track2d(files[cam]).points[:, 0]
+        n_frames += len(pts)
         e = np.linalg.norm(pts - truth["points2d"][c], axis=-1)
         mask = truth["visible"][c].copy()
         mask[labelled[cam]] = False  # unlabelled frames only
@@ -501,10 +573,15 @@ def _network_stages(out: Path, cfg: DemoConfig, videos: dict[str, Path], truth: 
     far = float((e2 > 10).mean()) if e2.size else float("nan")
     rep.values.update(err2d_median_px=med2, err2d_p90_px=p90_2, err2d_over10=far)
     verdict = "good" if med2 < 3 else ("usable" if med2 < 8 else "poor: label more frames or train longer")
-    speed = sum(r.frames for r in results) / max(sum(r.seconds for r in results), 1e-9)
+    speed = f"; {n_frames / done.seconds:.0f} frames/s" if done.status == "done" and done.seconds > 0 else ""
     rep.stage("analyse", verdict, f"2D error on unlabelled frames (visible body parts): median {med2:.1f} px, "
-              f"p90 {p90_2:.1f} px, {far:.1%} over 10 px; {speed:.0f} frames/s -> pose-2d/")  # fmt: skip
-    return [r.output for r in results], err2d
+              f"p90 {p90_2:.1f} px, {far:.1%} over 10 px{speed} -> pose-2d/{_skipped(done)}")  # fmt: skip
+    return [files[cam] for cam in videos], err2d
+
+
+def _skipped(outcome) -> str:
+    """Said after a stage line when the pipeline found the stage's outputs complete from an earlier run."""
+    return " (complete from an earlier run: skipped)" if outcome.status == "skipped" else ""
 
 
 def _truth_2d(out: Path, cfg: DemoConfig, truth: dict, cameras, rep: _Report,
@@ -569,7 +646,7 @@ def _make_project(folder: Path, cfg: DemoConfig, videos: dict[str, Path], truth:
                     label_file_path(sub, "demo"))
         labelled[cam] = frames
     toml_path = folder / "project.toml"
-    create_project(toml_path, "walker", list(KEYPOINTS), videos=[str(v.resolve()) for v in videos.values()],
+    create_project(toml_path, "walker", list(KEYPOINTS), videos=[os.path.relpath(v, folder) for v in videos.values()],
                    skeleton=list(EDGES), preset_name=name, scorer="demo", cameras=cams)  # fmt: skip
     project = load_project(toml_path)
     project.train_fraction = 1.0
@@ -577,6 +654,10 @@ def _make_project(folder: Path, cfg: DemoConfig, videos: dict[str, Path], truth:
     # and a mirrored crop would teach that a light arm may be the right one (measured: with flips, 40-55 % of
     # the 2D errors over 10 px were left/right swaps).
     project.network = project.network.replace(augment=project.network.augment.replace(flip=False))
+    # The rat-sized walker fills enough of a 1280x1024 frame at half size; the accuracy presets' 0.85 (for small
+    # animals like openfield's mouse) would make analysing every frame ~3x slower than the 10-minute budget allows.
+    if name in ("lite0", "lite1", "lite2"):
+        project.network = project.network.replace(model=project.network.model.replace(input_scale=0.5))
     if cfg.iterations:
         train_cfg = project.network.train.replace(iterations=int(cfg.iterations),
                                                   checkpoint_every=max(int(cfg.iterations), 1))

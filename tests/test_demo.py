@@ -152,7 +152,7 @@ def test_quick_demo_every_stage_reports_its_error_against_the_truth(quick_demo):
     truth = load_poses3d(out / "truth" / "pose3d_true.h5")  # the rat-sized world: 0.15 x the rendered walker's
     np.testing.assert_allclose(truth.points, 0.15 * load_truth(out / "videos-raw")["points3d"], rtol=1e-9)
     assert 200 < report["subject_height_mm"] < 300
-    for name, key in (("pose3d.h5", "err3d"), ("pose3d_filtered.h5", "filtered")):
+    for name, key in (("pose-3d/out.h5", "err3d"), ("pose-3d-filtered/out.h5", "filtered")):
         err = np.linalg.norm(load_poses3d(out / name).points - truth.points, axis=-1)
         assert report[f"{key}_median_mm"] == pytest.approx(np.nanmedian(err), rel=1e-9)
         assert report[f"{key}_p99_mm"] == pytest.approx(np.nanpercentile(err, 99), rel=1e-9)
@@ -164,7 +164,7 @@ def test_quick_demo_every_stage_reports_its_error_against_the_truth(quick_demo):
     assert report["angle_median_deg"] < 5
     assert report["gait_recall"] >= 0.6
     for ext in (".trc", ".c3d", ".nc"):
-        back = load_any_poses3d(out / f"pose3d{ext}")
+        back = load_any_poses3d(out / "exports" / f"out{ext}")
         assert back.n_frames == 60 and len(back.keypoints) == len(KEYPOINTS)
     assert (out / "report.png").stat().st_size > 10_000
     for picture in ("error_3d.png", "skeleton.png", "reprojection.png", "calibration/calibration_physical.png",
@@ -177,13 +177,54 @@ def test_quick_demo_every_stage_reports_its_error_against_the_truth(quick_demo):
 
 def test_quick_demo_videos_play_in_a_browser(quick_demo):
     out, _ = quick_demo
-    videos = [*sorted((out / "videos-raw").glob("*.mp4")), *sorted((out / "calibration-videos").glob("*.mp4"))]
+    videos = [*sorted((out / "videos-raw").glob("*.mp4")), *sorted((out / "calibration").glob("*.mp4"))]
     assert len(videos) == 8
     videos.append(out / "overlay-cam1.mp4")
     if (out / "walk.mp4").exists():
         videos.append(out / "walk.mp4")
     for video in videos:
         assert video_codec(video) == {"codec": "h264", "pix_fmt": "yuv420p", "faststart": "yes"}, video
+
+
+def _statuses(report) -> dict[str, str]:
+    (session,) = report.sessions
+    assert session.ok, session.error
+    return {s.stage: s.status for s in session.stages}
+
+
+def test_quick_demo_is_a_project_that_mocap3d_run_finds_complete(quick_demo):
+    """The demo's folder is a project of one session: ``mocap3d run`` finds every stage the demo ran complete;
+    an output deleted is made again by its stage alone, equal to the demo's."""
+    from mocap3d.io.pose3d import load_poses3d
+    from mocap3d.pipeline import run_project
+
+    out, _ = quick_demo
+    res = _run("run", out, "--workers", "0", "--no-progress")
+    assert res.exit_code == 0, res.output
+    assert "nothing to do" in res.output
+    statuses = _statuses(run_project(out, workers=0, progress=False))
+    ran = {"calibrate", "triangulate", "filter3d", "angles", "gait", "export"}  # --no-network: 2D files from the truth
+    assert {k for k, v in statuses.items() if v == "skipped"} == ran
+    assert all(statuses[k] == "not needed" for k in statuses.keys() - ran)
+    # the demo's settings are the project's: its calibration, in the truth's world frame, is the one triangulated
+    record = json.loads((out / ".mocap3d" / "triangulate.json").read_text())
+    assert record["params"]["triangulation"]["method"] == "optim" and "calibration/calibration.toml" in record["inputs"]
+    assert record["params"]["triangulation"]["score_threshold"] == 0.5
+
+    before = load_poses3d(out / "pose-3d" / "out.h5")
+    (out / "pose-3d" / "out.h5").unlink()
+    statuses = _statuses(run_project(out, workers=0, progress=False))
+    assert statuses["triangulate"] == "done"
+    assert statuses["calibrate"] == "skipped"
+    # the same 3D points again: the dependents find their input unchanged (or, if not, run again)
+    after = load_poses3d(out / "pose-3d" / "out.h5")
+    np.testing.assert_array_equal(after.points, before.points)
+    assert all(statuses[k] in ("skipped", "done") for k in ("filter3d", "angles", "gait", "export"))
+
+    (out / "exports" / "out.c3d").unlink()
+    statuses = _statuses(run_project(out, workers=0, progress=False))
+    assert [k for k, v in statuses.items() if v == "done"] == ["export"]
+    assert (out / "exports" / "out.c3d").is_file()
 
 
 def test_demo_rejects_bad_settings(tmp_path):
@@ -218,6 +259,13 @@ def test_quick_demo_with_a_network(tmp_path):
         errs.append(err[mask])
     report = json.loads((out / "report.json").read_text())
     assert report["err2d_median_px"] == pytest.approx(np.median(np.concatenate(errs)), rel=1e-9)
+    # the network was trained and run by the pipeline's stages: `mocap3d run` finds them complete
+    from mocap3d.pipeline import run_project
+
+    (session,) = run_project(out, workers=0, progress=False).sessions
+    statuses = {s.stage: s.status for s in session.stages}
+    assert statuses["train"] == "skipped" and statuses["analyze"] == "skipped", statuses
+    assert json.loads((out / "network" / ".mocap3d" / "train.json").read_text())["outputs"]
     if res.exit_code == 0:
         assert report["triangulated"] > 0
     else:  # 40 iterations may not find the body yet: the demo says so in one sentence and stops

@@ -83,8 +83,9 @@ def test_run_takes_every_individual_through_every_stage(project):
     assert not report.failed, report.table()
     [result] = report.sessions
     assert {s.stage: s.status for s in result.stages} == {
-        "calibrate": "not needed", "analyze": "not needed", "sync": "not needed", "filter2d": "not needed",
-        "triangulate": "done", "filter3d": "done", "angles": "done", "export": "done",
+        "calibrate": "not needed", "train": "not needed", "analyze": "not needed", "sync": "not needed",
+        "filter2d": "not needed", "triangulate": "done", "filter3d": "done", "angles": "done", "gait": "not needed",
+        "export": "done",
     }  # fmt: skip
     session = project / "pair01"
     truth = load_individuals(session / "ground_truth.h5")

@@ -111,8 +111,9 @@ def test_run_writes_every_stage_and_matches_truth(project):
     assert not report.failed, report.table()
     for result in report.sessions:
         status = {s.stage: s.status for s in result.stages}
-        assert status == {"calibrate": "not needed", "analyze": "not needed", "sync": "not needed",
-                          "filter2d": "done", "triangulate": "done", "filter3d": "done", "angles": "done",
+        assert status == {"calibrate": "not needed", "train": "not needed", "analyze": "not needed",
+                          "sync": "not needed", "gait": "not needed", "filter2d": "done", "triangulate": "done",
+                          "filter3d": "done", "angles": "done",
                           "export": "done"}  # fmt: skip
     session = project / "day1" / "walk01"
     truth = load_h5(session / "ground_truth.h5")
@@ -339,4 +340,33 @@ def test_cli_run_unknown_stage_and_missing_project(tmp_path):
 
 
 def test_stage_order_is_the_documented_one():
-    assert STAGE_ORDER == ("calibrate", "analyze", "sync", "filter2d", "triangulate", "filter3d", "angles", "export")
+    assert STAGE_ORDER == ("calibrate", "train", "analyze", "sync", "filter2d", "triangulate", "filter3d", "angles",
+                           "gait", "export")  # fmt: skip
+
+
+def test_calibration_reference_gives_the_world_frame():
+    """``[calibration] reference``: a new calibration moved rigidly onto an earlier one's camera centres."""
+    from mocap3d.calibration.pipeline import align_to_reference
+    from mocap3d.camera import rodrigues, rotation_to_rodrigues
+    from mocap3d.errors import CalibrationError
+    from mocap3d.sample import make_rig
+
+    ref = make_rig(4)
+    r = rodrigues(np.array([0.3, -1.2, 0.5]))
+    t = np.array([100.0, -2000.0, 40.0])
+    # the same cameras in another world frame (x_other = r x + t), as a calibration in camera 1's frame would be
+    # x_cam = R x + tvec = R r^T (x_other - t) + tvec
+    moved = ref.replace(rvec=rotation_to_rodrigues(ref.R @ r.T), tvec=ref.tvec - np.einsum("cij,j->ci", ref.R @ r.T, t))
+    np.testing.assert_allclose(moved.centers(), ref.centers() @ r.T + t, atol=1e-9)
+    back = align_to_reference(moved, ref)
+    np.testing.assert_allclose(back.centers(), ref.centers(), atol=1e-6)
+    np.testing.assert_allclose(back.R, ref.R, atol=1e-9)
+    pts = np.random.default_rng(0).normal(0, 500, (7, 3)) + [0, 0, 900]
+    np.testing.assert_allclose(back.project(pts[None])[:, 0], ref.project(pts[None])[:, 0], atol=1e-6)
+    with pytest.raises(CalibrationError, match="at least 3 cameras"):
+        align_to_reference(moved, ref.select(["cam1", "cam2"]))
+    for bad, what in (({"reference": 3}, "reference must be"), ({"pictures": "yes"}, "pictures must be")):
+        with pytest.raises(ProjectError, match=what):
+            ProjectConfig.from_dict({"calibration": bad})
+    cfg = ProjectConfig.from_dict({"calibration": {"board": "b.toml", "reference": "lab.toml", "pictures": True}})
+    assert cfg.calibration_reference == "lab.toml" and cfg.calibration_pictures

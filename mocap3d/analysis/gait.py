@@ -58,6 +58,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config import Config
 from ..errors import MocapError
 from ..gaps import fill_gaps, running_median
 from ..io.atomic import atomic_path, save_figure
@@ -89,8 +90,11 @@ _FOOT_NAMES = {
 
 
 @dataclass(frozen=True)
-class GaitConfig:
-    """Parameters of gait event detection. Thresholds are fractions of the trial's own ranges."""
+class GaitConfig(Config):
+    """Parameters of gait event detection (the ``[gait]`` table). Thresholds are fractions of the trial's own ranges."""
+
+    section = "gait"
+    what = "gait setting"
 
     up: str = "z"  # world axis pointing up: "x", "y" or "z", optionally "-y"
     left: tuple[str, ...] | None = None  # foot keypoints of each side; None: found by name

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..camera import CameraRig
+from ..camera import CameraRig, rotation_to_rodrigues
 from ..errors import CalibrationError
 from ..io.matching import camera_name_from_path
 from .bundle import Observations, bundle_adjust
@@ -30,9 +30,9 @@ from .extrinsics import (
     view_poses,
 )
 from .intrinsics import calibrate_camera, select_views, usable_views
-from .report import CalibrationReport, CameraReport, write_report
+from .report import CalibrationReport, CameraReport, umeyama, write_report
 
-__all__ = ["calibrate", "calibrate_videos", "camera_name_from_path", "initial_rig"]
+__all__ = ["align_to_reference", "calibrate", "calibrate_videos", "camera_name_from_path", "initial_rig"]
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,29 @@ def _world_from_board(rig: CameraRig, T_world_board: np.ndarray, index: int) -> 
     cam[:, 3, 3] = 1
     rvec, tvec = from_transform(cam @ T_w_new)  # T_cam_new = T_cam_world T_world_new
     return rig.replace(rvec=rvec, tvec=tvec), invert_transform(T_w_new) @ T_world_board
+
+
+def align_to_reference(rig: CameraRig, reference: CameraRig) -> CameraRig:
+    """``rig`` moved rigidly (no scaling) so that its camera centres best match ``reference``'s.
+
+    A calibration fixes the world only up to a rigid motion (by default the first
+    camera's frame). A lab that keeps its cameras in place and calibrates again
+    keeps its world frame (floor, "up", the walkway's axis) by aligning the new
+    calibration to an earlier one; the demo aligns to the true rig. Cameras are
+    matched by name; at least 3 shared cameras not on one line are needed.
+    """
+    shared = [n for n in rig.names if n in reference.names]
+    if len(shared) < 3:
+        raise CalibrationError(
+            f"the reference calibration shares {len(shared)} camera(s) ({', '.join(shared) or 'none'}) with this one "
+            f"({', '.join(rig.names)}); aligning the world frame needs at least 3 cameras of the same names."
+        )
+    ours, theirs = rig.select(shared).centers(), reference.select(shared).centers()
+    _, r, t = umeyama(ours, theirs, with_scale=False)  # x_ref = r x + t
+    # x_cam = R x + t_cam = R r^T (x_ref - t) + t_cam
+    rot = rig.R @ r.T
+    tvec = rig.tvec - np.einsum("cij,j->ci", rot, t)
+    return rig.replace(rvec=rotation_to_rodrigues(rot), tvec=tvec)
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,15 @@ key; :class:`ProjectConfig` reads the whole file: ``ProjectConfig.from_toml``)::
 
     [calibration]                   # CalibrationConfig, plus:
     board = "board.toml"            # board file (relative to the project root)
+    reference = "lab.toml"          # optional: take this calibration's world frame (rigid, by camera centres)
+    pictures = false                # also draw the calibration report's pictures
 
     [network]                       # NetworkTable: the 'analyze' stage, videos-raw/ -> pose-2d/
     analyzer = "mocap3d.nn:analyze" # "package.module:function"; the other keys are its options
     model = "models/walker"
+    # or, instead of model: a 2D-network project (mocap3d project create) that the 'train' stage trains
+    # from its labelled frames; 'analyze' then uses its network
+    project = "network/project.toml"
 
     [sync]                          # SyncConfig
     method = "keypoints"            # none | keypoints | flash
@@ -49,6 +54,9 @@ key; :class:`ProjectConfig` reads the whole file: ``ProjectConfig.from_toml``)::
 
     [angles]                        # anipose's [angles]
     l_knee = ["l_hip", "l_knee", "l_ankle"]
+
+    [gait]                          # GaitConfig (mocap3d.analysis.gait); the table's presence runs the stage
+    up = "z"
 
     [export]                        # ExportConfig
     formats = ["trc", "c3d"]
@@ -63,7 +71,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..calibration.config import CalibrationConfig
 from ..config import Config, coerce
@@ -73,6 +81,9 @@ from ..io.matching import InputMatching
 from ..io.settings import check_tables, did_you_mean, read_toml
 from ..triangulation.config import TriangulationConfig
 from .sync import SyncConfig
+
+if TYPE_CHECKING:
+    from ..analysis.gait import GaitConfig
 
 __all__ = [
     "ProjectError",
@@ -100,6 +111,7 @@ FOLDERS: dict[str, str] = {
     "pose3d": "pose-3d",
     "pose3d_filtered": "pose-3d-filtered",
     "angles": "angles",
+    "gait": "gait",
     "exports": "exports",
     "manifests": ".mocap3d",
 }
@@ -182,6 +194,7 @@ class NetworkTable(Config):
     """
 
     analyzer: str | None = None
+    project: str | None = None
     options: tuple[tuple[str, Any], ...] = ()
 
     section: ClassVar[str] = "network"
@@ -199,9 +212,9 @@ class NetworkTable(Config):
     def from_dict(cls, data: Mapping[str, Any], source: str = "config") -> NetworkTable:
         """``analyzer`` through the one coercion; every other key is an option of the analyzer."""
         data = dict(data)
-        typed = coerce(cls, {"analyzer": data.pop("analyzer")} if "analyzer" in data else {}, source, cls.error)
+        typed = coerce(cls, {k: data.pop(k) for k in ("analyzer", "project") if k in data}, source, cls.error)
         try:
-            return cls(analyzer=typed.get("analyzer"), options=tuple(data.items()))
+            return cls(analyzer=typed.get("analyzer"), project=typed.get("project"), options=tuple(data.items()))
         except ProjectError as exc:
             raise ProjectError(f"{source}: {exc}") from None
 
@@ -216,7 +229,8 @@ class NetworkTable(Config):
 
     def to_dict(self) -> dict[str, Any]:
         """The table as written (its manifest parameters): the options, and ``analyzer`` when given."""
-        return {**self.kwargs(), **({"analyzer": self.analyzer} if self.analyzer is not None else {})}
+        return {**self.kwargs(), **({"analyzer": self.analyzer} if self.analyzer is not None else {}),
+                **({"project": self.project} if self.project is not None else {})}
 
     def check_options(self, analyzer: Any, where: str) -> None:
         """A :class:`ProjectError` naming the ``[network]`` keys that ``analyzer`` does not take (or a missing one)."""
@@ -240,6 +254,8 @@ class ProjectConfig(Config):
 
     project: ProjectSettings = field(default_factory=ProjectSettings)
     board: str | None = None
+    calibration_reference: str | None = None  # [calibration] reference
+    calibration_pictures: bool = False  # [calibration] pictures
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     network: NetworkTable = field(default_factory=NetworkTable)
     sync: SyncConfig = field(default_factory=SyncConfig)
@@ -247,6 +263,7 @@ class ProjectConfig(Config):
     inputs: InputMatching = field(default_factory=InputMatching)  # cam_regex, individual: in [triangulation]
     filters: FilterPipeline = field(default_factory=FilterPipeline)
     angles: dict[str, list[str]] = field(default_factory=dict)
+    gait: GaitConfig | None = None  # None: no [gait] table, no gait stage
     export: ExportConfig = field(default_factory=ExportConfig)
 
     error: ClassVar[type[MocapError]] = ProjectError
@@ -255,7 +272,7 @@ class ProjectConfig(Config):
     def from_dict(cls, data: Mapping[str, Any], source: str = CONFIG_NAME) -> ProjectConfig:
         """Read every table of a parsed ``config.toml`` (each through its own config class)."""
         known = {"project", "calibration", "network", "sync", "triangulation", "filter2d", "filter3d", "angles",
-                 "export"}  # fmt: skip
+                 "gait", "export"}  # fmt: skip
         check_tables(data, known - {"filter2d", "filter3d"}, source, arrays=("filter2d", "filter3d"), scalar_ok=(),
                      error=ProjectError)  # fmt: skip
         unknown = sorted(set(data) - known)
@@ -265,6 +282,12 @@ class ProjectConfig(Config):
                                f"settings go in the tables {', '.join(sorted(known))}.")  # fmt: skip
         calib = dict(data.get("calibration", {}))
         board = calib.pop("board", None)
+        reference = calib.pop("reference", None)
+        pictures = calib.pop("pictures", False)
+        if reference is not None and not isinstance(reference, str):
+            raise ProjectError(f"{source}: [calibration] reference must be the path of a calibration file.")
+        if not isinstance(pictures, bool):
+            raise ProjectError(f"{source}: [calibration] pictures must be true or false.")
         angles = dict(data.get("angles", {}))
         for name, parts in angles.items():
             if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
@@ -272,6 +295,8 @@ class ProjectConfig(Config):
         return cls(
             project=ProjectSettings.from_dict(data.get("project", {}), f"{source}: [project]"),
             board=board,
+            calibration_reference=reference,
+            calibration_pictures=pictures,
             calibration=CalibrationConfig.from_dict(calib, source),
             network=NetworkTable.from_dict(data.get("network", {}), f"{source}: [network]"),
             sync=SyncConfig.from_dict(data.get("sync", {}), f"{source}: [sync]"),
@@ -279,6 +304,7 @@ class ProjectConfig(Config):
             inputs=InputMatching.from_table(dict(data.get("triangulation", {})), source),
             filters=FilterPipeline.from_dict(data),
             angles=angles,
+            gait=_gait(data, source),
             export=ExportConfig.from_dict(data.get("export", {}), f"{source}: [export]"),
         )
 
@@ -298,6 +324,14 @@ class ProjectConfig(Config):
                 value = dataclasses.asdict(value)
             out[part] = value
         return json.loads(json.dumps(out, sort_keys=True, default=list))
+
+
+def _gait(data: Mapping[str, Any], source: str):
+    if "gait" not in data:
+        return None
+    from ..analysis.gait import GaitConfig  # pandas: only for projects that ask for gait (fast `mocap3d --help`)
+
+    return GaitConfig.from_dict(data["gait"], f"{source}: [gait]")
 
 
 def params_hash(params: Mapping[str, Any]) -> str:

@@ -29,7 +29,7 @@ from ..errors import MocapError
 from ..io.atomic import atomic_write_text, pid_alive, sweep_partial
 
 __all__ = ["fingerprint", "is_complete", "write_record", "read_record", "remove_partial", "record_path",
-           "session_lock", "remove_stale_lock"]
+           "session_lock", "shared_lock", "remove_stale_lock"]
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ def _create_lock(path: Path, holder: dict) -> None:
 
 
 @contextlib.contextmanager
-def session_lock(manifests: Path, name: str) -> Iterator[None]:
+def session_lock(manifests: Path, name: str, lock: str = "lock") -> Iterator[None]:
     """Hold ``<manifests>/lock`` while a session runs, so that two runs never work on one session at once.
 
     A lock left by a process of this host that no longer exists (killed) is taken
@@ -248,7 +248,7 @@ def session_lock(manifests: Path, name: str) -> Iterator[None]:
     :class:`~mocap3d.errors.MocapError` that names it.
     """
     manifests.mkdir(parents=True, exist_ok=True)
-    path = manifests / "lock"
+    path = manifests / lock
     me = {"host": socket.gethostname(), "pid": os.getpid(), "start": _start_time(os.getpid())}
     for _ in range(3):
         try:
@@ -274,3 +274,29 @@ def session_lock(manifests: Path, name: str) -> Iterator[None]:
         yield
     finally:
         path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def shared_lock(folder: Path, what: str, stage: str, poll_s: float = 1.0) -> Iterator[None]:
+    """Hold ``<folder>/<stage>.lock``, waiting while another live process holds it (see :func:`session_lock`).
+
+    For work that several sessions need and one makes (the project's network):
+    the sessions that come second wait for it instead of failing. Its own file,
+    not ``lock``: the folder may be a session's, whose lock this process holds.
+    """
+    waited = 0.0
+    while True:
+        lock = session_lock(folder, what, lock=f"{stage}.lock")
+        try:
+            lock.__enter__()
+        except MocapError as exc:
+            if waited % 30 < poll_s:
+                log.info("%s: waiting (%s)", what, exc)
+            time.sleep(poll_s)
+            waited += poll_s
+            continue
+        break
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)

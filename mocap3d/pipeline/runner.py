@@ -16,6 +16,7 @@ run that was killed is finished by running it again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import traceback
@@ -28,9 +29,12 @@ from .config import ProjectConfig, ProjectError, Session, find_sessions, load_co
 from .manifest import remove_stale_lock, session_lock
 from .stages import STAGE_ORDER, SessionContext, StageOutcome, check_stage, run_stage
 
-__all__ = ["SessionResult", "ProjectReport", "run_session", "run_project", "select_stages"]
+__all__ = ["SessionResult", "ProjectReport", "run_session", "run_project", "run_stage_limited", "select_stages"]
 
 log = logging.getLogger(__name__)
+
+#: Stages whose libraries manage their own threads (left out of the one-BLAS-thread limit).
+OWN_THREADS = frozenset({"train", "analyze"})
 
 
 @dataclass
@@ -109,15 +113,10 @@ def run_session(session: Session, config: ProjectConfig, stages: Sequence[str], 
 
 def _run_stages(session: Session, config: ProjectConfig, stages: Sequence[str], force: bool,
                 result: SessionResult) -> None:  # fmt: skip
-    from threadpoolctl import threadpool_limits
-
     ctx = SessionContext(session, config)
     for name in stages:
         try:
-            # One BLAS thread wherever the session runs: Dask workers get one (its nanny sets OMP/MKL/OpenBLAS
-            # threads to 1), and a threaded BLAS sums in another order, so outputs would differ in the last bits.
-            with threadpool_limits(1):
-                outcome = run_stage(name, ctx, force=force)
+            outcome = run_stage_limited(name, ctx, force=force)
         except MocapError as exc:
             result.error = f"{name}: {exc}"
         except OSError as exc:  # permission denied, disk full, a missing folder: one sentence naming the path
@@ -133,6 +132,19 @@ def _run_stages(session: Session, config: ProjectConfig, stages: Sequence[str], 
             break
         result.stages.append(outcome)
         log.info("%s %s: %s %s", session.name, name, outcome.status, outcome.note)
+
+
+def run_stage_limited(name: str, ctx: SessionContext, force: bool = False) -> StageOutcome:
+    """:func:`~.stages.run_stage` as ``mocap3d run`` runs it (and ``mocap3d demo``, through the same function).
+
+    One BLAS thread wherever the session runs: Dask workers get one (its nanny sets OMP/MKL/OpenBLAS threads
+    to 1), and a threaded BLAS sums in another order, so outputs would differ in the last bits. The network
+    stages keep their threads: torch and ONNX Runtime use every core of a serial run.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1) if name not in OWN_THREADS else contextlib.nullcontext():
+        return run_stage(name, ctx, force=force)
 
 
 def _if_complete(session: Session, config: ProjectConfig, stages: Sequence[str]) -> SessionResult | None:

@@ -6,8 +6,9 @@ depend on), skips it when the manifest says it is complete (see
 its outputs atomically and records what it did. A stage that does not apply
 (no 2D filter configured, 2D files already there) says so and writes nothing.
 
-Order: ``calibrate``, ``analyze``, ``sync``, ``filter2d``, ``triangulate``,
-``filter3d``, ``angles``, ``export``. :data:`STAGES` maps names to functions;
+Order: ``calibrate``, ``train`` (the ``[network] project``'s network, once for
+all sessions), ``analyze``, ``sync``, ``filter2d``, ``triangulate``,
+``filter3d``, ``angles``, ``gait``, ``export``. :data:`STAGES` maps names to functions;
 :func:`register_stage` adds or replaces one (e.g. another 2D network).
 """
 
@@ -61,6 +62,9 @@ class StageWork:
     outputs: list[Path]
     params: dict
     run: Callable[[], list[str]]
+    #: Where the stage's record lives when its outputs serve several sessions (the network a project trains
+    #: once); None: the session's own ``.mocap3d/``.
+    shared: Path | None = None
 
 
 class SessionContext:
@@ -142,15 +146,72 @@ def _plan_calibrate(ctx: SessionContext) -> StageWork | str:
         )
     board = (ctx.session.root / ctx.config.board).resolve()
     out = folder / "calibration.toml"
+    reference = (ctx.session.root / ctx.config.calibration_reference).resolve() if ctx.config.calibration_reference \
+        else None  # fmt: skip
+    pictures = ctx.config.calibration_pictures
 
     def run() -> list[str]:
-        from ..calibration.pipeline import calibrate_videos
+        from ..calibration.boards import board_units
+        from ..calibration.pipeline import align_to_reference, calibrate_videos
+        from ..io.calibration import load_calibration, save_calibration
 
-        _, report, _ = calibrate_videos(board, videos, out, ctx.config.calibration, workers=1, pictures=False,
-                                        progress=False)  # fmt: skip
-        return [f"calibrated {len(videos)} cameras, median reprojection error {report.median_px:.2f} px"]
+        rig, report, _ = calibrate_videos(board, videos, out, ctx.config.calibration, workers=1, pictures=pictures,
+                                          progress=False)  # fmt: skip
+        lines = [f"calibrated {len(videos)} cameras, median reprojection error {report.median_px:.2f} px"]
+        if reference is not None:
+            rig = align_to_reference(rig, load_calibration(reference))
+            save_calibration(rig, out, {"adjusted": True, "error": report.median_px,
+                                        "world": f"camera centres of {ctx.config.calibration_reference}"},
+                             units=board_units(board))  # fmt: skip
+            lines.append(f"world frame from {ctx.config.calibration_reference}")
+        return lines
 
-    return StageWork([board, *videos], [out], {"board": ctx.config.board, **ctx.config.params("calibration")}, run)
+    params = {"board": ctx.config.board, "reference": ctx.config.calibration_reference, "pictures": pictures,
+              **ctx.config.params("calibration")}  # fmt: skip
+    return StageWork([board, *videos, *([reference] if reference else [])], [out], params, run)
+
+
+def _network_project(ctx: SessionContext):
+    """The ``[network] project`` (a 2D-network project TOML, relative to the project root), or None."""
+    name = ctx.config.network.project
+    if name is None:
+        return None
+    from ..nn.project import load_project
+
+    path = (ctx.session.root / str(name)).resolve()
+    if not path.is_file():
+        raise ProjectError(f"[network] project = \"{name}\": no such file under {ctx.session.root}; create it with "
+                           "`mocap3d project create`, or set model = \"path/to/model.pt\" instead.")  # fmt: skip
+    return load_project(path)
+
+
+def _plan_train(ctx: SessionContext) -> StageWork | str:
+    """The ``[network] project``'s labelled frames -> its trained network (``models/<name>/model.pt``).
+
+    One network serves every session, so its record lives beside the project
+    (``<project folder>/.mocap3d/train.json``): the first session that needs it
+    trains it and the others find it complete. It is trained again when the
+    project file or its labelled frames change; a training that was killed
+    resumes from its last snapshot.
+    """
+    project = _network_project(ctx)
+    if project is None:
+        return "no [network] project to train"
+    labelled = project.data_root / "labeled-data"
+    model = project.model_dir / "model.pt"
+    shared = project.folder / FOLDERS["manifests"]
+    fresh = manifest.read_record(shared, "train") is not None  # read before run_stage removes it
+
+    def run() -> list[str]:
+        from ..nn.run import train_project
+
+        # resume a killed run (no record); a finished one whose inputs changed starts afresh
+        trained = train_project(project, resume=not fresh, progress=False)
+        loss = f", loss {trained.losses[0]:.4f} -> {trained.losses[-1]:.4f}" if trained.losses else ""
+        return [f"trained '{project.network.model.backbone}' for {trained.iterations} iterations{loss}"]
+
+    return StageWork([project.path, labelled], [model], {"project": str(ctx.config.network.project)}, run,
+                     shared=shared)
 
 
 def _load_analyzer(spec: str) -> Callable:
@@ -165,6 +226,16 @@ def _load_analyzer(spec: str) -> Callable:
             "another analyzer as \"package.module:function\", or run your network (DeepLabCut, SLEAP, ...) into "
             "pose-2d/ first."
         ) from None
+
+
+def _accepts(function: Callable, name: str) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params  # not **options: a wrapper may pass them on to a function that takes no such option
 
 
 def _worker_client():
@@ -191,25 +262,43 @@ def _plan_analyze(ctx: SessionContext) -> StageWork | str:
     own task (the analyzer is called once per video, on any worker).
     """
     pose_dir = ctx.session.folder("pose2d")
-    if pose_dir.is_dir() and any(not p.name.startswith(".") for p in pose_dir.iterdir()):
+    ran_before = manifest.read_record(ctx.session.folder("manifests"), "analyze") is not None
+    if not ran_before and pose_dir.is_dir() and any(not p.name.startswith(".") for p in pose_dir.iterdir()):
         return "2D files already in pose-2d/"
     videos = ctx.videos(ctx.session.folder("videos"))
     if not videos:
         raise ProjectError(f"session {ctx.session.name}: neither videos in videos-raw/ nor 2D files in pose-2d/.")
-    network = ctx.config.network
-    options = network.kwargs()
-    spec = network.spec
-    if spec == DEFAULT_ANALYZER and "model" not in options:
+    table = ctx.config.network
+    options = table.kwargs()
+    spec = table.spec
+    project = _network_project(ctx)
+    model: Path | None = None
+    if spec != DEFAULT_ANALYZER:
+        pass  # another analyzer's options are its own business
+    elif project is not None and "model" not in options:
+        model = project.model_dir / "model.pt"  # the 'train' stage's network
+        options["model"] = str(model)
+        options.setdefault("pcutoff", project.pcutoff)
+    elif "model" in options:  # relative to the project root, as every path of config.toml
+        model = (ctx.session.root / str(options["model"])).resolve()
+        options["model"] = str(model)
+    if spec == DEFAULT_ANALYZER and model is None:
         raise ProjectError(
             f"session {ctx.session.name}: videos-raw/ has videos but no 2D files in pose-2d/, and config.toml's "
-            '[network] table names no trained network; set model = "path/to/model" there, or put DeepLabCut/SLEAP '
-            "2D files in pose-2d/."
+            '[network] table names no trained network; set model = "path/to/model" (or project = '
+            '"path/to/project.toml" to train one) there, or put DeepLabCut/SLEAP 2D files in pose-2d/.'
         )
     analyzer = _load_analyzer(spec)
-    network.check_options(analyzer, f"session {ctx.session.name}")
+    table.check_options(analyzer, f"session {ctx.session.name}")
+    if _accepts(analyzer, "progress"):
+        options.setdefault("progress", False)  # bars per video would fill the logs of a pipeline run
     outputs = [pose_dir / f"{v.stem}.h5" for v in videos]
+    # the network is an input: a network trained again makes every video be analysed again
+    network = [model / "model.pt" if model.is_dir() else model] if model is not None else []
 
     def run() -> list[str]:
+        for path in outputs:  # analysed again (another network, other videos): analyzers skip files that exist
+            path.unlink(missing_ok=True)
         client = _worker_client()
         if client is None or len(videos) < 2:
             analyzer(videos, pose_dir, **options)
@@ -219,7 +308,7 @@ def _plan_analyze(ctx: SessionContext) -> StageWork | str:
             c.gather([c.submit(analyzer, [v], pose_dir, pure=False, **options) for v in videos])
         return [f"analysed {len(videos)} videos as {len(videos)} Dask tasks"]
 
-    return StageWork(videos, outputs, ctx.config.params("network"), run)
+    return StageWork([*videos, *network], outputs, ctx.config.params("network"), run)
 
 
 def _plan_sync(ctx: SessionContext) -> StageWork | str:
@@ -354,6 +443,27 @@ def _plan_angles(ctx: SessionContext) -> StageWork | str:
     return StageWork([src], [out], ctx.config.params("angles"), run)
 
 
+def _plan_gait(ctx: SessionContext) -> StageWork | str:
+    """Gait events, strides and a left/right summary of the final 3D poses (``[gait]``; see
+    :mod:`mocap3d.analysis.gait`) -> ``gait/<session>_{events,strides,summary}.csv`` and ``<session>.png``."""
+    gait = ctx.config.gait
+    if gait is None:
+        return "no [gait] table"
+    src = ctx.final_pose3d
+    folder, stem = ctx.session.folder("gait"), ctx.session.stem
+    outs = [*(folder / f"{stem}_{name}.csv" for name in ("events", "strides", "summary")), folder / f"{stem}.png"]
+
+    def run() -> list[str]:
+        from ..analysis.gait import analyze_gait, save_gait
+        from ..io.pose3d import load_poses3d
+
+        result = analyze_gait(load_poses3d(src), gait)
+        save_gait(result, folder, stem=stem, units=ctx.config.project.units)
+        return [f"{len(result.events)} gait events, {len(result.strides)} strides"]
+
+    return StageWork([src], outs, ctx.config.params("gait", "project"), run)
+
+
 def _plan_export(ctx: SessionContext) -> StageWork | str:
     formats = ctx.config.export.formats
     if not formats:
@@ -379,17 +489,19 @@ def _plan_export(ctx: SessionContext) -> StageWork | str:
     return StageWork([src], outs, ctx.config.params("export", "project"), run)
 
 
-STAGE_ORDER: tuple[str, ...] = ("calibrate", "analyze", "sync", "filter2d", "triangulate", "filter3d", "angles",
-                                "export")  # fmt: skip
+STAGE_ORDER: tuple[str, ...] = ("calibrate", "train", "analyze", "sync", "filter2d", "triangulate", "filter3d",
+                                "angles", "gait", "export")  # fmt: skip
 
 STAGES: dict[str, Planner] = {
     "calibrate": _plan_calibrate,
+    "train": _plan_train,
     "analyze": _plan_analyze,
     "sync": _plan_sync,
     "filter2d": _plan_filter2d,
     "triangulate": _plan_triangulate,
     "filter3d": _plan_filter3d,
     "angles": _plan_angles,
+    "gait": _plan_gait,
     "export": _plan_export,
 }
 
@@ -412,12 +524,17 @@ def _check(name: str, ctx: SessionContext, force: bool) -> tuple[StageWork | Non
     if isinstance(planned, str):
         return None, StageOutcome(name, "not needed", note=planned)
     if not force:
-        done, why = manifest.is_complete(ctx.session.folder("manifests"), name, ctx.session.root, planned.inputs,
+        done, why = manifest.is_complete(_records(ctx, planned), name, ctx.session.root, planned.inputs,
                                          planned.outputs, planned.params)  # fmt: skip
         if done:
             return planned, StageOutcome(name, "skipped", planned.outputs, time.time() - start, "complete")
         log.debug("%s/%s: %s", ctx.session.name, name, why)
     return planned, None
+
+
+def _records(ctx: SessionContext, planned: StageWork) -> Path:
+    """The folder of the stage's record: the session's, or the shared one of outputs that serve several sessions."""
+    return planned.shared if planned.shared is not None else ctx.session.folder("manifests")
 
 
 def check_stage(name: str, ctx: SessionContext) -> StageOutcome | None:
@@ -427,12 +544,25 @@ def check_stage(name: str, ctx: SessionContext) -> StageOutcome | None:
 
 def run_stage(name: str, ctx: SessionContext, force: bool = False) -> StageOutcome:
     """Plan one stage, skip it when complete, else run it and record it. Errors propagate (the caller reports them)."""
-    start = time.time()
     planned, outcome = _check(name, ctx, force)
     if outcome is not None:
         return outcome
     assert planned is not None  # _check returns a plan whenever there is no outcome
-    manifests = ctx.session.folder("manifests")
+    if planned.shared is None:
+        return _run_planned(name, ctx, planned)
+    # Outputs shared by sessions (one network for the project): one session makes them while the others wait,
+    # then find them complete.
+    with manifest.shared_lock(planned.shared, f"{name} of {ctx.session.name}", name):
+        planned, outcome = _check(name, ctx, force=False) if not force else (planned, None)
+        if outcome is not None:
+            return outcome
+        assert planned is not None
+        return _run_planned(name, ctx, planned)
+
+
+def _run_planned(name: str, ctx: SessionContext, planned: StageWork) -> StageOutcome:
+    start = time.time()
+    manifests = _records(ctx, planned)
     base = ctx.session.root
     missing = [p for p in planned.inputs if not p.exists()]
     if missing:
