@@ -12,11 +12,11 @@ Importing this package does not import torch; the submodules do.
 """
 
 
-def analyze(videos, out_dir, **options):
+def analyze(videos, out_dir, progress=True, **options):
     """Analyse videos into ``out_dir/<stem>.h5`` (the project pipeline's ``[network]`` analyzer).
 
     See :func:`mocap3d.nn.videos.analyze`; imported lazily so that ``import mocap3d.nn`` stays light.
     """
     from .videos import analyze as run
 
-    return run(videos, out_dir, **options)
+    return run(videos, out_dir, progress=progress, **options)

@@ -202,16 +202,19 @@ def write_labelled_video(video: str | Path, xy: np.ndarray, score: np.ndarray, b
 
 
 def analyze(videos: list[Path], out_dir: Path, model: str | Path, backend: str = "torch", device: str = "cpu",
-            batch_size: int = 16, labelled_video: bool = False, pcutoff: float = 0.6) -> list[Path]:
+            batch_size: int = 16, labelled_video: bool = False, pcutoff: float = 0.6, progress: bool = True
+            ) -> list[Path]:
     """The project pipeline's analyzer (``[network] analyzer = "mocap3d.nn:analyze"``): ``out_dir/<stem>.h5`` per video.
 
-    ``model`` is a trained ``model.pt`` or the folder holding it. Returns the files written (or already there).
+    ``model`` is a trained ``model.pt`` or the folder holding it; ``progress=False`` draws no progress bars (the
+    pipeline passes it, so bars do not fill its logs). Returns the files written (or already there).
     """
     path = Path(model)
     predictor, info = load_predictor(path / "model.pt" if path.is_dir() else path, backend, device)
     cfg = AnalyzeConfig(batch_size=batch_size, labelled_video=labelled_video, pcutoff=pcutoff,
                         scorer=f"mocap3d_{info.config.model.backbone}", name_with_scorer=False, save_csv=False)
-    return [analyze_video(predictor, info.bodyparts, v, out_dir, cfg, info.skeleton).output for v in videos]
+    return [analyze_video(predictor, info.bodyparts, v, out_dir, cfg, info.skeleton, progress=progress).output
+            for v in videos]
 
 
 def load_predictor(model_path: str | Path, backend: str = "torch", device: str = "cpu"):
