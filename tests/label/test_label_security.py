@@ -185,7 +185,7 @@ def test_oversized_missing_and_lying_lengths(sample, served):
 
 
 def _start_cli(project: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     return subprocess.Popen([sys.executable, "-m", "mocap3d", "label", str(project), "--no-browser", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)  # fmt: skip
 

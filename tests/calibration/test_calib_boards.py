@@ -22,7 +22,7 @@ from mocap3d.calibration.boards import (
 from mocap3d.cli import cli
 from mocap3d.errors import CalibrationError, MocapError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _warp(image: np.ndarray, hom: np.ndarray, size: tuple[int, int]) -> np.ndarray:

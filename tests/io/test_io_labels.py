@@ -294,7 +294,7 @@ def test_file_written_by_pandas2_as_napari_deeplabcut_does():
     """
     from pathlib import Path
 
-    labels = load_labels(Path(__file__).parent / "data" / "labels" / "pandas2_napari_multianimal.h5")
+    labels = load_labels(Path(__file__).parents[1] / "data" / "labels" / "pandas2_napari_multianimal.h5")
     assert labels.images == ("labeled-data/v/a.png", "labeled-data/v/b.png") and labels.index_style == "multi"
     assert labels.individuals == ("m1", "m2") and labels.bodyparts == ("nose", "tail") and labels.multi_animal
     expected = np.arange(16.0).reshape(2, 2, 2, 2)
