@@ -55,15 +55,8 @@ def triangulate_session_individuals(ctx: SessionContext, files: dict[str, Path],
     if not poses:
         raise TriangulationError(f"session {ctx.session.name}: no individual could be triangulated; no detections "
                                  "agree between two cameras.")  # fmt: skip
-    root = ctx.session.root
     for p in poses.values():
-        p.metadata.update({
-            "session": ctx.session.name,
-            "calibration": ctx.calibration.relative_to(root).as_posix(),
-            "inputs": {c: f.relative_to(root).as_posix() for c, f in files.items()},
-            "sync_offsets": offsets,
-            "units": cfg.project.units,
-        })  # fmt: skip
+        p.metadata.update(ctx.provenance(files, offsets))
     written = save_individuals(poses, out, fps=cfg.project.fps, units=cfg.project.units)
     return summary_lines(poses, result, written)[:-1]
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from ..errors import MocapError, PoseFileError
 from ..io.outputs import check_not_inputs
@@ -89,6 +90,17 @@ class SessionContext:
         from ..io.calibration import load_calibration
 
         return load_calibration(self.calibration)
+
+    def provenance(self, files: dict[str, Path], offsets: Any) -> dict[str, Any]:
+        """What a session's 3D output records about where it came from (its metadata)."""
+        root = self.session.root
+        return {
+            "session": self.session.name,
+            "calibration": self.calibration.relative_to(root).as_posix(),
+            "inputs": {c: p.relative_to(root).as_posix() for c, p in files.items()},
+            "sync_offsets": offsets,
+            "units": self.config.project.units,
+        }
 
     def pose_files(self, folder_key: str = "pose2d") -> dict[str, Path]:
         """Camera -> 2D file (or OpenPose folder) in ``pose-2d`` (or another 2D folder), in calibration order."""
@@ -393,14 +405,7 @@ def _plan_triangulate(ctx: SessionContext) -> StageWork | str:
             tracks = apply_offsets(tracks, offsets)
         poses2d = Poses2D.from_tracks(tracks, individual=cfg.inputs.individual, fps=cfg.project.fps)
         poses3d = solve(poses2d, ctx.rig, cfg.triangulation)  # the command's job (triangulation/run.py)
-        root = ctx.session.root
-        poses3d.metadata.update({
-            "session": ctx.session.name,
-            "calibration": ctx.calibration.relative_to(root).as_posix(),
-            "inputs": {c: p.relative_to(root).as_posix() for c, p in files.items()},
-            "sync_offsets": offsets,
-            "units": cfg.project.units,
-        })  # fmt: skip
+        poses3d.metadata.update(ctx.provenance(files, offsets))
         write_output(poses3d, out, ctx.rig.select(poses2d.views), units=cfg.project.units)
         return summarize(poses3d, out).lines()[:2]
 
