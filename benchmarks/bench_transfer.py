@@ -250,7 +250,7 @@ def main() -> None:
     results.mkdir(exist_ok=True)
     suffix = f"-{args.arms[0]}-{args.threads}threads" if args.mode == "openfield" and len(args.arms) == 1 else ""
     suffix += "".join(f"-{item.split('.', 1)[-1].replace('=', '')}" for item in args.set)
-    suffix += f"-{args.iterations}it" if args.iterations else ""
+    suffix += f"-{args.iterations}it" if args.iterations else f"-{args.minutes:g}min"  # runs do not overwrite others
     (results / f"transfer-{args.mode}{suffix}.md").write_text(f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
 
 
