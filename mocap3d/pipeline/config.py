@@ -59,7 +59,7 @@ key; :class:`ProjectConfig` reads the whole file: ``ProjectConfig.from_toml``)::
     up = "z"
 
     [export]                        # ExportConfig
-    formats = ["trc", "c3d"]
+    formats = ["trc", "c3d"]   # of trc, c3d, nc, csv, h5, nwb
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ FOLDERS: dict[str, str] = {
 }
 
 _STAGE_FOLDERS = set(FOLDERS.values())
-_EXPORT_FORMATS = ("trc", "c3d", "nc", "csv", "h5")
+_EXPORT_FORMATS = ("trc", "c3d", "nc", "csv", "h5", "nwb")
 
 
 @dataclass(frozen=True)

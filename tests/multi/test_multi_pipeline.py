@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from mocap3d.cli import cli
+from mocap3d.io.pose3d import load_poses3d
 from mocap3d.multi.output import load_individuals
 from mocap3d.pipeline import ProjectConfig, run_project
 
@@ -35,7 +36,7 @@ l_knee = ["l_hip", "l_knee", "l_ankle"]
 r_knee = ["r_hip", "r_knee", "r_ankle"]
 
 [export]
-formats = ["trc", "nc"]
+formats = ["trc", "nc", "nwb"]
 """
 
 
@@ -101,6 +102,8 @@ def test_run_takes_every_individual_through_every_stage(project):
         header = (session / "angles" / f"pair01_{name}.csv").read_text().splitlines()
         assert header[0] == "l_knee,r_knee,fnum" and len(header) == FRAMES + 1
         assert (session / "exports" / f"pair01_{name}.trc").read_text().startswith("PathFileType")
+        nwb = load_poses3d(session / "exports" / f"pair01_{name}.nwb")  # one NWB file per individual
+        np.testing.assert_allclose(nwb.points, filtered[name].points, rtol=1e-6, atol=1e-6)
     nc = load_individuals(session / "exports" / "pair01.nc")
     np.testing.assert_array_equal(nc["individual_1"].points, filtered["individual_1"].points)
     record = json.loads((session / ".mocap3d" / "triangulate.json").read_text())
