@@ -85,6 +85,9 @@ def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: 
     seconds = time.perf_counter() - t0
     model, info = load_model(result.model_path)
     ev = evaluate(Predictor(model, info.config.model), data, train_idx, test_idx, project.pcutoff)
+    # the same network analysed at its training scale: what the chosen test_scale ([train] test_scales) changes
+    at_1x = evaluate(Predictor(model, info.config.model.replace(test_scale=1.0)), data, train_idx, test_idx,
+                     project.pcutoff).test.mean_error
     issues = check_labels(data, ev.predictions, ev.scores, project.symmetric_pairs, project.pcutoff)
     fixed = swaps_corrected(data.keypoints, data.bodyparts, issues)
     test_fixed = float(np.nanmean(np.linalg.norm(ev.predictions - fixed, axis=-1)[test_idx]))
@@ -93,7 +96,7 @@ def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: 
             "iterations": result.iterations, "minutes": seconds / 60, "s_per_it": probe.seconds_per_iteration,
             "started_from": first.started_from, "train": ev.train.mean_error, "test": ev.test.mean_error,
             "test_rms": ev.test.rms, "test_fixed": test_fixed, "test_pcut": ev.test.mean_error_pcutoff,
-            "pck5": ev.test.pck[5.0],
+            "pck5": ev.test.pck[5.0], "test_scale": info.config.model.test_scale, "test_at_1x": at_1x,
             "label_check": [i.line() for i in issues]}
 
 
@@ -147,12 +150,14 @@ def openfield(args, work: Path) -> str:
     lines = [f"DeepLabCut openfield, seeded 80/20 split ({first['n_train']} train / {first['n_test']} test images), "
              f"{args.minutes:g}-minute budget per arm ({cores})", "",
              "| arm | preset | started from | iterations | minutes | train mean (px) | test mean (RMSE, px) | "
-             "test RMS | test mean p>cutoff | test PCK@5px | test mean, flagged swaps corrected (px) |",
-             "|" + "---|" * 11]
+             "test RMS | test mean p>cutoff | test PCK@5px | test mean, flagged swaps corrected (px) | "
+             "analysis scale (x training's, chosen on the training images) | test mean at 1x (px) |",
+             "|" + "---|" * 13]
     for r in results:
         lines.append(f"| {r['arm']} | {r['preset']} | {r['started_from'].split(' from ')[0]} | {r['iterations']} | "
                      f"{r['minutes']:.1f} | {r['train']:.2f} | {r['test']:.2f} | {r['test_rms']:.2f} | "
-                     f"{r['test_pcut']:.2f} | {r['pck5']:.1%} | {r.get('test_fixed', float('nan')):.2f} |")
+                     f"{r['test_pcut']:.2f} | {r['pck5']:.1%} | {r.get('test_fixed', float('nan')):.2f} | "
+                     f"{r.get('test_scale', 1.0):g} | {r.get('test_at_1x', r['test']):.2f} |")
     if p and s:
         lines += ["", f"pretrained is **{s['test'] / p['test']:.2f}x** lower in test error than from scratch "
                   f"({p['test']:.2f} against {s['test']:.2f} px)"]

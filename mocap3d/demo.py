@@ -656,8 +656,10 @@ def _make_project(folder: Path, cfg: DemoConfig, videos: dict[str, Path], truth:
     project.network = project.network.replace(augment=project.network.augment.replace(flip=False))
     # The rat-sized walker fills enough of a 1280x1024 frame at half size; the accuracy presets' 0.85 (for small
     # animals like openfield's mouse) would make analysing every frame ~3x slower than the 10-minute budget allows.
+    # For the same reason analysis stays at the training scale (no [train] test_scales).
     model = project.network.model
-    project.network = project.network.replace(model=model.replace(input_scale=min(model.input_scale, 0.5)))
+    project.network = project.network.replace(model=model.replace(input_scale=min(model.input_scale, 0.5)),
+                                              train=project.network.train.replace(test_scales=()))
     if cfg.iterations:
         train_cfg = project.network.train.replace(iterations=int(cfg.iterations),
                                                   checkpoint_every=max(int(cfg.iterations), 1))

@@ -50,3 +50,5 @@ def command(project, out, iterations, batch_size, preset_name, fresh, init_from)
     last = f", final loss {result.losses[-1]:.4f}" if result.losses else ""
     speed = f", {result.seconds_per_iteration:.2f} s/iteration" if result.iterations > result.resumed_from else ""
     click.echo(f"trained {result.iterations} iterations{start}{last}{speed} -> {result.model_path}")
+    if result.test_scale != 1.0:
+        click.echo(f"analysis at {result.test_scale:g}x the training scale (most accurate on the training images)")

@@ -1,6 +1,6 @@
 """Inference on images: resize, pad, run the network (torch or ONNX Runtime), decode to image pixels.
 
-Frames are RGB uint8 ``(B, H, W, 3)``. With ``input_scale`` ``s`` a frame is
+Frames are RGB uint8 ``(B, H, W, 3)``. With ``input_scale x test_scale`` ``s`` a frame is
 resized to ``round(W s) x round(H s)`` (pixel-centre aligned: ``x' = (x +
 0.5) s - 0.5``), padded at the bottom/right to multiples of 32, and the
 decoded keypoints are mapped back to full-image pixels.
@@ -65,7 +65,7 @@ class Predictor:
 
     def input_size(self, width: int, height: int) -> tuple[int, int, float, float]:
         """``(resized w, resized h, sx, sy)`` for a ``width x height`` frame."""
-        s = self.config.input_scale
+        s = self.config.input_scale * self.config.test_scale
         rw, rh = max(1, round(width * s)), max(1, round(height * s))
         return rw, rh, rw / width, rh / height
 

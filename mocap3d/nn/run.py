@@ -86,8 +86,9 @@ def evaluate_project(project: Project, model_path: str | Path | None = None, out
 
 def analyze_project_videos(project: Project, videos: list[Path], model_path: str | Path | None = None,
                            out_dir: str | Path | None = None, cfg: AnalyzeConfig | None = None,
-                           backend: str = "torch", device: str = "cpu") -> list[VideoResult]:
-    """Analyse videos with the project's network (ONNX Runtime with ``backend="onnx"``: ``model.onnx`` beside it)."""
+                           backend: str = "auto", device: str = "cpu") -> list[VideoResult]:
+    """Analyse videos with the project's network (ONNX Runtime with ``backend="onnx"``: ``model.onnx`` beside it;
+    ``"auto"``: ONNX Runtime on the CPU where it can be, else torch)."""
     predictor, info = load_predictor(model_path or default_model(project), backend, device)
     cfg = cfg or AnalyzeConfig(pcutoff=project.pcutoff)
     return [analyze_video(predictor, info.bodyparts, v, out_dir, cfg, project.skeleton) for v in videos]

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -58,6 +59,7 @@ class TrainResult:
     resumed_from: int  # 0 when started fresh
     started_from: str = ""  # what the weights started as: ImageNet's (and from where), another model, random
     seconds_per_iteration: float = float("nan")  # measured on this run's iterations
+    test_scale: float = 1.0  # the factor of input_scale chosen for analysis ([train] test_scales)
 
 
 def lr_factor(iteration: int, total: int, warmup: int, min_fraction: float) -> float:
@@ -247,8 +249,8 @@ def train(
         start, losses = state["iteration"], list(state["losses"])
         started = f"snapshot {path.name} (iteration {start})"
         log.info("resuming from %s (iteration %d)", path, start)
-    info = {"config": cfg.to_dict(), "bodyparts": list(data.bodyparts), "skeleton": [list(e) for e in skeleton or []],
-            "symmetric_pairs": [list(p) for p in pairs]}
+    info: dict[str, Any] = {"config": cfg.to_dict(), "bodyparts": list(data.bodyparts),
+                            "skeleton": [list(e) for e in skeleton or []], "symmetric_pairs": [list(p) for p in pairs]}
     net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model)
@@ -312,13 +314,40 @@ def train(
     if end > start:
         snapshot(end)
     model_path = out_dir / "model.pt"
+    test_scale = 1.0
     if end == tc.iterations and rank == 0 and (end > start or not model_path.exists()):
+        if tc.test_scales:
+            test_scale, errors = choose_test_scale(model, mc, data, tc.test_scales)
+            info["config"]["model"]["test_scale"] = test_scale
+            log.info("analysis scale: %s", ", ".join(f"{f:g}x {e:.2f} px" for f, e in errors.items()))
         _save(model_path, {"model": model.state_dict(), "iteration": end, "losses": losses, **info})
     if world > 1:
         import torch.distributed as dist
 
         dist.barrier()  # no process leaves before rank 0 has written its files
-    return TrainResult(model_path, end, losses, start, started, per_iteration)
+    return TrainResult(model_path, end, losses, start, started, per_iteration, test_scale)
+
+
+def choose_test_scale(model: PoseNet, mc: ModelConfig, data: TrainingSet,
+                      factors: tuple[float, ...]) -> tuple[float, dict[float, float]]:  # fmt: skip
+    """The factor of ``input_scale`` (of ``factors``) at which the network is most accurate on its training
+    images, and each factor's mean error (px): analysis then runs at that scale (``[model] test_scale``).
+
+    Selected on the training images only (a test set stays untouched; at most 64 of them, evenly spaced,
+    bound the cost to seconds). The first factor wins ties.
+    """
+    from .predict import Predictor
+
+    was_training = model.training
+    model.eval()
+    chosen = np.unique(np.linspace(0, len(data) - 1, min(len(data), 64)).round().astype(int))
+    errors: dict[float, float] = {}
+    for factor in factors:
+        predictor = Predictor(model, mc.replace(test_scale=factor))
+        found = np.stack([predictor.predict(data.images[i][None])[0][0] for i in chosen])
+        errors[factor] = float(np.nanmean(np.linalg.norm(found - data.keypoints[chosen], axis=-1)))
+    model.train(was_training)
+    return min(errors, key=lambda f: (errors[f], factors.index(f))), errors
 
 
 def load_model(path: str | Path) -> tuple[PoseNet, ModelInfo]:

@@ -90,7 +90,7 @@ def test_evaluate_cli_writes_summary_and_pictures(trained, tmp_path):
 
 def test_analyze_writes_dlc_files_that_the_triangulation_reads(trained, tmp_path):
     root, toml_path, video, kps = trained
-    out = _invoke("analyze", "-p", toml_path, "-o", tmp_path, "--labelled-video", video)
+    out = _invoke("analyze", "-p", toml_path, "-o", tmp_path, "--backend", "torch", "--labelled-video", video)
     h5 = tmp_path / "cam-ADLC_mocap3d_hrnet.h5"
     assert f"{N_FRAMES} frames" in out and h5.is_file() and h5.with_suffix(".csv").is_file()
     track = load_track2d(h5)  # the reader mocap3d triangulate uses
@@ -109,6 +109,27 @@ def test_analyze_writes_dlc_files_that_the_triangulation_reads(trained, tmp_path
     onnx_dir = tmp_path / "onnx"
     _invoke("analyze", "-p", toml_path, "-o", onnx_dir, "--backend", "onnx", "--no-csv", video)
     np.testing.assert_allclose(load_track2d(onnx_dir / h5.name).points, track.points, atol=0.05)
+    # the default (auto) is ONNX Runtime on the CPU: model.onnx beside the model, the same keypoints
+    auto_dir = tmp_path / "auto"
+    _invoke("analyze", "-p", toml_path, "-o", auto_dir, "--no-csv", video)
+    assert (root / "models" / "toy" / "model.onnx").is_file()
+    np.testing.assert_allclose(load_track2d(auto_dir / h5.name).points, track.points, atol=0.05)
+
+
+def test_auto_backend_is_onnx_on_the_cpu_and_torch_elsewhere(trained, tmp_path, monkeypatch):
+    import shutil
+
+    from mocap3d.nn.videos import _auto_backend
+
+    root, *_ = trained
+    model = tmp_path / "m" / "model.pt"
+    model.parent.mkdir()
+    shutil.copy(root / "models" / "toy" / "model.pt", model)
+    assert _auto_backend(model, "cpu") == "onnx"
+    assert _auto_backend(model, "cuda:0") == "torch"
+    # a shared, read-only model folder (root ignores file modes, so the check is what is replaced)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert _auto_backend(model, "cpu") == "torch"
 
 
 def test_export_onnx_cli(trained, tmp_path):
