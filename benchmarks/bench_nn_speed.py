@@ -5,6 +5,7 @@ Usage::
     python benchmarks/bench_nn_speed.py                      # 200 frames of the openfield video per run, 2 threads
     python benchmarks/bench_nn_speed.py --frames 50 --presets fast scratch
     python benchmarks/bench_nn_speed.py --device cuda        # torch on a GPU (batch 64)
+    python benchmarks/bench_nn_speed.py --presets lite0 fast --test-scale 1 1.2 --out nn_speed-lite.md
 
 Speed does not depend on the weights, so the networks are untrained (no
 download). Each run decodes the 640x480 video in a background thread, resizes
@@ -41,6 +42,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-onnx", action="store_true")
+    ap.add_argument("--test-scale", type=float, nargs="+", default=[1.0],
+                    help="analysis at these multiples of each preset's input scale (a trained network's "
+                         "[model] test_scale; the Lite presets choose 1.0-1.3)")
+    ap.add_argument("--out", default="nn_speed.md", help="results file name in benchmarks/results/")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     lines = [f"analyze speed, {args.frames} frames of 640x480 video, {args.threads} threads, device {args.device}, "
@@ -48,8 +53,8 @@ def main() -> None:
              "| preset | backbone | input scale | torch frames/s | ONNX Runtime frames/s | ratio |",
              "|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.presets:
-            cfg = preset(name).model.replace(pretrained="none")
+        for name, factor in ((n, f) for n in args.presets for f in args.test_scale):
+            cfg = preset(name).model.replace(pretrained="none", test_scale=factor)
             torch.manual_seed(0)
             model = build_model(cfg, len(BODYPARTS)).eval()
             runs = {"torch": Predictor(model, cfg, device=args.device)}
@@ -62,13 +67,14 @@ def main() -> None:
                                      scorer=f"{name}_{backend}")
                 fps[backend] = analyze_video(predictor, BODYPARTS, VIDEO, tmp, acfg, progress=False).fps
             onnx = fps.get("onnx", float("nan"))
-            lines.append(f"| {name} | {cfg.backbone} | {cfg.input_scale} | {fps['torch']:.1f} | {onnx:.1f} | "
+            scale = f"{cfg.input_scale:g}" + (f" x {factor:g}" if factor != 1 else "")
+            lines.append(f"| {name} | {cfg.backbone} | {scale} | {fps['torch']:.1f} | {onnx:.1f} | "
                          f"{onnx / fps['torch']:.2f} |")
             print(lines[-1], flush=True)
     text = "\n".join(lines)
     print(text)
     (REPO / "benchmarks" / "results").mkdir(exist_ok=True)
-    (REPO / "benchmarks" / "results" / "nn_speed.md").write_text(text + "\n")
+    (REPO / "benchmarks" / "results" / args.out).write_text(text + "\n")
 
 
 if __name__ == "__main__":
