@@ -16,7 +16,8 @@ core for the budget (a harder condition than two cores each, and the same for bo
 
 ``efficiency`` draws ``n`` training images from the 80 % split (10, 23, 46, 93 by default; ``--seeds``
 draws) and tests every run on the same 23 test images: the paper's data-efficiency figure, written as a
-PNG and a table. Results go to ``benchmarks/results/transfer-<mode>.md`` (and ``.png``).
+PNG and a table. Results go to ``benchmarks/results/transfer-<mode><settings>.md`` (efficiency also ``.json``,
+the runs, and ``.png``), named by the settings so that runs do not overwrite each other.
 """
 
 from __future__ import annotations
@@ -166,24 +167,25 @@ def openfield(args, work: Path) -> str:
     return "\n".join(lines)
 
 
-def efficiency(args, work: Path) -> str:
+def efficiency(args, work: Path, raw: Path) -> str:
     jobs = [(arm, n, seed) for n in args.sizes for seed in args.seeds for arm in ARMS]
     results = run_pairs(jobs, args, work)
-    raw = REPO / "benchmarks" / "results" / "transfer-efficiency.json"
-    raw.write_text(json.dumps({"minutes": args.minutes, "seeds": args.seeds, "runs": results}, indent=1))
+    raw.write_text(json.dumps({"minutes": args.minutes, "iterations": args.iterations, "seeds": args.seeds,
+                               "settings": args.set, "runs": results}, indent=1))
     return efficiency_report(raw)
 
 
 def efficiency_report(raw: Path) -> str:
-    """Table and figure from the runs saved by :func:`efficiency` (``--replot`` redraws them)."""
+    """Table and figure (``raw``'s name, ``.png``) from the runs :func:`efficiency` saved (``replot`` redraws)."""
     saved = json.loads(raw.read_text())
     minutes, seeds = saved["minutes"], saved["seeds"]
+    budget = f"{saved['iterations']} iterations" if saved.get("iterations") else f"{minutes:g} minutes"
     table: dict[tuple[str, int], list[float]] = {}
     for r in saved["runs"]:
         table.setdefault((r["arm"], r["n_train"]), []).append(r["test"])
     sizes = sorted({n for _, n in table})
     lines = [f"DeepLabCut openfield: test error (mean px, the same 23 test images) against the number of training "
-             f"images, {minutes:g} minutes per run, seeds {seeds}", "",
+             f"images, {budget} per run, seeds {seeds}", "",
              "| training images | pretrained (px) | from scratch (px) | ratio |", "|---|---|---|---|"]
     for n in sizes:
         p, s = np.mean(table["pretrained", n]), np.mean(table["scratch", n])
@@ -207,7 +209,7 @@ def efficiency_report(raw: Path) -> str:
         for n, m in zip(sizes, means, strict=True):
             ax.annotate(f"{m:.1f}", (n, m), textcoords="offset points", xytext=(6, 4), color=colour, fontsize=8)
     ax.set(xscale="log", yscale="log", xlabel="training images", ylabel="test error (mean px)",
-           title=f"openfield: test error after {minutes:g} min of training per run")
+           title=f"openfield: test error after {budget} of training per run")
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_formatter(ScalarFormatter())
         axis.set_minor_formatter(NullFormatter())
@@ -216,7 +218,7 @@ def efficiency_report(raw: Path) -> str:
     ax.axhline(3.0, color="grey", ls=":", lw=1)
     ax.legend(loc="center right", fontsize=8)
     fig.tight_layout()
-    save_figure(fig, REPO / "benchmarks" / "results" / "transfer-efficiency.png", dpi=120)
+    save_figure(fig, raw.with_suffix(".png"), dpi=120)
     return "\n".join(lines + ["", "![data efficiency](transfer-efficiency.png)"])
 
 
@@ -230,7 +232,7 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("mode", choices=["openfield", "efficiency", "replot"],
-                    help="replot: redraw the efficiency table and figure from results/transfer-efficiency.json")
+                    help="replot: redraw an efficiency run's table and figure from its .json (--replot)")
     ap.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget per training run")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--parallel", action="store_true", help="two runs at once, one thread each")
@@ -243,19 +245,24 @@ def main() -> None:
                     help="train exactly this many iterations instead of fitting them to --minutes (for runs on a "
                          "busy machine: the count an idle machine reaches in the budget, from a speed probe)")
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "mocap3d-transfer")
+    ap.add_argument("--replot", type=Path, default=REPO / "benchmarks" / "results" / "transfer-efficiency-6min.json",
+                    help="replot: the saved runs (an efficiency run's .json) to draw")
     args = ap.parse_args()
+    results = REPO / "benchmarks" / "results"
     if args.mode == "replot":
-        print(efficiency_report(REPO / "benchmarks" / "results" / "transfer-efficiency.json"))
+        print(efficiency_report(args.replot))
         return
     if not PROJECT.is_dir():
         raise SystemExit(f"dataset not found at {PROJECT} (set MOCAP3D_DATASETS)")
-    text = openfield(args, args.out) if args.mode == "openfield" else efficiency(args, args.out)
-    print(text)
-    results = REPO / "benchmarks" / "results"
     results.mkdir(exist_ok=True)
     suffix = f"-{args.arms[0]}-{args.threads}threads" if args.mode == "openfield" and len(args.arms) == 1 else ""
     suffix += "".join(f"-{item.split('.', 1)[-1].replace('=', '')}" for item in args.set)
     suffix += f"-{args.iterations}it" if args.iterations else f"-{args.minutes:g}min"  # runs do not overwrite others
+    if args.mode == "openfield":
+        text = openfield(args, args.out)
+    else:
+        text = efficiency(args, args.out, results / f"transfer-efficiency{suffix}.json")
+    print(text)
     (results / f"transfer-{args.mode}{suffix}.md").write_text(f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
 
 
