@@ -338,45 +338,40 @@ class CameraRig:
         c = self.n_cameras
         if pts.shape[0] != c or pts.shape[-1] != 2:
             raise ValueError(f"points2d must have shape ({c}, ..., 2), got {pts.shape}")
-        flat = pts.reshape(c, -1, 2)
-        k = self.K
-        fx, fy = k[:, 0, 0, None], k[:, 1, 1, None]
-        cx, cy, skew = k[:, 0, 2, None], k[:, 1, 2, None], k[:, 0, 1, None]
-        yd = (flat[..., 1] - cy) / fy
-        xd = (flat[..., 0] - cx - skew * yd) / fx
-        x, y = self._invert_pinhole(xd, yd)
-        if self.fisheye.any():
-            x, y = self._invert_fisheye(flat, x, y)
-        if output == "normalized":
-            out = np.stack([x, y], -1)
-        elif output == "pixel":
-            out = np.empty(x.shape + (2,))
-            out[..., 0] = fx * x + skew * y + cx
-            out[..., 1] = fy * y + cy
-        else:
+        if output not in ("pixel", "normalized"):
             raise ValueError(f"output must be 'pixel' or 'normalized', got {output!r}")
+        flat = pts.reshape(c, -1, 2)
+        out = np.empty(flat.shape)
+        distorted = bool(self.dist.any())
+        fisheye = bool(self.fisheye.any())
+
+        # One camera at a time, from pixels to the result: with scalar coefficients numpy's loops run several
+        # times faster than broadcasting (C, 1) coefficients against (C, N) points; on long recordings the
+        # cameras are shared out over threads.
+        def one(i: int) -> None:
+            fx, fy, cx, cy, skew = (float(v) for v in self.K[i][(0, 1, 0, 1, 0), (0, 1, 2, 2, 1)])
+            yd = (flat[i, :, 1] - cy) / fy
+            xd = (flat[i, :, 0] - cx - skew * yd) / fx
+            x, y = lens.undistort(xd, yd, *(float(v) for v in self.dist[i, :5])) if distorted else (xd, yd)
+            if fisheye and self.fisheye[i]:
+                x, y = self._invert_fisheye(flat[i], x, y, i)
+            if output == "normalized":
+                out[i, :, 0], out[i, :, 1] = x, y
+            else:
+                out[i, :, 0] = fx * x + skew * y + cx
+                out[i, :, 1] = fy * y + cy
+
+        map_threads(one, range(c), flat.shape[1])
         return out.reshape(pts.shape)
 
-    def _invert_pinhole(self, xd: np.ndarray, yd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not self.dist.any():
-            return xd.copy(), yd.copy()
-        x, y = np.empty_like(xd), np.empty_like(yd)
-
-        # One camera at a time: with scalar coefficients numpy's loops run several
-        # times faster than broadcasting (C, 1) coefficients against (C, N) points;
-        # on long recordings the cameras are shared out over threads.
-        def one(c: int) -> None:
-            x[c], y[c] = lens.undistort(xd[c], yd[c], *(float(v) for v in self.dist[c, :5]))
-
-        map_threads(one, range(self.n_cameras), xd.shape[1])
-        return x, y
-
-    def _invert_fisheye(self, flat: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _invert_fisheye(self, flat: np.ndarray, x: np.ndarray, y: np.ndarray,
+                        i: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Fisheye camera ``i``'s pixels ``flat (N, 2)`` to normalized coordinates (``x``, ``y``: the
+        pinhole inversion's, kept where a point is missing)."""
         x, y = x.copy(), y.copy()
-        for i in np.flatnonzero(self.fisheye):  # a loop over fisheye cameras only
-            ok = np.isfinite(flat[i]).all(-1)
-            if ok.any():
-                x[i, ok], y[i, ok] = lens.undistort_fisheye(flat[i, ok], self.K[i], self.dist[i])
+        ok = np.isfinite(flat).all(-1)
+        if ok.any():
+            x[ok], y[ok] = lens.undistort_fisheye(flat[ok], self.K[i], self.dist[i])
         return x, y
 
     def in_image(self, points2d: np.ndarray) -> np.ndarray:

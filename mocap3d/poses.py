@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from typing import Any
 
 import numpy as np
@@ -73,8 +73,8 @@ def finite_points(points: np.ndarray) -> np.ndarray:
     return out
 
 
-def _float_array(value, name: str, ndim: int) -> np.ndarray:
-    arr = np.array(value, dtype=np.float64)
+def _float_array(value, name: str, ndim: int, copy: bool = True) -> np.ndarray:
+    arr = np.array(value, dtype=np.float64) if copy else np.asarray(value, dtype=np.float64)
     if arr.ndim != ndim:
         raise ValueError(f"`{name}` must have {ndim} dimensions, got shape {arr.shape}")
     return arr
@@ -102,10 +102,11 @@ class Track2D:
     keypoints: tuple[str, ...]
     individuals: tuple[str, ...] = (DEFAULT_INDIVIDUAL,)
     source: str = ""
+    copy: InitVar[bool] = True  # False: take float64 arrays as they are (a reader's own, used nowhere else)
 
-    def __post_init__(self) -> None:
-        self.points = _float_array(self.points, "points", 4)
-        self.scores = _float_array(self.scores, "scores", 3)
+    def __post_init__(self, copy: bool) -> None:
+        self.points = _float_array(self.points, "points", 4, copy)
+        self.scores = _float_array(self.scores, "scores", 3, copy)
         self.keypoints = tuple(str(k) for k in self.keypoints)
         self.individuals = tuple(str(i) for i in self.individuals)
         f, i, k, two = self.points.shape
@@ -145,10 +146,11 @@ class Poses2D:
     scores: np.ndarray
     fps: float | None = None
     sources: tuple[str, ...] = ()
+    copy: InitVar[bool] = True  # False: take float64 arrays as they are (made for it, used nowhere else)
 
-    def __post_init__(self) -> None:
-        self.points = _float_array(self.points, "points", 4)
-        self.scores = _float_array(self.scores, "scores", 3)
+    def __post_init__(self, copy: bool) -> None:
+        self.points = _float_array(self.points, "points", 4, copy)
+        self.scores = _float_array(self.scores, "scores", 3, copy)
         self.views = tuple(str(v) for v in self.views)
         self.keypoints = tuple(str(k) for k in self.keypoints)
         v, f, k, two = self.points.shape
@@ -237,6 +239,7 @@ class Poses2D:
             scores=np.stack(scs),
             fps=fps,
             sources=tuple(tracks[n].source for n in names),
+            copy=False,  # np.stack's new arrays
         )
 
 

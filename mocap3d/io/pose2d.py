@@ -451,7 +451,7 @@ def _track_from_dlc_columns(values: np.ndarray, levels: dict[str, np.ndarray], s
     points = np.stack([out[0], out[1]], axis=-1)
     seen = finite_points(points)
     scores = out[2] if "likelihood" in coords else np.where(seen, 1.0, 0.0)
-    return Track2D(points, scores, tuple(keypoints), tuple(individuals), source=source)
+    return Track2D(points, scores, tuple(keypoints), tuple(individuals), source=source, copy=False)
 
 
 def _dlc_frame(track: Track2D, scorer: str):

@@ -95,18 +95,23 @@ def camera_coefficients(points: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def _coefficient_rows(points: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """:func:`camera_coefficients` laid out (C, 4, N): the rows the DLT's one matrix product reads."""
-    x = np.nan_to_num(points[..., 0])
-    y = np.nan_to_num(points[..., 1])
-    w2 = weights * weights
-    # written in place (the same operations as w2 (x^2 + y^2), -w2 x, -w2 y, w2; no stacking copy)
-    rows = np.empty(w2.shape[:1] + (4,) + w2.shape[1:])
-    square = np.multiply(x, x, out=rows[:, 0])
-    square += y * y
-    square *= w2
-    negative = np.negative(w2, out=rows[:, 3])
-    np.multiply(negative, x, out=rows[:, 1])
-    np.multiply(negative, y, out=rows[:, 2])
-    rows[:, 3] = w2
+    rows = np.empty(weights.shape[:1] + (4,) + weights.shape[1:])
+
+    # written in place (the same operations as w2 (x^2 + y^2), -w2 x, -w2 y, w2; no stacking copy), one camera
+    # at a time (over threads on long recordings: element-wise, so the same values)
+    def one(c: int) -> None:
+        x = np.nan_to_num(points[c, ..., 0])
+        y = np.nan_to_num(points[c, ..., 1])
+        w2 = weights[c] * weights[c]
+        square = np.multiply(x, x, out=rows[c, 0])
+        square += y * y
+        square *= w2
+        negative = np.negative(w2, out=rows[c, 3])
+        np.multiply(negative, x, out=rows[c, 1])
+        np.multiply(negative, y, out=rows[c, 2])
+        rows[c, 3] = w2
+
+    map_threads(one, range(len(rows)), weights[0].size if len(rows) else 0)
     return rows
 
 
