@@ -180,7 +180,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
               "augment": _LITE_AUGMENT, "train": _LITE_TRAIN},
     # Fast analysis: Lite0 at a third of the resolution (150+ frames/s of 640x480 video on 2 CPU cores).
     "fast": {"model": {"backbone": "efficientnet_lite0", **_LITE_MODEL, "input_scale": 0.375},
-             "augment": {**_LITE_AUGMENT, "crop_size": (128, 128)}, "train": _LITE_TRAIN},
+             "augment": {**_LITE_AUGMENT, "crop_size": (128, 128)},
+             "train": {**_LITE_TRAIN, "test_scales": (1.0, 1.1)}},  # 1.1x: 150 frames/s still
     # A first useful network in about a minute on a CPU, with a snapshot early (quick checks, the demo).
     "smoke": {"model": {"backbone": "efficientnet_lite0", **_LITE_MODEL},
               "augment": {**_LITE_AUGMENT, "crop_size": (128, 128)},
