@@ -219,7 +219,7 @@ def efficiency_report(raw: Path) -> str:
     ax.legend(loc="center right", fontsize=8)
     fig.tight_layout()
     save_figure(fig, raw.with_suffix(".png"), dpi=120)
-    return "\n".join(lines + ["", "![data efficiency](transfer-efficiency.png)"])
+    return "\n".join(lines + ["", f"![data efficiency]({raw.with_suffix('.png').name})"])
 
 
 def main() -> None:

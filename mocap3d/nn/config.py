@@ -157,9 +157,10 @@ def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
 # heatmaps, channels-last convolutions (1.6x faster on CPUs, measured in bench_nn_speed), 160-pixel training crops.
 # The head adds the backbone's stride-16 and stride-8 features after each upsampling (skip connections): on
 # openfield 2.31 px instead of 2.73 px test error for the same 20-minute budget (benchmarks/bench_transfer.py).
-# The accuracy presets see images at 0.85 of their size (openfield 2.00 px against 2.31 px at 0.5: training
-# crops keep their size, so an iteration costs about the same; analysis costs ~2.9x more pixels); `fast` and
-# `smoke` stay at lower resolution.
+# The accuracy presets train on images at full size (openfield, 9334 iterations: 1.99 px at 1.0 and at 0.85,
+# 2.31 px at 0.5; training crops keep their size, so an iteration costs about the same) and analyse them at the
+# multiple of that their training images choose (1.2x there: 1.87 px; 0.85 analysed at 1.2x gave 1.92 px);
+# `fast` and `smoke` stay at lower resolution.
 _LITE_MODEL: dict[str, Any] = {"backbone_stride": 32, "output_stride": 8, "head_channels": 128, "input_scale": 0.5,
                                "pretrained": "imagenet", "pos_dist_thresh": 8.0, "locref_stdev": 4.0,
                                "head_skips": True}
@@ -172,11 +173,11 @@ _LITE_TRAIN: dict[str, Any] = {"lr": 1e-3, "batch_size": 8, "warmup": 50, "chann
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # The default for new projects: ImageNet-pretrained EfficientNet-Lite0 (weights from an installed package).
-    "lite0": {"model": {"backbone": "efficientnet_lite0", **_LITE_MODEL, "input_scale": 0.85},
+    "lite0": {"model": {"backbone": "efficientnet_lite0", **_LITE_MODEL, "input_scale": 1.0},
               "augment": _LITE_AUGMENT, "train": _LITE_TRAIN},
-    "lite1": {"model": {"backbone": "efficientnet_lite1", **_LITE_MODEL, "input_scale": 0.85},
+    "lite1": {"model": {"backbone": "efficientnet_lite1", **_LITE_MODEL, "input_scale": 1.0},
               "augment": _LITE_AUGMENT, "train": _LITE_TRAIN},
-    "lite2": {"model": {"backbone": "efficientnet_lite2", **_LITE_MODEL, "input_scale": 0.85},
+    "lite2": {"model": {"backbone": "efficientnet_lite2", **_LITE_MODEL, "input_scale": 1.0},
               "augment": _LITE_AUGMENT, "train": _LITE_TRAIN},
     # Fast analysis: Lite0 at a third of the resolution (150+ frames/s of 640x480 video on 2 CPU cores).
     "fast": {"model": {"backbone": "efficientnet_lite0", **_LITE_MODEL, "input_scale": 0.375},
@@ -208,7 +209,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "train": {"lr": 2e-3, "batch_size": 8},
     },
     # Lite0 exactly as "lite0" but from random weights: the transfer-learning benchmark's control.
-    "lite0_scratch": {"model": {"backbone": "efficientnet_lite0", **_LITE_MODEL, "input_scale": 0.85,
+    "lite0_scratch": {"model": {"backbone": "efficientnet_lite0", **_LITE_MODEL, "input_scale": 1.0,
                                 "pretrained": "none"},
                       "augment": _LITE_AUGMENT, "train": _LITE_TRAIN},
 }
