@@ -655,7 +655,7 @@ def _make_project(folder: Path, cfg: DemoConfig, videos: dict[str, Path], truth:
     # the 2D errors over 10 px were left/right swaps).
     project.network = project.network.replace(augment=project.network.augment.replace(flip=False))
     # The rat-sized walker fills enough of a 1280x1024 frame at half size; the accuracy presets' 1.0 (for small
-    # animals like openfield's mouse) would make analysing every frame ~3x slower than the 10-minute budget allows.
+    # animals like openfield's mouse) would make analysing every frame ~4x slower than the 10-minute budget allows.
     # For the same reason analysis stays at the training scale (no [train] test_scales).
     model = project.network.model
     project.network = project.network.replace(model=model.replace(input_scale=min(model.input_scale, 0.5)),
