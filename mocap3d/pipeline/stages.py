@@ -151,21 +151,16 @@ def _plan_calibrate(ctx: SessionContext) -> StageWork | str:
         else None  # fmt: skip
     pictures = ctx.config.calibration_pictures
 
-    def run() -> list[str]:
-        from ..calibration.boards import board_units
-        from ..calibration.pipeline import align_to_reference, calibrate_videos
-        from ..io.calibration import load_calibration, save_calibration
+    from ..calibration.calibrate_stage import CalibrateInputs, CalibrateStageConfig
+    from ..calibration.calibrate_stage import run as calibrate
 
-        rig, report, _ = calibrate_videos(board, videos, out, ctx.config.calibration, workers=1, pictures=pictures,
-                                          progress=False)  # fmt: skip
-        lines = [f"calibrated {len(videos)} cameras, median reprojection error {report.median_px:.2f} px"]
-        if reference is not None:
-            rig = align_to_reference(rig, load_calibration(reference))
-            save_calibration(rig, out, {"adjusted": True, "error": report.median_px,
-                                        "world": f"camera centres of {ctx.config.calibration_reference}"},
-                             units=board_units(board))  # fmt: skip
-            lines.append(f"world frame from {ctx.config.calibration_reference}")
-        return lines
+    config = CalibrateStageConfig(calibration=ctx.config.calibration, workers=1, pictures=pictures, progress=False)
+    inputs = CalibrateInputs(board, tuple(videos), reference)
+
+    def run() -> list[str]:
+        lines: list[str] = []
+        calibrate(config, inputs, out, overwrite=True, report=lines.append)
+        return [line for line in lines[1:] if not line.startswith("wrote ")]  # without the per-camera table
 
     params = {"board": ctx.config.board, "reference": ctx.config.calibration_reference, "pictures": pictures,
               **ctx.config.params("calibration")}  # fmt: skip
@@ -313,11 +308,11 @@ def _plan_analyze(ctx: SessionContext) -> StageWork | str:
 
 
 def _plan_sync(ctx: SessionContext) -> StageWork | str:
-    from ..sync.offsets import estimate_offsets, save_offsets
-
     cfg = ctx.config.sync
     if cfg.method == "none":
         return "cameras share a trigger ([sync] method = none)"
+    from ..sync import sync_stage
+
     out = ctx.session.folder("sync") / "offsets.toml"
     params = ctx.config.params("sync")
     if cfg.method == "flash":
@@ -325,28 +320,19 @@ def _plan_sync(ctx: SessionContext) -> StageWork | str:
 
         videos = ctx.videos(ctx.session.folder("videos"))
         matched = match_files_to_cameras(videos, ctx.rig.names, ctx.config.inputs.cam_regex)
-        inputs = [Path(matched[c]) for c in ctx.rig.names if c in matched]
+        files = [Path(matched[c]) for c in ctx.rig.names if c in matched]
+        inputs = files  # the calibration only names the cameras
     else:
-        files = ctx.pose_files()
-        inputs = [ctx.calibration, *files.values()]
+        files = list(ctx.pose_files().values())
+        inputs = [ctx.calibration, *files]
+    config = sync_stage.SyncStageConfig(sync=cfg, cam_regex=ctx.config.inputs.cam_regex,
+                                        keypoint_preset=ctx.config.project.keypoint_preset)  # fmt: skip
+    stage_inputs = sync_stage.SyncInputs(tuple(files), ctx.calibration)
 
     def run() -> list[str]:
-        from ..io.pose2d import load_track2d
-
-        if cfg.method == "flash":
-            result = estimate_offsets(cfg, videos={c: matched[c] for c in ctx.rig.names if c in matched})
-        else:
-            preset = ctx.config.project.keypoint_preset
-            tracks = {c: load_track2d(p, keypoint_preset=preset) for c, p in files.items()}
-            result = estimate_offsets(cfg, tracks=tracks, rig=ctx.rig)
-        if result.any_ambiguous and cfg.on_ambiguous == "fail":
-            bad = "; ".join(f"{c}: {r}" for c, r in result.reasons.items() if r)
-            raise ProjectError(
-                f"session {ctx.session.name}: camera offsets are ambiguous ({bad}). Record a clearer motion or "
-                "a flash, narrow [sync] max_offset, or set on_ambiguous = \"use\" to keep the best guess."
-            )
-        save_offsets(result, out)
-        return result.lines()
+        lines: list[str] = []
+        sync_stage.run(config, stage_inputs, out, overwrite=True, report=lines.append)
+        return lines[:-1]  # without "wrote"
 
     return StageWork(inputs, [out], params, run)
 
