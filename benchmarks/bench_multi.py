@@ -40,9 +40,9 @@ import numpy as np  # noqa: E402
 from _common import write_results  # noqa: E402
 
 from mocap3d.multi import Detections, TrackingConfig  # noqa: E402
-from mocap3d.multi.run import triangulate_individuals  # noqa: E402
 from mocap3d.synthetic.herd import make_herd  # noqa: E402
 from mocap3d.triangulation import TriangulationConfig, triangulate  # noqa: E402
+from mocap3d.triangulation.individuals import triangulate_individuals  # noqa: E402
 
 
 def identities(herd, assignment: np.ndarray) -> tuple[np.ndarray, int]:

@@ -409,7 +409,7 @@ def _pipeline_stages(out: Path, cfg: DemoConfig, rep: _Report, progress: bool, c
     from .io.exports import load_any_poses3d
     from .io.pose3d import load_poses3d
     from .pipeline.runner import run_stage_limited
-    from .triangulation.run import summarize
+    from .triangulation.triangulate_stage import summarize
 
     rig_true = sample.rig
 

@@ -11,7 +11,7 @@ from .errors import MocapError
 from .io.atomic import atomic_path, save_figure
 from .sample import make_sample, write_sample
 from .triangulation import TriangulationConfig
-from .triangulation.run import triangulate_files
+from .triangulation.triangulate_stage import triangulate_files
 
 __all__ = ["run_demo_2d", "load_sample_parameters"]
 

@@ -29,10 +29,8 @@ def command(poses3d, config_path, angle_defs, out, overwrite) -> None:
       mocap3d angles pose-3d/walk.csv --config config.toml --out angles/walk.csv
       mocap3d angles walk.trc --angle l_knee=l_hip,l_knee,l_ankle --angle r_knee=r_hip,r_knee,r_ankle -o knees.csv
     """
-    from ..analysis.angles import compute_angles, parse_angles, save_angles_csv
+    from ..analysis.angles_stage import AnglesStageConfig, angle_outputs, run
     from ..errors import MocapError
-    from ..io.exports import load_any_poses3d
-    from ..io.individuals import individual_names_in, individual_paths, load_individuals
     from ..io.outputs import check_output
     from ..io.settings import CONFIG_ARRAYS, CONFIG_TABLES, check_tables, read_toml
 
@@ -48,21 +46,6 @@ def command(poses3d, config_path, angle_defs, out, overwrite) -> None:
         table[name.strip()] = [p.strip() for p in parts.split(",")]
     if not table:
         raise MocapError("no angles declared: pass --config with an [angles] table or one or more --angle.")
-    inputs = [poses3d, *([config_path] if config_path else [])]
-    names = individual_names_in(poses3d)
-    if names is None:  # one individual: the simple default
-        targets = {"": out}
-    else:  # several: one table per individual, out_<individual>.csv (the per-individual naming of every format)
-        targets = individual_paths(out, names)
-    for target in targets.values():
-        check_output(target, inputs, overwrite=overwrite, kinds=["table"])
-    individuals = {"": load_any_poses3d(poses3d)} if names is None else load_individuals(poses3d)
-    definitions = parse_angles(table)
-    for name, poses in individuals.items():
-        angles = compute_angles(poses, definitions)
-        save_angles_csv(angles, targets[name])
-        cols = [c for c in angles.columns if c != "fnum"]
-        click.echo(f"wrote {targets[name]}: {len(cols)} angle columns x {len(angles)} frames")
-        for c in cols[:12]:
-            col = angles[c]
-            click.echo(f"  {c:<20} median {col.median():8.1f} deg, range {col.min():.1f}..{col.max():.1f}")
+    for target in angle_outputs(poses3d, out).values():  # the config file is an input too
+        check_output(target, [poses3d, *([config_path] if config_path else [])], overwrite=overwrite, kinds=["table"])
+    run(AnglesStageConfig(angles=table), [poses3d], out, overwrite=overwrite, report=click.echo)

@@ -52,22 +52,11 @@ def command(videos, board_path, out, cameras, config_path, preset, distortion, f
     calibration_coverage.png, calibration_errors.png, calibration_rig.png (view pyramids) and
     calibration_physical.png (the board measured with the calibration, with a verdict).
     """
-    from ..calibration.detect import SamplingConfig
-    from ..calibration.pipeline import calibrate_videos
+    from ..calibration.calibrate_stage import CalibrateInputs, CalibrateStageConfig, run
     from ..io.outputs import check_output
 
     inputs = [*videos, board_path, *(p for p in (config_path, intrinsics_file) if p)]
-    check_output(out, inputs, overwrite=overwrite, kinds=["calibration"])
-    # The report and pictures belong to the calibration file: without it (a killed run wrote them, then
-    # stopped) they are replaced; beside an existing calibration, only with --overwrite like it.
-    stem = out.with_suffix("")
-    replace = overwrite or not out.exists()
-    check_output(f"{stem}_report.json", inputs, overwrite=replace, kinds=["table"])
-    for name in ([] if no_pictures else ["coverage", "errors", "rig", "physical"]):
-        check_output(f"{stem}_{name}.png", inputs, overwrite=replace, kinds=["image"])
-    if cache is not None:
-        check_output(cache, inputs, overwrite=True, kinds=["other", "table"], option="--cache")
-
+    check_output(out, inputs, overwrite=overwrite, kinds=["calibration"])  # the settings file is an input too
     if config_path and preset:
         raise click.UsageError("give either --config or --preset, not both.")
     config = CalibrationConfig.from_toml(config_path) if config_path else PRESETS[preset or "default"]
@@ -82,15 +71,7 @@ def command(videos, board_path, out, cameras, config_path, preset, distortion, f
         changes["refine_intrinsics"] = False
     if origin_frame is not None:
         changes["origin_frame"] = origin_frame
-    config = config.replace(**changes)
-    names = [n.strip() for n in cameras.split(",")] if cameras else None
-    sample = SamplingConfig(step=step) if step else None
-    rig, report, written = calibrate_videos(
-        board_path, list(videos), out, config, cameras=names, cache=cache, sample=sample, workers=workers,
-        pictures=not no_pictures,
-    )
-    click.echo(report.table())
-    click.echo(f"median reprojection error {report.median_px:.3f} px over {rig.n_cameras} cameras "
-               f"(world: {report.world}; intrinsics: {report.intrinsics})")
-    for path in written:
-        click.echo(f"wrote {path}")
+    names = tuple(n.strip() for n in cameras.split(",")) if cameras else None
+    stage = CalibrateStageConfig(calibration=config.replace(**changes), cameras=names, step=step, workers=workers,
+                                 pictures=not no_pictures, cache=cache)  # fmt: skip
+    run(stage, CalibrateInputs(board_path, tuple(videos)), out, overwrite=overwrite, report=click.echo)

@@ -41,25 +41,17 @@ def command(poses3d, out, to_format, fps, units, zup, align_config, overwrite) -
       mocap3d export pose-3d/walk.h5 --out walk.nc
       mocap3d export pose-3d/walk.h5 --align config.toml --out walk-aligned.csv
     """
-    from ..io.exports import load_any_poses3d, save_any_poses3d
-    from ..io.individuals import individual_names_in
+    from ..analysis.export_stage import ExportStageConfig, export_outputs, run
     from ..io.outputs import check_output
 
-    inputs = [poses3d, *([align_config] if align_config else [])]
-    names = individual_names_in(poses3d)
-    if names is not None:
-        _export_individuals(poses3d, names, out, inputs, to_format, fps, units, zup, align_config, overwrite)
-        return
-    check_output(out, inputs, overwrite=overwrite, kinds=["pose3d"])
-    poses = load_any_poses3d(poses3d)
+    alignment = None
     if align_config is not None:
-        from ..analysis.alignment import align_poses
-
+        for target in export_outputs(poses3d, out):  # the alignment file is an input too
+            check_output(target, [poses3d, align_config], overwrite=True, kinds=["pose3d"])
         alignment, message = _alignment(align_config)
-        poses = align_poses(poses, alignment)
         click.echo(message)
-    path = save_any_poses3d(poses, out, fps=fps, units=units, yup=not zup, fmt=to_format)
-    click.echo(f"wrote {path} ({poses.n_frames} frames, {len(poses.keypoints)} keypoints)")
+    config = ExportStageConfig(fmt=to_format, fps=fps, units=units, trc_yup=not zup, alignment=alignment)
+    run(config, [poses3d], out, overwrite=overwrite, report=click.echo)
 
 
 def _alignment(align_config: Path):
@@ -79,31 +71,3 @@ def _alignment(align_config: Path):
         raise MocapError(f"{align_config}: [triangulation] must be a table holding axes and reference_point.")
     message = f"aligned to axes {tri.get('axes')} with origin {tri.get('reference_point')}"
     return AlignmentConfig.from_anipose(tri, "anipose" if anipose else "mocap3d"), message
-
-
-def _export_individuals(poses3d, names, out, inputs, to_format, fps, units, zup, align_config, overwrite) -> None:
-    """Several individuals: one .nc/.h5 with all, or one file per individual (out_<individual>.trc, ...)."""
-    from ..errors import MocapError
-    from ..io.individuals import ONE_FILE_SUFFIXES, individual_paths, load_individuals, save_individuals
-    from ..io.outputs import check_output
-
-    suffix = out.suffix.lower()
-    if to_format is not None:
-        raise MocapError(f"{poses3d} holds {len(names)} individuals; their output format comes from --out's suffix "
-                         "(.nc, .h5: one file; .trc, .c3d, .csv, .nwb: one per individual), so leave out --to.")
-    if suffix not in ONE_FILE_SUFFIXES + (".trc", ".c3d", ".csv", ".nwb"):
-        raise MocapError(f"--out '{out.name}': end it with .nc or .h5 (every individual in one file) or .trc, .c3d, "
-                         ".csv, .nwb (one file per individual).")  # fmt: skip
-    for target in sorted(set(individual_paths(out, names).values())):
-        check_output(target, inputs, overwrite=overwrite, kinds=["pose3d"])
-    individuals = load_individuals(poses3d)
-    if align_config is not None:
-        from ..analysis.alignment import align_poses
-
-        alignment, message = _alignment(align_config)
-        individuals = {n: align_poses(p, alignment) for n, p in individuals.items()}
-        click.echo(message)
-    written = save_individuals(individuals, out, fps=fps, units=units, yup=not zup)
-    first = next(iter(individuals.values()))
-    click.echo(f"wrote {', '.join(str(w) for w in written)} ({len(individuals)} individuals, {first.n_frames} "
-               f"frames, {len(first.keypoints)} keypoints)")  # fmt: skip

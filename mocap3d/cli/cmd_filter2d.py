@@ -54,14 +54,17 @@ def command(
       window = 7
       offset_threshold = 20.0
     """
-    from ..filters.run import filter_2d_files, resolve_steps
+    from ..filters.filter2d_stage import Filter2DStageConfig, run
+    from ..filters.run import resolve_steps
 
     params = {
         "threshold": threshold, "window": window, "offset_threshold": offset_threshold,
         "score_threshold": score_threshold, "max_gap": max_gap, "method": method, "n_back": n_back, "sigma": sigma,
     }  # fmt: skip
     steps = resolve_steps("2d", config_path, name, params)
-    report = filter_2d_files(inputs, out, steps, overwrite=overwrite, keypoint_preset=keypoint_preset)
+    lines: list[str] = []
+    run(Filter2DStageConfig(steps=tuple(steps), keypoint_preset=keypoint_preset), inputs, out, overwrite=overwrite,
+        report=lines.append)  # fmt: skip
     click.echo("filters: " + " -> ".join(s.name for s in steps))
-    for line in report.lines():
+    for line in lines:
         click.echo(line)

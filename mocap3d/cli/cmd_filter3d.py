@@ -52,7 +52,8 @@ def command(
       mocap3d filter-3d --filter hampel --window 7 --n-sigmas 3 --out pose3d_clean.csv pose3d.csv
       mocap3d filter-3d --config filters.toml --fps 100 --out pose3d_filt.h5 pose3d.h5
     """
-    from ..filters.run import filter_3d_file, resolve_steps
+    from ..filters.filter3d_stage import Filter3DStageConfig, run
+    from ..filters.run import resolve_steps
 
     params = {
         "threshold": threshold, "cutoff": cutoff, "order": order, "window": window, "n_sigmas": n_sigmas,
@@ -60,7 +61,8 @@ def command(
         "measurement_noise": measurement_noise, "max_gap": max_gap, "method": method,
     }  # fmt: skip
     steps = resolve_steps("3d", config_path, name, params)
-    report = filter_3d_file(input_path, out, steps, fps=fps, overwrite=overwrite)
+    lines: list[str] = []
+    run(Filter3DStageConfig(steps=tuple(steps), fps=fps), [input_path], out, overwrite=overwrite, report=lines.append)
     click.echo("filters: " + " -> ".join(s.name for s in steps))
-    for line in report.lines():
+    for line in lines:
         click.echo(line)

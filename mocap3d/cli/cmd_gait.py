@@ -32,34 +32,9 @@ def command(poses3d, out, up, left, right, fps, units, overwrite) -> None:
       mocap3d gait pose-3d/walk.csv --out gait/
       mocap3d gait walk.trc --left LHeel,LBigToe,LAnkle --right RHeel,RBigToe,RAnkle --out gait/
     """
-    from ..analysis.gait import GaitConfig, analyze_gait, save_gait
-    from ..io.exports import load_any_poses3d
-    from ..io.individuals import individual_names_in, load_individuals
-    from ..io.outputs import check_output, check_output_folder
+    from ..analysis.gait import GaitConfig
+    from ..analysis.gait_stage import GaitStageConfig, run
 
-    check_output_folder(out, [poses3d])
-    names = individual_names_in(poses3d)
-    # one individual: <stem>_events.csv...; several: <stem>_<individual>_events.csv...
-    stems = {"": poses3d.stem} if names is None else {n: f"{poses3d.stem}_{n}" for n in names}
-    for stem in stems.values():
-        for name in ("events.csv", "strides.csv", "summary.csv"):
-            check_output(out / f"{stem}_{name}", [poses3d], overwrite=overwrite, kinds=["table"])
-        check_output(out / f"{stem}.png", [poses3d], overwrite=overwrite, kinds=["image"])
-    individuals = {"": load_any_poses3d(poses3d)} if names is None else load_individuals(poses3d)
     split = (lambda s: tuple(p.strip() for p in s.split(",")) if s else None)  # noqa: E731
-    config = GaitConfig(up=up, left=split(left), right=split(right))
-    for poses in individuals.values():
-        if fps is not None:
-            poses.fps = fps
-    results = {who: analyze_gait(poses, config) for who, poses in individuals.items()}  # all, before any write
-    for who, result in results.items():
-        paths = save_gait(result, out, stem=stems[who], units=units)
-        n = result.events.groupby("event").size().to_dict()
-        click.echo(f"{who + ': ' if who else ''}{n.get('strike', 0)} foot strikes, {n.get('off', 0)} toe offs, "
-                   f"{len(result.strides)} strides")  # fmt: skip
-        s = result.summary["all"]
-        click.echo(f"speed {s['speed']:.0f} {units}/s, cadence {s['cadence']:.1f} steps/min, stride "
-                   f"{s['stride_length']:.0f} {units} in {s['stride_time']:.3f} s, "
-                   f"stance {100 * s['stance_fraction']:.1f}%")
-        for p in paths:
-            click.echo(f"wrote {p}")
+    config = GaitStageConfig(gait=GaitConfig(up=up, left=split(left), right=split(right)), fps=fps, units=units)
+    run(config, [poses3d], out, overwrite=overwrite, report=click.echo)

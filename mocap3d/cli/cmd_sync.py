@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..pipeline.sync import METHODS
+from ..sync.offsets import METHODS
 from ._params import overwrite_option
 
 
@@ -39,32 +39,28 @@ def command(inputs, method, calibration, reference, max_offset, out, strict, ove
       mocap3d sync --method flash videos-raw/cam*.mp4
     """
     from ..errors import MocapError
-    from ..io.calibration import load_calibration
-    from ..io.matching import match_files_to_cameras
     from ..io.outputs import check_output
-    from ..io.pose2d import load_track2d
-    from ..pipeline.sync import SyncConfig, estimate_offsets, save_offsets
+    from ..sync.offsets import SyncConfig
+    from ..sync.sync_stage import SyncInputs, SyncStageConfig, estimate, run
 
     if out is not None:
         check_output(out, [*inputs, *([calibration] if calibration else [])], overwrite=overwrite,
                      kinds=["settings"])  # fmt: skip
     if method == "epipolar" and calibration is None:
         raise MocapError("--method epipolar needs --calibration (the geometry); without one use --method keypoints.")
-    config = SyncConfig(method=method, reference=reference, max_offset=max_offset)
-    rig = load_calibration(calibration) if calibration else None
-    if rig is not None:
-        matched = match_files_to_cameras(list(inputs), rig.names)
-        files = {c: Path(matched[c]) for c in rig.names if c in matched}
-    else:  # cameras named after the files: cam1.h5, cam1.analysis.h5, cam1_json -> cam1
-        files = {p.name.split(".")[0].removesuffix("_json"): p for p in inputs}
-    if method == "flash":
-        result = estimate_offsets(config, videos=files)
+    # an ambiguous camera is reported (and, with --strict, exits with 1), its best guess kept
+    config = SyncStageConfig(sync=SyncConfig(method=method, reference=reference, max_offset=max_offset,
+                                             on_ambiguous="use"))  # fmt: skip
+    stage_inputs = SyncInputs(tuple(inputs), calibration)
+    if out is None:
+        result = estimate(config, stage_inputs)
+        for line in result.lines():
+            click.echo(line)
+        ambiguous = result.any_ambiguous
     else:
-        result = estimate_offsets(config, tracks={c: load_track2d(p) for c, p in files.items()}, rig=rig)
-    for line in result.lines():
-        click.echo(line)
-    if out is not None:
-        save_offsets(result, out)
-        click.echo(f"wrote {out}")
-    if strict and result.any_ambiguous:
+        import toml
+
+        run(config, stage_inputs, out, overwrite=overwrite, report=click.echo)
+        ambiguous = any(toml.load(out).get("ambiguous", {}).values())
+    if strict and ambiguous:
         raise SystemExit(1)

@@ -84,7 +84,7 @@ def command(
     """
     from ..io.matching import InputMatching
     from ..io.outputs import check_output
-    from ..triangulation.run import triangulate_files
+    from ..triangulation.triangulate_stage import TriangulateInputs, TriangulateStageConfig, run
 
     matching = InputMatching.from_toml(config_path) if config_path else InputMatching()
     if individuals is None and individual is None and matching.individuals is not None:
@@ -111,29 +111,15 @@ def command(
     if preset:
         base = {}  # a preset on the command line replaces the file's values, then options refine it
     base.update({k: v for k, v in overrides.items() if v is not None})
-    config = TriangulationConfig.from_dict(base, "command line")
     given = {"cam_regex": cam_regex, "individual": individual}
-    matching = matching.replace(**{k: v for k, v in given.items() if v is not None})
-    if individuals is not None:
-        _multi(calibration, pose2d, out, config, matching, n_individuals, keypoint_preset, fps, units, keypoints,
-               trc_zup, overwrite)  # fmt: skip
-        return
-    _, summary = triangulate_files(
-        calibration, pose2d, out, config, keypoint_preset=keypoint_preset, fps=fps, units=units,
-        keypoints=keypoints.split(",") if keypoints else None, trc_yup=not trc_zup, filters=filters,
-        check_tracks=_check_identities, matching=matching,
-    )
-    for line in summary.lines():
-        click.echo(line)
-
-
-def _check_identities(tracks, rig, keypoints) -> None:
-    """:func:`mocap3d.multi.run.check_identities`, imported only for files with several individuals (the
-    association module's scipy.optimize costs more start-up than a whole single-animal run's reading)."""
-    if any(t.points.shape[1] > 1 for t in tracks.values()):
-        from ..multi.run import check_identities
-
-        check_identities(tracks, rig, keypoints)
+    matching = matching.replace(**{k: v for k, v in given.items() if v is not None},
+                                individuals=None if individuals is None else (n_individuals or "all"))  # fmt: skip
+    config = TriangulateStageConfig(
+        triangulation=TriangulationConfig.from_dict(base, "command line"), matching=matching,
+        filters=None if individuals is not None else filters, keypoint_preset=keypoint_preset, fps=fps, units=units,
+        keypoints=tuple(keypoints.split(",")) if keypoints else None, trc_yup=not trc_zup,
+    )  # fmt: skip
+    run(config, TriangulateInputs(calibration, tuple(pose2d)), out, overwrite=overwrite, report=click.echo)
 
 
 def _individuals(text: str | None) -> int | None:
@@ -144,25 +130,6 @@ def _individuals(text: str | None) -> int | None:
         return int(text)
     raise click.BadParameter(f"'{text}' is neither 'all' nor a positive number of individuals.",
                              param_hint="--individuals")  # fmt: skip
-
-
-def _multi(calibration, pose2d, out, config, matching, n_individuals, keypoint_preset, fps, units, keypoints,
-           trc_zup, overwrite) -> None:  # fmt: skip
-    from ..errors import MocapError
-    from ..io.individuals import ONE_FILE_SUFFIXES
-    from ..io.outputs import check_output
-    from ..multi.run import summary_lines, triangulate_files_individuals
-
-    if out.suffix.lower() not in ONE_FILE_SUFFIXES + (".trc", ".c3d", ".csv", ".nwb"):
-        raise MocapError(f"cannot tell the output format from '{out.name}'; with --individuals end --out with .nc "
-                         "(movement), .h5, or .trc/.c3d/.csv/.nwb (one file per individual).")  # fmt: skip
-    poses, result, written = triangulate_files_individuals(
-        calibration, pose2d, out, config, n_individuals, keypoint_preset=keypoint_preset, fps=fps, units=units,
-        keypoints=keypoints.split(",") if keypoints else None, trc_yup=not trc_zup, cam_regex=matching.cam_regex,
-        check=lambda path: check_output(path, [calibration, *pose2d], overwrite=overwrite, kinds=["pose3d"]),
-    )
-    for line in summary_lines(poses, result, written):
-        click.echo(line)
 
 
 def _pairs(text: str | None) -> list[str] | None:

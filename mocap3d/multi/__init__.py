@@ -3,7 +3,8 @@
 * :class:`~.detections.Detections`: per-camera detections, unassociated.
 * :class:`~.association.Associator`: one frame's cross-view association.
 * :func:`~.tracking.track_individuals`: association over a recording with 3D tracks.
-* :func:`~.run.triangulate_individuals`: detections -> individual name -> Poses3D.
+* :func:`mocap3d.triangulation.individuals.triangulate_individuals` (the triangulation room, above this one):
+  detections -> individual name -> Poses3D.
 """
 
 from .association import AssociationConfig, Associator

@@ -3,13 +3,13 @@
 ``mocap3d run PROJECT`` takes every session of a project folder (see
 :mod:`.config` for the layout and ``config.toml``) through the stages of
 :mod:`.stages`, skipping what is complete, on a Dask cluster (:mod:`.runner`).
-:mod:`.sync` estimates and applies frame offsets between cameras.
+:mod:`mocap3d.sync` estimates and applies frame offsets between cameras (:mod:`.sync` is its old name).
 """
 
+from ..sync.offsets import SyncConfig, SyncResult, apply_offsets, epipolar_offsets, flash_offsets, keypoint_offsets
 from .config import ProjectConfig, ProjectError, Session, find_calibration, find_sessions, load_config
 from .runner import ProjectReport, SessionResult, run_project, run_session
 from .stages import STAGE_ORDER, STAGES, StageOutcome, register_stage, run_stage
-from .sync import SyncConfig, SyncResult, apply_offsets, epipolar_offsets, flash_offsets, keypoint_offsets
 
 __all__ = [
     "ProjectConfig", "ProjectError", "Session", "find_calibration", "find_sessions", "load_config",

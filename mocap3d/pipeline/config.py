@@ -79,8 +79,8 @@ from ..errors import MocapError, ProjectError
 from ..filters import FilterPipeline
 from ..io.matching import InputMatching
 from ..io.settings import check_tables, did_you_mean, read_toml
+from ..sync.offsets import SyncConfig
 from ..triangulation.config import TriangulationConfig
-from .sync import SyncConfig
 
 if TYPE_CHECKING:
     from ..analysis.gait import GaitConfig

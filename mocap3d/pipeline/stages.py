@@ -91,17 +91,6 @@ class SessionContext:
 
         return load_calibration(self.calibration)
 
-    def provenance(self, files: dict[str, Path], offsets: Any) -> dict[str, Any]:
-        """What a session's 3D output records about where it came from (its metadata)."""
-        root = self.session.root
-        return {
-            "session": self.session.name,
-            "calibration": self.calibration.relative_to(root).as_posix(),
-            "inputs": {c: p.relative_to(root).as_posix() for c, p in files.items()},
-            "sync_offsets": offsets,
-            "units": self.config.project.units,
-        }
-
     def pose_files(self, folder_key: str = "pose2d") -> dict[str, Path]:
         """Camera -> 2D file (or OpenPose folder) in ``pose-2d`` (or another 2D folder), in calibration order."""
         from ..io.matching import match_files_to_cameras
@@ -162,21 +151,16 @@ def _plan_calibrate(ctx: SessionContext) -> StageWork | str:
         else None  # fmt: skip
     pictures = ctx.config.calibration_pictures
 
-    def run() -> list[str]:
-        from ..calibration.boards import board_units
-        from ..calibration.pipeline import align_to_reference, calibrate_videos
-        from ..io.calibration import load_calibration, save_calibration
+    from ..calibration.calibrate_stage import CalibrateInputs, CalibrateStageConfig
+    from ..calibration.calibrate_stage import run as calibrate
 
-        rig, report, _ = calibrate_videos(board, videos, out, ctx.config.calibration, workers=1, pictures=pictures,
-                                          progress=False)  # fmt: skip
-        lines = [f"calibrated {len(videos)} cameras, median reprojection error {report.median_px:.2f} px"]
-        if reference is not None:
-            rig = align_to_reference(rig, load_calibration(reference))
-            save_calibration(rig, out, {"adjusted": True, "error": report.median_px,
-                                        "world": f"camera centres of {ctx.config.calibration_reference}"},
-                             units=board_units(board))  # fmt: skip
-            lines.append(f"world frame from {ctx.config.calibration_reference}")
-        return lines
+    config = CalibrateStageConfig(calibration=ctx.config.calibration, workers=1, pictures=pictures, progress=False)
+    inputs = CalibrateInputs(board, tuple(videos), reference)
+
+    def run() -> list[str]:
+        lines: list[str] = []
+        calibrate(config, inputs, out, overwrite=True, report=lines.append)
+        return [line for line in lines[1:] if not line.startswith("wrote ")]  # without the per-camera table
 
     params = {"board": ctx.config.board, "reference": ctx.config.calibration_reference, "pictures": pictures,
               **ctx.config.params("calibration")}  # fmt: skip
@@ -324,11 +308,11 @@ def _plan_analyze(ctx: SessionContext) -> StageWork | str:
 
 
 def _plan_sync(ctx: SessionContext) -> StageWork | str:
-    from .sync import estimate_offsets, save_offsets
-
     cfg = ctx.config.sync
     if cfg.method == "none":
         return "cameras share a trigger ([sync] method = none)"
+    from ..sync import sync_stage
+
     out = ctx.session.folder("sync") / "offsets.toml"
     params = ctx.config.params("sync")
     if cfg.method == "flash":
@@ -336,116 +320,109 @@ def _plan_sync(ctx: SessionContext) -> StageWork | str:
 
         videos = ctx.videos(ctx.session.folder("videos"))
         matched = match_files_to_cameras(videos, ctx.rig.names, ctx.config.inputs.cam_regex)
-        inputs = [Path(matched[c]) for c in ctx.rig.names if c in matched]
+        files = [Path(matched[c]) for c in ctx.rig.names if c in matched]
+        inputs = files  # the calibration only names the cameras
     else:
-        files = ctx.pose_files()
-        inputs = [ctx.calibration, *files.values()]
+        files = list(ctx.pose_files().values())
+        inputs = [ctx.calibration, *files]
+    config = sync_stage.SyncStageConfig(sync=cfg, cam_regex=ctx.config.inputs.cam_regex,
+                                        keypoint_preset=ctx.config.project.keypoint_preset)  # fmt: skip
+    stage_inputs = sync_stage.SyncInputs(tuple(files), ctx.calibration)
 
     def run() -> list[str]:
-        from ..io.pose2d import load_track2d
-
-        if cfg.method == "flash":
-            result = estimate_offsets(cfg, videos={c: matched[c] for c in ctx.rig.names if c in matched})
-        else:
-            preset = ctx.config.project.keypoint_preset
-            tracks = {c: load_track2d(p, keypoint_preset=preset) for c, p in files.items()}
-            result = estimate_offsets(cfg, tracks=tracks, rig=ctx.rig)
-        if result.any_ambiguous and cfg.on_ambiguous == "fail":
-            bad = "; ".join(f"{c}: {r}" for c, r in result.reasons.items() if r)
-            raise ProjectError(
-                f"session {ctx.session.name}: camera offsets are ambiguous ({bad}). Record a clearer motion or "
-                "a flash, narrow [sync] max_offset, or set on_ambiguous = \"use\" to keep the best guess."
-            )
-        save_offsets(result, out)
-        return result.lines()
+        lines: list[str] = []
+        sync_stage.run(config, stage_inputs, out, overwrite=True, report=lines.append)
+        return lines[:-1]  # without "wrote"
 
     return StageWork(inputs, [out], params, run)
+
+
+def _summary(stage_run: Callable[[Callable[[str], Any]], Any]) -> list[str]:
+    """A stage's report lines for its manifest: the summary, without per-column details or the list of files
+    (the manifest lists the outputs) unless nothing else was said."""
+    lines: list[str] = []
+    stage_run(lines.append)
+    short = [line for line in lines if not line.startswith((" ", "wrote "))]
+    return short or [line for line in lines if not line.startswith(" ")]
 
 
 def _plan_filter2d(ctx: SessionContext) -> StageWork | str:
     steps = ctx.config.filters.filter2d
     if not steps:
         return "no [[filter2d]] steps"
+    from ..filters import filter2d_stage
+
     files = ctx.pose_files()
     out_dir = ctx.session.folder("pose2d_filtered")
     outputs = [out_dir / p.name for p in files.values()]
+    config = filter2d_stage.Filter2DStageConfig(steps=tuple(steps), keypoint_preset=ctx.config.project.keypoint_preset)
 
     def run() -> list[str]:
-        from ..filters.run import filter_2d_files
-
-        report = filter_2d_files(list(files.values()), out_dir, steps, overwrite=True,
-                                 keypoint_preset=ctx.config.project.keypoint_preset)  # fmt: skip
-        return report.lines()
+        return _summary(lambda report: filter2d_stage.run(config, list(files.values()), out_dir, overwrite=True,
+                                                          report=report))  # fmt: skip
 
     return StageWork(list(files.values()), outputs, {"filter2d": ctx.config.params("filters")["filters"]["filter2d"]},
                      run)  # fmt: skip
 
 
 def _plan_triangulate(ctx: SessionContext) -> StageWork | str:
+    from ..triangulation import triangulate_stage
+
     files = ctx.pose_files("pose2d_filtered" if ctx.filtered_2d else "pose2d")
-    offsets_file = ctx.offsets_file
-    inputs = [ctx.calibration, *files.values()] + ([offsets_file] if offsets_file else [])
+    inputs = triangulate_stage.TriangulateInputs(ctx.calibration, tuple(files.values()), ctx.offsets_file)
     out = ctx.pose3d
     cfg = ctx.config
+    config = triangulate_stage.TriangulateStageConfig(
+        triangulation=cfg.triangulation, matching=cfg.inputs, keypoint_preset=cfg.project.keypoint_preset,
+        fps=cfg.project.fps, units=cfg.project.units, session=ctx.session.name, root=ctx.session.root,
+    )  # fmt: skip
 
     def run() -> list[str]:
-        from ..io.pose2d import load_track2d
-        from ..poses import Poses2D
-        from ..triangulation.run import solve, summarize, write_output
-        from .sync import apply_offsets, load_offsets
+        return _summary(lambda report: triangulate_stage.run(config, inputs, out, overwrite=True, report=report))
 
-        if cfg.inputs.individuals is not None:  # several animals: see .individuals
-            from .individuals import triangulate_session_individuals
-
-            return triangulate_session_individuals(ctx, files, offsets_file, out)
-
-        tracks = {c: load_track2d(p, keypoint_preset=cfg.project.keypoint_preset) for c, p in files.items()}
-        offsets = load_offsets(offsets_file) if offsets_file else {}
-        if offsets:
-            tracks = apply_offsets(tracks, offsets)
-        poses2d = Poses2D.from_tracks(tracks, individual=cfg.inputs.individual, fps=cfg.project.fps)
-        poses3d = solve(poses2d, ctx.rig, cfg.triangulation)  # the command's job (triangulation/run.py)
-        poses3d.metadata.update(ctx.provenance(files, offsets))
-        write_output(poses3d, out, ctx.rig.select(poses2d.views), units=cfg.project.units)
-        return summarize(poses3d, out).lines()[:2]
-
-    return StageWork(inputs, [out], ctx.config.params("triangulation", "project"), run)
+    return StageWork(inputs.paths(), [out], ctx.config.params("triangulation", "project"), run)
 
 
 def _plan_filter3d(ctx: SessionContext) -> StageWork | str:
     steps = ctx.config.filters.filter3d
     if not steps:
         return "no [[filter3d]] steps"
+    from ..filters import filter3d_stage
+
     src, out = ctx.pose3d, ctx.final_pose3d
+    config = filter3d_stage.Filter3DStageConfig(steps=tuple(steps), fps=ctx.config.project.fps)
 
     def run() -> list[str]:
-        from ..filters.run import filter_3d_file
-
-        return filter_3d_file(src, out, steps, fps=ctx.config.project.fps, overwrite=True).lines()
+        return _summary(lambda report: filter3d_stage.run(config, [src], out, overwrite=True, report=report))
 
     return StageWork([src], [out], {"filter3d": ctx.config.params("filters")["filters"]["filter3d"],
                                     "fps": ctx.config.project.fps}, run)  # fmt: skip
 
 
+def _several(ctx: SessionContext, src: Path) -> bool:
+    """Whether the session has several individuals (then the outputs' names come from its 3D file)."""
+    if ctx.config.inputs.individuals is None:
+        return False
+    from .individuals import session_individuals
+
+    session_individuals(ctx, src)  # a sentence when triangulate has not written them yet
+    return True
+
+
 def _plan_angles(ctx: SessionContext) -> StageWork | str:
     if not ctx.config.angles:
         return "no [angles] table"
+    from ..analysis import angles_stage
+
     src = ctx.final_pose3d
     out = ctx.session.folder("angles") / f"{ctx.session.stem}.csv"
-    if ctx.config.inputs.individuals is not None:  # several animals: see .individuals
-        from .individuals import angles_individuals
-
-        return StageWork(*angles_individuals(ctx, src, out))
+    outputs = list(angles_stage.angle_outputs(src, out).values()) if _several(ctx, src) else [out]
+    config = angles_stage.AnglesStageConfig(angles=ctx.config.angles)
 
     def run() -> list[str]:
-        from ..analysis.angles import compute_angles, save_angles_csv
-        from ..io.pose3d import load_poses3d
+        return _summary(lambda report: angles_stage.run(config, [src], out, overwrite=True, report=report))
 
-        table = compute_angles(load_poses3d(src), ctx.config.angles)
-        save_angles_csv(table, out)
-        return [f"{table.shape[1] - 1} angles over {len(table)} frames"]
-
-    return StageWork([src], [out], ctx.config.params("angles"), run)
+    return StageWork([src], outputs, ctx.config.params("angles"), run)
 
 
 def _plan_gait(ctx: SessionContext) -> StageWork | str:
@@ -454,17 +431,18 @@ def _plan_gait(ctx: SessionContext) -> StageWork | str:
     gait = ctx.config.gait
     if gait is None:
         return "no [gait] table"
+    from ..analysis import gait_stage
+
     src = ctx.final_pose3d
     folder, stem = ctx.session.folder("gait"), ctx.session.stem
-    outs = [*(folder / f"{stem}_{name}.csv" for name in ("events", "strides", "summary")), folder / f"{stem}.png"]
+    if _several(ctx, src):
+        outs = gait_stage.gait_outputs(src, folder)
+    else:
+        outs = [*(folder / f"{stem}_{name}.csv" for name in ("events", "strides", "summary")), folder / f"{stem}.png"]
+    config = gait_stage.GaitStageConfig(gait=gait, units=ctx.config.project.units)
 
     def run() -> list[str]:
-        from ..analysis.gait import analyze_gait, save_gait
-        from ..io.pose3d import load_poses3d
-
-        result = analyze_gait(load_poses3d(src), gait)
-        save_gait(result, folder, stem=stem, units=ctx.config.project.units)
-        return [f"{len(result.events)} gait events, {len(result.strides)} strides"]
+        return _summary(lambda report: gait_stage.run(config, [src], folder, overwrite=True, report=report))
 
     return StageWork([src], outs, ctx.config.params("gait", "project"), run)
 
@@ -473,25 +451,22 @@ def _plan_export(ctx: SessionContext) -> StageWork | str:
     formats = ctx.config.export.formats
     if not formats:
         return "no [export] formats"
+    from ..analysis import export_stage
+
     src = ctx.final_pose3d
     outs = [ctx.session.folder("exports") / f"{ctx.session.stem}.{fmt}" for fmt in formats]
+    several = _several(ctx, src)
+    outputs = [p for out in outs for p in export_stage.export_outputs(src, out)] if several else outs
     cfg = ctx.config
-    if cfg.inputs.individuals is not None:  # several animals: see .individuals
-        from .individuals import export_individuals
-
-        return StageWork(*export_individuals(ctx, src, outs))
+    config = export_stage.ExportStageConfig(fps=cfg.project.fps, units=cfg.project.units, trc_yup=cfg.export.trc_yup)
 
     def run() -> list[str]:
-        from ..io.exports import save_any_poses3d
-        from ..io.pose3d import load_h5_calibration, load_poses3d
-
-        poses = load_poses3d(src)
+        lines: list[str] = []
         for out in outs:
-            save_any_poses3d(poses, out, fps=cfg.project.fps or poses.fps, units=cfg.project.units,
-                             yup=cfg.export.trc_yup, calibration=load_h5_calibration(src))  # fmt: skip
-        return [f"wrote {', '.join(o.name for o in outs)}"]
+            export_stage.run(config, [src], out, overwrite=True, report=lines.append)
+        return [f"wrote {', '.join(o.name for o in outputs)}"]
 
-    return StageWork([src], outs, ctx.config.params("export", "project"), run)
+    return StageWork([src], outputs, ctx.config.params("export", "project"), run)
 
 
 STAGE_ORDER: tuple[str, ...] = ("calibrate", "train", "analyze", "sync", "filter2d", "triangulate", "filter3d",

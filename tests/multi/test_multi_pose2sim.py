@@ -40,7 +40,7 @@ def test_openpose_reader_keeps_every_person_of_a_frame(demo):
 @pytest.mark.parametrize("n_individuals", [2, None])
 def test_both_people_match_pose2sim_from_raw_json(demo, n_individuals):
     from mocap3d.multi import Detections, TrackingConfig
-    from mocap3d.multi.run import triangulate_individuals
+    from mocap3d.triangulation.individuals import triangulate_individuals
 
     _, rig, tracks, refs = demo
     det = Detections.from_tracks(tracks, keypoints=P2S_MARKERS, fps=60)

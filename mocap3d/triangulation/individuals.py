@@ -1,4 +1,4 @@
-"""Several individuals from 2D files to 3D: association, tracking, triangulation of each individual.
+"""Several individuals to 3D: association and tracking (:mod:`mocap3d.multi`), then each individual triangulated.
 
 :func:`triangulate_individuals` is the library entry point (detections in,
 ``{individual: Poses3D}`` out); :func:`check_identities` is the guard the
@@ -14,14 +14,14 @@ import numpy as np
 
 from ..camera import CameraRig
 from ..errors import MocapError, TriangulationError
+from ..multi.association import AssociationConfig, Associator
+from ..multi.detections import Detections
+from ..multi.tracking import TrackingConfig, TrackingResult, track_individuals
 from ..poses import Poses2D, Poses3D, Track2D
-from ..triangulation.config import TriangulationConfig
-from ..triangulation.core import triangulate
-from .association import AssociationConfig, Associator
-from .detections import Detections
-from .tracking import TrackingConfig, TrackingResult, track_individuals
+from .config import TriangulationConfig
+from .core import triangulate
 
-__all__ = ["triangulate_individuals", "triangulate_files_individuals", "check_identities", "IdentityError"]
+__all__ = ["triangulate_individuals", "check_identities", "summary_lines", "IdentityError"]
 
 log = logging.getLogger(__name__)
 
@@ -108,58 +108,6 @@ def check_identities(
             f"(only {agree} of {total} cross-camera matches carry one label), so one --individual would mix them; "
             "pass --individuals all (or the number of individuals) to associate them across cameras."
         )
-
-
-def triangulate_files_individuals(
-    calibration,
-    pose_files,
-    out,
-    config: TriangulationConfig | None = None,
-    n_individuals: int | None = None,
-    *,
-    keypoint_preset: str | None = None,
-    fps: float | None = None,
-    units: str | None = None,
-    keypoints=None,
-    trc_yup: bool = True,
-    cam_regex: str | None = None,
-    check=None,
-) -> tuple[dict[str, Poses3D], TrackingResult, list]:
-    """The file-level job of ``mocap3d triangulate --individuals``: 2D files in, every individual out.
-
-    Returns the poses, the tracking result and the written paths (one file for
-    ``.nc``/``.h5``, one per individual otherwise, see :mod:`.output`).
-    ``check(path)`` is called on every output path before anything is written
-    (the CLI's output policy).
-    """
-    from pathlib import Path
-
-    from ..io.calibration import load_calibration_with_metadata, output_units
-    from ..io.individuals import individual_paths, save_individuals
-    from ..io.matching import load_tracks
-
-    config = config or TriangulationConfig()
-    rig, calibration_metadata = load_calibration_with_metadata(calibration)
-    units = output_units(units, calibration_metadata, calibration, out)
-    tracks = load_tracks(pose_files, rig.names, cam_regex, keypoint_preset=keypoint_preset)
-    if len(tracks) < 2:
-        raise MocapError(f"only {len(tracks)} of the given files matched a calibration camera; "
-                         "triangulation needs two or more cameras.")  # fmt: skip
-    detections = Detections.from_tracks(tracks, keypoints=keypoints, fps=fps)
-    tracking = TrackingConfig(n_individuals=n_individuals)
-    poses, result = triangulate_individuals(detections, rig, config, tracking=tracking)
-    if not poses:
-        raise TriangulationError("no individual could be triangulated: no detections agree between two cameras.")
-    for p in poses.values():
-        p.metadata.update({"calibration": str(Path(calibration).resolve()),
-                           "inputs": {v: str(s) for v, s in zip(detections.views, detections.sources, strict=False)}})
-        if units:
-            p.metadata["units"] = units
-    if check is not None:
-        for target in sorted(set(individual_paths(out, list(poses)).values())):
-            check(target)
-    written = save_individuals(poses, out, fps=fps, units=units, yup=trc_yup)
-    return poses, result, written
 
 
 def summary_lines(poses: dict[str, Poses3D], result: TrackingResult, written) -> list[str]:
