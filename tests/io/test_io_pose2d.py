@@ -433,9 +433,12 @@ def _assert_direct_is_pandas(path: Path) -> None:
     from mocap3d.io.pose2d import _read_dlc_h5_direct
 
     direct = _read_dlc_h5_direct(path)
+    ref_values, ref_levels = _pandas_columns(path)
+    if any(v == "nan" for level in ref_levels for v in level):  # pandas' stand-in for a missing label: its decoding
+        assert direct is None
+        return
     assert direct is not None, "a pandas table file should be read directly"
     values, levels = direct
-    ref_values, ref_levels = _pandas_columns(path)
     np.testing.assert_array_equal(values, ref_values)
     assert [list(v) for v in levels.values()] == [list(v) for v in ref_levels]
 
