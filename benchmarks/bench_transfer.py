@@ -87,8 +87,9 @@ def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: 
     model, info = load_model(result.model_path)
     ev = evaluate(Predictor(model, info.config.model), data, train_idx, test_idx, project.pcutoff)
     # the same network analysed at its training scale: what the chosen test_scale ([train] test_scales) changes
-    at_1x = evaluate(Predictor(model, info.config.model.replace(test_scale=1.0)), data, train_idx, test_idx,
-                     project.pcutoff).test.mean_error
+    at_1x = ev.test.mean_error if info.config.model.test_scale == 1.0 else evaluate(
+        Predictor(model, info.config.model.replace(test_scale=1.0)), data, train_idx, test_idx, project.pcutoff
+    ).test.mean_error
     issues = check_labels(data, ev.predictions, ev.scores, project.symmetric_pairs, project.pcutoff)
     fixed = swaps_corrected(data.keypoints, data.bodyparts, issues)
     test_fixed = float(np.nanmean(np.linalg.norm(ev.predictions - fixed, axis=-1)[test_idx]))
@@ -99,6 +100,33 @@ def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: 
             "test_rms": ev.test.rms, "test_fixed": test_fixed, "test_pcut": ev.test.mean_error_pcutoff,
             "pck5": ev.test.pck[5.0], "test_scale": info.config.model.test_scale, "test_at_1x": at_1x,
             "label_check": [i.line() for i in issues]}
+
+
+def rescore(model_path: Path, factors: tuple[float, ...]) -> str:
+    """Choose a trained openfield network's analysis scale as training does (on its training images of the
+    seeded 80/20 split, :func:`mocap3d.nn.train.choose_test_scale`) and test it at 1x and at that factor: for
+    networks trained before the choice was part of training."""
+    from mocap3d.nn.dataset import split
+    from mocap3d.nn.evaluate import evaluate
+    from mocap3d.nn.predict import Predictor
+    from mocap3d.nn.project import dlc_project
+    from mocap3d.nn.train import choose_test_scale, load_model
+
+    project = dlc_project(PROJECT / "config.yaml")
+    data = project.training_set()
+    train_idx, test_idx = split(len(data), 0.8, 1)
+    model, info = load_model(model_path)
+    mc = info.config.model.replace(test_scale=1.0)
+    factor, errors = choose_test_scale(model, mc, data.subset(train_idx), factors)
+    lines = [f"{model_path}: training images' mean error " + ", ".join(f"{f:g}x {e:.3f} px" for f, e in errors.items()),
+             f"chosen {factor:g}x", "",
+             "| analysis scale | train mean (px) | test mean (RMSE, px) | test RMS | PCK@5px |",
+             "|---|---|---|---|---|"]
+    for f in dict.fromkeys((1.0, factor)):
+        ev = evaluate(Predictor(model, mc.replace(test_scale=f)), data, train_idx, test_idx, project.pcutoff)
+        lines.append(f"| {f:g}x | {ev.train.mean_error:.2f} | {ev.test.mean_error:.2f} | {ev.test.rms:.2f} | "
+                     f"{ev.test.pck[5.0]:.1%} |")
+    return "\n".join(lines)
 
 
 def swaps_corrected(keypoints: np.ndarray, bodyparts: tuple[str, ...], issues: list) -> np.ndarray:
@@ -231,7 +259,7 @@ def main() -> None:
         print(json.dumps(r))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["openfield", "efficiency", "replot"],
+    ap.add_argument("mode", choices=["openfield", "efficiency", "replot", "rescore"],
                     help="replot: redraw an efficiency run's table and figure from its .json (--replot)")
     ap.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget per training run")
     ap.add_argument("--threads", type=int, default=2)
@@ -247,8 +275,19 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "mocap3d-transfer")
     ap.add_argument("--replot", type=Path, default=REPO / "benchmarks" / "results" / "transfer-efficiency-6min.json",
                     help="replot: the saved runs (an efficiency run's .json) to draw")
+    ap.add_argument("--model", type=Path, help="rescore: a trained openfield network (model.pt)")
+    ap.add_argument("--factors", type=float, nargs="+", default=[1.0, 1.1, 1.2, 1.3],
+                    help="rescore: the analysis scales to choose from ([train] test_scales)")
     args = ap.parse_args()
     results = REPO / "benchmarks" / "results"
+    if args.mode == "rescore":
+        if args.model is None or not args.model.is_file():
+            raise SystemExit("rescore needs --model, a trained openfield network's model.pt")
+        text = rescore(args.model, tuple(args.factors))
+        print(text)
+        (results / f"transfer-rescore-{args.model.parent.parent.name}.md").write_text(
+            f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
+        return
     if args.mode == "replot":
         print(efficiency_report(args.replot))
         return
