@@ -325,6 +325,8 @@ def train(
         import torch.distributed as dist
 
         dist.barrier()  # no process leaves before rank 0 has written its files
+        # the group is torn down here, not by the interpreter's exit, where gloo's threads could abort a rank
+        dist.destroy_process_group()
     return TrainResult(model_path, end, losses, start, started, per_iteration, test_scale)
 
 
