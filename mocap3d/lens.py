@@ -47,6 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from ._parallel import BLOCK
+
 __all__ = [
     "distort",
     "distort_jacobian",
@@ -184,8 +186,6 @@ def to_pixels(xd: np.ndarray, yd: np.ndarray, fx: Any, fy: Any, cx: Any, cy: Any
 _NEWTON_STEPS = 3
 _NEWTON_MAX_STEPS = 20
 _NEWTON_CONVERGED = 1e-8
-# Points per block of the first steps (8192 points: the ~20 temporaries of a step fit in a core's cache).
-_NEWTON_BLOCK = 8192
 
 
 def _newton_steps(x: np.ndarray, y: np.ndarray, xd: np.ndarray, yd: np.ndarray, coeffs: tuple[float, ...],
@@ -264,8 +264,8 @@ def undistort(xd: np.ndarray, yd: np.ndarray, k1: float, k2: float, p1: float, p
     step = np.empty_like(x)
     with np.errstate(all="ignore"):  # points far outside the lens model's domain diverge; NaN below
         # blocks that stay in the CPU's cache: the same values, several times faster on long recordings
-        for s in range(0, len(x), _NEWTON_BLOCK):
-            b = slice(s, s + _NEWTON_BLOCK)
+        for s in range(0, len(x), BLOCK):
+            b = slice(s, s + BLOCK)
             step[b] = _newton_steps(x[b], y[b], xd[b], yd[b], coeffs, _NEWTON_STEPS)
         slow = np.flatnonzero(step >= _NEWTON_CONVERGED)  # NaN (no observation) compares False
         if slow.size:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._parallel import map_threads
+from .._parallel import BLOCK, map_threads
 from ..poses import finite_points
 
 __all__ = [
@@ -132,8 +132,6 @@ _FULL_STEPS = 3
 _MAX_STEPS = 30
 # A point is settled when a step moved it by less than this fraction of its size.
 _SETTLED = 1e-9
-# Points per block of the solver (its ~40 temporaries stay in a core's cache).
-_BLOCK = 8192
 
 
 def _solve_entries(e: np.ndarray) -> np.ndarray:
@@ -286,8 +284,8 @@ def triangulate_dlt(P: np.ndarray, points: np.ndarray, weights: np.ndarray | Non
     entries = camera_basis(P).reshape(c * 4, 16)[:, list(_ENTRIES)].T @ coeffs
     # blocks of points that stay in the CPU's cache, shared out over threads on long recordings (each point is
     # solved on its own: the same values however the points are grouped)
-    starts = range(0, max(entries.shape[1], 1), _BLOCK)
-    out = np.concatenate(map_threads(lambda s: _solve_entries(entries[:, s : s + _BLOCK]), starts, entries.shape[1]))
+    starts = range(0, max(entries.shape[1], 1), BLOCK)
+    out = np.concatenate(map_threads(lambda s: _solve_entries(entries[:, s : s + BLOCK]), starts, entries.shape[1]))
     out[valid.sum(0) < 2] = np.nan
     return out.reshape(shape + (3,))
 
