@@ -55,8 +55,9 @@ def _overrides(settings: list[str]) -> dict[str, dict]:
 
 
 def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: int, out: Path,
-            settings: list[str] | None = None, iterations: int = 0) -> dict:
-    """Train one arm within the budget (or for a fixed number of iterations) and evaluate it."""
+            settings: list[str] | None = None, iterations: int = 0, curve: int = 0) -> dict:
+    """Train one arm within the budget (or for a fixed number of iterations) and evaluate it; with ``curve``,
+    also every ``curve`` iterations on the way (a snapshot each, tested at 1x: the learning curve)."""
     import torch
 
     from mocap3d.nn.config import preset
@@ -64,7 +65,7 @@ def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: 
     from mocap3d.nn.evaluate import check_labels, evaluate
     from mocap3d.nn.predict import Predictor
     from mocap3d.nn.project import dlc_project
-    from mocap3d.nn.train import load_model, train
+    from mocap3d.nn.train import load_model, snapshots, train
 
     torch.set_num_threads(threads)
     project = dlc_project(PROJECT / "config.yaml")
@@ -73,7 +74,7 @@ def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: 
     if n_train and n_train < len(train_idx):
         train_idx = np.sort(np.random.default_rng(seed).permutation(train_idx)[:n_train])
     cfg = preset(preset_name, _overrides(settings or []))
-    cfg = cfg.replace(train=cfg.train.replace(threads=threads, checkpoint_every=10**6))
+    cfg = cfg.replace(train=cfg.train.replace(threads=threads, checkpoint_every=curve or 10**6))
     subset = data.subset(train_idx)
     t0 = time.perf_counter()
     cfg = cfg.replace(train=cfg.train.replace(iterations=10**6))  # speed probe: iterations 10..40, after start-up
@@ -82,8 +83,9 @@ def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: 
     spent = time.perf_counter() - t0
     budget = max(100, int((minutes * 60 - spent) / probe.seconds_per_iteration) + 40)
     cfg = cfg.replace(train=cfg.train.replace(iterations=iterations or budget))
-    result = train(subset, cfg, out, symmetric_pairs=project.symmetric_pairs, progress=False)
+    result = train(subset, cfg, out, symmetric_pairs=project.symmetric_pairs, progress=False, keep=10**6)
     seconds = time.perf_counter() - t0
+    learning = [(it, test_error(path, data, test_idx)) for it, path in snapshots(out) if curve and it % curve == 0]
     model, info = load_model(result.model_path)
     ev = evaluate(Predictor(model, info.config.model), data, train_idx, test_idx, project.pcutoff)
     # the same network analysed at its training scale: what the chosen test_scale ([train] test_scales) changes
@@ -99,7 +101,19 @@ def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: 
             "started_from": first.started_from, "train": ev.train.mean_error, "test": ev.test.mean_error,
             "test_rms": ev.test.rms, "test_fixed": test_fixed, "test_pcut": ev.test.mean_error_pcutoff,
             "pck5": ev.test.pck[5.0], "test_scale": info.config.model.test_scale, "test_at_1x": at_1x,
-            "label_check": [i.line() for i in issues]}
+            "label_check": [i.line() for i in issues], "curve": [*learning, (result.iterations, at_1x)]}
+
+
+def test_error(model_path: Path, data, test_idx: np.ndarray) -> float:
+    """Mean test error (px) of a network or snapshot, analysed at its training scale."""
+    from mocap3d.nn.evaluate import predict_images
+    from mocap3d.nn.predict import Predictor
+    from mocap3d.nn.train import load_model
+
+    model, info = load_model(model_path)
+    test = data.subset(test_idx)
+    xy, _ = predict_images(Predictor(model, info.config.model.replace(test_scale=1.0)), test.images)
+    return float(np.nanmean(np.linalg.norm(xy - test.keypoints, axis=-1)))
 
 
 def rescore(model_path: Path, factors: tuple[float, ...]) -> str:
@@ -143,7 +157,7 @@ def launch(arm: str, args, n_train: int, seed: int, threads: int, work: Path) ->
     """One arm in its own process (so parallel arms do not share torch's thread pool)."""
     out = work / f"{arm}-n{n_train}-s{seed}"
     cmd = [sys.executable, __file__, "_one", ARMS[arm], str(args.minutes), str(n_train), str(seed), str(threads),
-           str(out), str(args.iterations), *args.set]
+           str(out), str(args.iterations), str(args.curve), *args.set]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
 
@@ -219,6 +233,17 @@ def efficiency_report(raw: Path) -> str:
         p, s = np.mean(table["pretrained", n]), np.mean(table["scratch", n])
         lines.append(f"| {n} | {p:.2f} ({', '.join(f'{v:.2f}' for v in table['pretrained', n])}) | "
                      f"{s:.2f} ({', '.join(f'{v:.2f}' for v in table['scratch', n])}) | {s / p:.1f}x |")
+    curves = _curves(saved["runs"])
+    if curves:
+        iters = sorted({it for c in curves.values() for it in c})
+        lines += ["", "Learning curves (mean test px over seeds, analysed at the training scale; from `--curve`):", "",
+                  "| training images | iterations | pretrained (px) | from scratch (px) | ratio |",
+                  "|---|---|---|---|---|"]
+        for n in sorted({n for _, n in curves}):
+            for it in iters:
+                p, s = curves.get(("pretrained", n), {}).get(it), curves.get(("scratch", n), {}).get(it)
+                if p is not None and s is not None:
+                    lines.append(f"| {n} | {it} | {p:.2f} | {s:.2f} | {s / p:.1f}x |")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,7 +252,21 @@ def efficiency_report(raw: Path) -> str:
 
     from mocap3d.io.atomic import save_figure
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, axes = plt.subplots(1, 2 if curves else 1, figsize=(12.4 if curves else 6.4, 4.2), squeeze=False)
+    ax = axes[0, 0]
+    if curves:
+        right = axes[0, 1]
+        for (arm, n), c in sorted(curves.items()):
+            colour = "tab:blue" if arm == "pretrained" else "tab:red"
+            right.plot(list(c), list(c.values()), "o-" if n == max(sizes) else "o--", color=colour, ms=3,
+                       label=f"{arm}, {n} images")
+        right.set(yscale="log", xlabel="training iterations", ylabel="test error (mean px, 1x)",
+                  title="learning curves (mean over seeds)")
+        right.yaxis.set_major_formatter(ScalarFormatter())
+        right.yaxis.set_minor_formatter(NullFormatter())
+        right.set_yticks([2, 3, 5, 10, 20, 30, 60])
+        right.axhline(3.0, color="grey", ls=":", lw=1)
+        right.legend(fontsize=8)
     for arm, colour in (("pretrained", "tab:blue"), ("scratch", "tab:red")):
         means = [np.mean(table[arm, n]) for n in sizes]
         for n in sizes:
@@ -250,12 +289,26 @@ def efficiency_report(raw: Path) -> str:
     return "\n".join(lines + ["", f"![data efficiency]({raw.with_suffix('.png').name})"])
 
 
+def _curves(runs: list[dict]) -> dict[tuple[str, int], dict[int, float]]:
+    """``{(arm, n_train): {iteration: mean test error over seeds}}`` of runs that recorded a learning curve
+    (iterations every seed reached)."""
+    by: dict[tuple[str, int], list[dict[int, float]]] = {}
+    for r in runs:
+        if len(r.get("curve", [])) > 1:
+            by.setdefault((r["arm"], r["n_train"]), []).append({int(it): e for it, e in r["curve"]})
+    out = {}
+    for key, seeds in by.items():
+        common = sorted(set.intersection(*(set(c) for c in seeds)))
+        out[key] = {it: float(np.mean([c[it] for c in seeds])) for it in common}
+    return out
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_one":
         logging.basicConfig(level=logging.ERROR)
-        preset_name, minutes, n_train, seed, threads, out, iterations = sys.argv[2:9]
-        r = run_one(preset_name, float(minutes), int(n_train), int(seed), int(threads), Path(out), sys.argv[9:],
-                    int(iterations))
+        preset_name, minutes, n_train, seed, threads, out, iterations, curve = sys.argv[2:10]
+        r = run_one(preset_name, float(minutes), int(n_train), int(seed), int(threads), Path(out), sys.argv[10:],
+                    int(iterations), int(curve))
         print(json.dumps(r))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -272,6 +325,9 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=0,
                     help="train exactly this many iterations instead of fitting them to --minutes (for runs on a "
                          "busy machine: the count an idle machine reaches in the budget, from a speed probe)")
+    ap.add_argument("--curve", type=int, default=0, metavar="N",
+                    help="also test every N iterations on the way (efficiency: the learning curves, a table and "
+                         "a second panel)")
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "mocap3d-transfer")
     ap.add_argument("--replot", type=Path, default=REPO / "benchmarks" / "results" / "transfer-efficiency-6min.json",
                     help="replot: the saved runs (an efficiency run's .json) to draw")
@@ -285,7 +341,8 @@ def main() -> None:
             raise SystemExit("rescore needs --model, a trained openfield network's model.pt")
         text = rescore(args.model, tuple(args.factors))
         print(text)
-        (results / f"transfer-rescore-{args.model.parent.parent.name}.md").write_text(
+        factors = "-".join(f"{f:g}" for f in args.factors)  # named by model and factors: no run overwrites another
+        (results / f"transfer-rescore-{args.model.parent.parent.name}-x{factors}.md").write_text(
             f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
         return
     if args.mode == "replot":
