@@ -354,6 +354,7 @@ def main() -> None:
     suffix = f"-{args.arms[0]}-{args.threads}threads" if args.mode == "openfield" and len(args.arms) == 1 else ""
     suffix += "".join(f"-{item.split('.', 1)[-1].replace('=', '')}" for item in args.set)
     suffix += f"-{args.iterations}it" if args.iterations else f"-{args.minutes:g}min"  # runs do not overwrite others
+    suffix += f"-curve{args.curve}" if args.curve else ""
     if args.mode == "openfield":
         text = openfield(args, args.out)
     else:
