@@ -439,9 +439,15 @@ def _track_from_dlc_columns(values: np.ndarray, levels: dict[str, np.ndarray], s
     coords = set(coord_col)
     if not {"x", "y"} <= coords or coords - {"x", "y", "likelihood"}:
         raise PoseFileError(f"{source}: coords must be x, y[, likelihood]; found {sorted(coords)}.")
+    n_frames = values.shape[0]
+    k = len(keypoints)
+    if (len(individuals) == 1 and n_cols == 3 * k and list(coord_col) == ["x", "y", "likelihood"] * k
+            and list(bp_col) == [bp for bp in keypoints for _ in range(3)]):  # fmt: skip
+        # the usual single-animal layout (x, y, likelihood per body part, in order): views of the table, no scatter
+        table = (values if values.flags.writeable else values.copy()).reshape(n_frames, 1, k, 3)
+        return Track2D(table[..., :2], table[..., 2], tuple(keypoints), tuple(individuals), source=source, copy=False)
     ii = np.array([individuals.index(v) for v in ind_col])
     kk = np.array([keypoints.index(v) for v in bp_col])
-    n_frames = values.shape[0]
     out = np.full((3, n_frames, len(individuals), len(keypoints)), np.nan)
     for c, name in enumerate(("x", "y", "likelihood")):
         sel = coord_col == name

@@ -124,6 +124,17 @@ class TriangulationSummary:
         ]
 
 
+def _median(values: np.ndarray) -> float:
+    """The median of the finite values (NaN when none), as ``np.nanmedian`` gives it, without the import of
+    ``numpy.ma`` that ``np.median`` makes (14 ms of a command's start-up)."""
+    x = values[np.isfinite(values)]
+    if not x.size:
+        return float("nan")
+    lo, hi = (x.size - 1) // 2, x.size // 2
+    part = np.partition(x, [lo, hi])
+    return float((part[lo] + part[hi]) / 2)
+
+
 def summarize(poses: Poses3D, out: Path) -> TriangulationSummary:
     ok = finite_points(poses.points)
     used = poses.cameras_used[ok]
@@ -133,7 +144,7 @@ def summarize(poses: Poses3D, out: Path) -> TriangulationSummary:
         keypoints=poses.keypoints,
         views=poses.views,
         triangulated=float(ok.mean()) if ok.size else 0.0,
-        median_error=float(np.nanmedian(poses.error[ok])) if ok.any() else float("nan"),
+        median_error=_median(poses.error[ok]),
         camera_use={v: float(used[:, i].mean()) if len(used) else 0.0 for i, v in enumerate(poses.views)},
     )
 

@@ -269,3 +269,16 @@ def test_config_reads_anipose_project_files(dataset, tmp_path):
     ransac.write_text('nesting = 1\n[triangulation]\nransac = true\nreproj_error_threshold = 8\naxes = []\n')
     cfg = TriangulationConfig.from_toml(ransac)
     assert cfg.method == "robust" and cfg.reproj_threshold == 8
+
+
+def test_summary_median_is_numpys_nanmedian():
+    """The summary's median (written without numpy.ma's import) equals ``np.nanmedian`` on odd, even, all-NaN."""
+    from mocap3d.triangulation.triangulate_stage import _median
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 10, 11, 1000, 1001):
+        x = rng.normal(size=n)
+        x[rng.random(n) < 0.3] = np.nan
+        expected = np.nanmedian(x) if np.isfinite(x).any() else np.nan
+        np.testing.assert_equal(_median(x), expected)
+    assert np.isnan(_median(np.full(4, np.nan)))
