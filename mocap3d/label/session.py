@@ -37,7 +37,7 @@ import numpy as np
 from ..camera import CameraRig
 from ..errors import LabelFileError, MocapError
 from ..io.atomic import atomic_path
-from ..io.labels import SINGLE, LabelSet, is_single, load_labels, load_predictions, save_labels
+from ..io.labels import SINGLE, LabelSet, is_single, label_file_path, load_labels, load_predictions, save_labels
 from ..io.matching import camera_for_file
 from .geometry import GeometryConfig, epipolar_curves, propose
 
@@ -253,7 +253,7 @@ class LabelSession:
         if bodyparts is None:
             # No config.yaml: the names of the first label file, else those of the network's predictions
             # (outlier frames of a first round).
-            candidates = [f / f"CollectedData_{scorer}{suffix}" for f in folders for suffix in (".h5", ".csv")]
+            candidates = [label_file_path(f, scorer).with_suffix(suffix) for f in folders for suffix in (".h5", ".csv")]
             first = next((p for p in candidates if p.is_file()), None)
             if first is not None:
                 known = load_labels(first)
@@ -310,7 +310,7 @@ class LabelSession:
         individuals: tuple[str, ...] | None,
         warnings: list[str],
     ) -> VideoLabels:
-        path = folder / f"CollectedData_{scorer}.h5"
+        path = label_file_path(folder, scorer)
         others = sorted(p.name for p in folder.glob("CollectedData_*.h5") if p != path)
         if others:
             warnings.append(f"{folder.name}: also has {others}; only CollectedData_{scorer}.h5 is edited.")
