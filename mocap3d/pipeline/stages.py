@@ -198,13 +198,18 @@ def _plan_train(ctx: SessionContext) -> StageWork | str:
     shared = project.folder / FOLDERS["manifests"]
     fresh = manifest.read_record(shared, "train") is not None  # read before run_stage removes it
 
-    def run() -> list[str]:
-        from ..nn.run import train_project
+    from ..nn import train_stage
 
-        # resume a killed run (no record); a finished one whose inputs changed starts afresh
-        trained = train_project(project, resume=not fresh, progress=False)
-        loss = f", loss {trained.losses[0]:.4f} -> {trained.losses[-1]:.4f}" if trained.losses else ""
-        return [f"trained '{project.network.model.backbone}' for {trained.iterations} iterations{loss}"]
+    config = train_stage.TrainStageConfig(progress=False)
+
+    def run() -> list[str]:
+        # resume a killed run (no record); a finished one whose inputs changed starts afresh, as does a network
+        # that no record nor snapshot describes (the pipeline's outputs are its own to replace)
+        lines: list[str] = []
+        unknown = model.exists() and not any(project.model_dir.glob("snapshot-*.pt"))
+        train_stage.run(config, project.path, project.model_dir, overwrite=fresh or unknown, report=lines.append)
+        trained = [line for line in lines if line.startswith("trained")]
+        return trained + [line for line in lines if line not in trained]
 
     return StageWork([project.path, labelled], [model], {"project": str(ctx.config.network.project)}, run,
                      shared=shared)
