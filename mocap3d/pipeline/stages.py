@@ -290,7 +290,7 @@ def _plan_analyze(ctx: SessionContext) -> StageWork | str:
             '"path/to/project.toml" to train one) there, or put DeepLabCut/SLEAP 2D files in pose-2d/.'
         )
     analyzer = _load_analyzer(spec)
-    table.check_options(analyzer, f"session {ctx.session.name}")
+    table.check_options(analyzer, f"session {ctx.session.name}", options)
     if _accepts(analyzer, "progress"):
         options.setdefault("progress", False)  # bars per video would fill the logs of a pipeline run
     outputs = [pose_dir / f"{v.stem}.h5" for v in videos]
