@@ -87,7 +87,8 @@ def run(config: TrainStageConfig, inputs: str | Path, out: str | Path, *, overwr
     Without ``overwrite`` the newest snapshot in ``out`` is resumed (a finished network stays as it is); a
     ``model.pt`` there without any snapshot is refused, as it cannot be told from a network of another run.
     With ``overwrite`` the old snapshots are removed and training starts over. ``report`` is called with each
-    line of the summary: what the weights started from, the iterations, the analysis scale.
+    line of the summary: what the weights started from, the iterations, the analysis scale, ``model.pt`` written
+    or kept.
     """
     from ..io.outputs import OutputError, check_output_folder
     from .dataset import split
@@ -107,16 +108,20 @@ def run(config: TrainStageConfig, inputs: str | Path, out: str | Path, *, overwr
                           "train a new network in its place, or give another folder (--out).")  # fmt: skip
     data = project.training_set()
     train_idx, _ = split(len(data), project.train_fraction, project.split_seed)
+    before = model.stat().st_mtime_ns if model.exists() else None
     result = train(data.subset(train_idx), project.network, out, skeleton=project.skeleton,
                    symmetric_pairs=project.symmetric_pairs, resume=not overwrite, progress=config.progress,
                    init_from=init_from)  # fmt: skip
     start = f" (resumed at {result.resumed_from})" if result.resumed_from else ""
     last = f", final loss {result.losses[-1]:.4f}" if result.losses else ""
     speed = f", {result.seconds_per_iteration:.2f} s/iteration" if result.iterations > result.resumed_from else ""
-    lines = [f"started from {result.started_from}",
-             f"trained {result.iterations} iterations{start}{last}{speed} -> {result.model_path}"]  # fmt: skip
+    lines = [f"started from {result.started_from}", f"trained {result.iterations} iterations{start}{last}{speed}"]
     if result.test_scale != 1.0:
         lines.append(f"analysis at {result.test_scale:g}x the training scale (most accurate on the training images)")
+    if before is not None and model.stat().st_mtime_ns == before:
+        lines.append(f"kept {model}: trained to the end already (--fresh to train it again)")
+    else:
+        lines.append(f"wrote {model}")
     for line in lines:
         if report is not None:
             report(line)

@@ -208,8 +208,7 @@ def _plan_train(ctx: SessionContext) -> StageWork | str:
         lines: list[str] = []
         unknown = model.exists() and not any(project.model_dir.glob("snapshot-*.pt"))
         train_stage.run(config, project.path, project.model_dir, overwrite=fresh or unknown, report=lines.append)
-        trained = [line for line in lines if line.startswith("trained")]
-        return trained + [line for line in lines if line not in trained]
+        return [line for line in lines if not line.startswith(("started from", "wrote ", "kept "))]
 
     return StageWork([project.path, labelled], [model], {"project": str(ctx.config.network.project)}, run,
                      shared=shared)

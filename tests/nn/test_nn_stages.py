@@ -4,6 +4,7 @@ afresh with it; analysis skips finished videos unless ``overwrite`` and never wr
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import _nn_scene as scene
@@ -61,6 +62,7 @@ def test_train_cli_and_stage_train_the_same_network(toy, tmp_path):
     _same_network(written, model)
     assert sorted(p.name for p in written.parent.iterdir()) == sorted(p.name for p in model.parent.iterdir())
     assert lines[0] == "started from random weights" and lines[1].startswith(f"trained {ITERATIONS} iterations")
+    assert lines[-1] == f"wrote {written}"
     # the command's overrides are the config's
     out = _cli("train", toml_path, "--out", tmp_path / "cli4", "--iterations", 4, "--batch-size", 2)
     train_stage.run(TrainStageConfig(iterations=4, batch_size=2, progress=False), toml_path, tmp_path / "stage4")
@@ -78,6 +80,7 @@ def test_train_resumes_without_overwrite_and_starts_afresh_with_it(toy, tmp_path
     lines: list[str] = []
     train_stage.run(config, toml_path, out, report=lines.append)
     assert "(resumed at 4)" in lines[1] and (out / "model.pt").stat().st_mtime_ns == stamp
+    assert lines[-1] == f"kept {out / 'model.pt'}: trained to the end already (--fresh to train it again)"
     # more iterations: continued from the snapshot
     lines.clear()
     train_stage.run(config.replace(iterations=ITERATIONS), toml_path, out, report=lines.append)
@@ -203,6 +206,8 @@ def test_pipeline_trains_and_analyses_through_the_stages(toy, tmp_path, monkeypa
     assert not report.failed, report.table()
     model_dir = root / "net" / "models" / "toy"
     assert calls == [("train", model_dir), ("analyze", session / "pose-2d")]
+    summary = json.loads((root / "net" / ".mocap3d" / "train.json").read_text())["summary"]
+    assert summary[0].startswith(f"trained {ITERATIONS} iterations, final loss") and len(summary) == 1
     _same_network(model_dir / "model.pt", toy[2])  # the same project trained by the command line
     mine = tmp_path / "mine"
     analyze_stage.run(AnalyzeStageConfig(model=model_dir, backend="torch", progress=False),
