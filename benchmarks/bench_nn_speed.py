@@ -23,10 +23,10 @@ from pathlib import Path
 
 import torch
 
+from mocap3d.nn.analyze_stage import AnalyzeStageConfig, analyze_video
 from mocap3d.nn.config import preset
 from mocap3d.nn.models import build_model
 from mocap3d.nn.predict import Predictor, export_onnx
-from mocap3d.nn.videos import AnalyzeConfig, analyze_video
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MOCAP3D_DATASETS", REPO.parent / "shared" / "datasets"))
@@ -63,9 +63,9 @@ def main() -> None:
                 runs["onnx"] = Predictor(None, cfg, backend="onnx", onnx_path=path, threads=args.threads)
             fps = {}
             for backend, predictor in runs.items():
-                acfg = AnalyzeConfig(batch_size=args.batch, max_frames=args.frames, save_csv=False, overwrite=True,
-                                     scorer=f"{name}_{backend}")
-                fps[backend] = analyze_video(predictor, BODYPARTS, VIDEO, tmp, acfg, progress=False).fps
+                acfg = AnalyzeStageConfig(batch_size=args.batch, max_frames=args.frames, save_csv=False,
+                                          scorer=f"{name}_{backend}", progress=False)
+                fps[backend] = analyze_video(predictor, BODYPARTS, VIDEO, tmp, acfg, overwrite=True).fps
             onnx = fps.get("onnx", float("nan"))
             scale = f"{cfg.input_scale:g}" + (f" x {factor:g}" if factor != 1 else "")
             lines.append(f"| {name} | {cfg.backbone} | {scale} | {fps['torch']:.1f} | {onnx:.1f} | "

@@ -33,13 +33,13 @@ from pathlib import Path
 
 import torch
 
+from mocap3d.nn.analyze_stage import AnalyzeStageConfig, analyze_video
 from mocap3d.nn.config import preset
 from mocap3d.nn.dataset import split
 from mocap3d.nn.evaluate import check_labels, evaluate
 from mocap3d.nn.predict import Predictor, export_onnx
 from mocap3d.nn.project import dlc_project
 from mocap3d.nn.train import load_model, train
-from mocap3d.nn.videos import AnalyzeConfig, analyze_video
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MOCAP3D_DATASETS", REPO.parent / "shared" / "datasets"))
@@ -85,8 +85,8 @@ def speed(model_path: Path, video: Path, frames: int, threads: int, batch: int) 
         for name, pred in (("torch", Predictor(model, info.config.model)),
                            ("onnx", Predictor(None, info.config.model, backend="onnx", onnx_path=onnx_path,
                                               threads=threads))):
-            cfg = AnalyzeConfig(batch_size=batch, max_frames=frames, save_csv=False, overwrite=True, scorer=name)
-            r = analyze_video(pred, info.bodyparts, video, tmp, cfg, progress=False)
+            cfg = AnalyzeStageConfig(batch_size=batch, max_frames=frames, save_csv=False, scorer=name, progress=False)
+            r = analyze_video(pred, info.bodyparts, video, tmp, cfg, overwrite=True)
             rows.append((name, r.fps))
     return rows
 

@@ -39,3 +39,35 @@ def tiny_config(iterations: int) -> NetworkConfig:
                               **NO_PHOTO),
         train=TrainConfig(iterations=iterations, batch_size=4, lr=5e-3, warmup=10, checkpoint_every=5, log_every=5),
     )
+
+
+def toy_project(root, iterations: int, n_frames: int = 8):
+    """A 2D-network project in ``root`` on ``n_frames`` synthetic frames (head, tail), labelled in DeepLabCut's
+    layout, with the same frames as a lossless video. Returns ``(project.toml, video, keypoints)``."""
+    from pathlib import Path
+
+    from mocap3d.io.labels import LabelSet, save_labels
+    from mocap3d.nn.project import create_project, load_project
+
+    root = Path(root)
+    images, kps = frames(n_frames, seed=3)
+    folder = root / "labeled-data" / "cam-A"
+    folder.mkdir(parents=True)
+    names = []
+    for i, img in enumerate(images):
+        cv2.imwrite(str(folder / f"img{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        names.append(f"labeled-data/cam-A/img{i}.png")
+    save_labels(LabelSet(tuple(names), ("head", "tail"), ("single",), kps[:, None], "tester"),
+                folder / "CollectedData_tester.h5")
+    video = root / "videos" / "cam-A.avi"
+    video.parent.mkdir()
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 10, (96, 80))  # lossless
+    for img in images:
+        writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    writer.release()
+    create_project(root / "project.toml", "toy", ["head", "tail"], scorer="tester", skeleton=[("head", "tail")])
+    project = load_project(root / "project.toml")
+    project.network = tiny_config(iterations)
+    project.train_fraction = 0.75
+    project.save()
+    return root / "project.toml", video, kps

@@ -1,8 +1,7 @@
-"""Project-level steps behind the CLI: train, evaluate (with label checking), analyse, export.
+"""A project's trained network and its evaluation (with label checking), behind ``mocap3d evaluate``.
 
-Each step reads the project, does one job, writes its outputs atomically and
-returns what it wrote; finished work is skipped on a re-run where that makes
-sense (training resumes from its last snapshot, analysed videos are skipped).
+Training and video analysis are stages: :mod:`mocap3d.nn.train_stage` and
+:mod:`mocap3d.nn.analyze_stage`.
 """
 
 from __future__ import annotations
@@ -17,25 +16,9 @@ from .dataset import split
 from .evaluate import Evaluation, LabelIssue, check_labels, draw_comparison, evaluate, write_png
 from .predict import Predictor
 from .project import Project
-from .train import TrainResult, load_model, train
-from .videos import AnalyzeConfig, VideoResult, analyze_video, load_predictor
+from .train import load_model
 
 log = logging.getLogger(__name__)
-
-
-def train_project(project: Project, *, out_dir: str | Path | None = None, resume: bool = True,
-                  stop_after: int | None = None, progress: bool = True,
-                  init_from: str | Path | None = None) -> TrainResult:
-    """Train the project's network on its training split -> ``<out_dir>/model.pt`` (default: ``models/<name>``).
-
-    ``init_from``: fine-tune another project's ``model.pt`` (shared body parts matched by name).
-    """
-    data = project.training_set()
-    train_idx, _ = split(len(data), project.train_fraction, project.split_seed)
-    out = Path(out_dir) if out_dir else project.model_dir
-    return train(data.subset(train_idx), project.network, out, skeleton=project.skeleton,
-                 symmetric_pairs=project.symmetric_pairs, resume=resume, stop_after=stop_after, progress=progress,
-                 init_from=init_from)
 
 
 def default_model(project: Project) -> Path:
@@ -82,13 +65,3 @@ def evaluate_project(project: Project, model_path: str | Path | None = None, out
              *ev.lines(), "", f"labels to review ({len(issues)}):", *[s.line() for s in issues]]
     summary = atomic_write_text(out / "evaluation.txt", "\n".join(lines) + "\n")
     return EvaluationReport(ev, issues, summary, images)
-
-
-def analyze_project_videos(project: Project, videos: list[Path], model_path: str | Path | None = None,
-                           out_dir: str | Path | None = None, cfg: AnalyzeConfig | None = None,
-                           backend: str = "auto", device: str = "cpu") -> list[VideoResult]:
-    """Analyse videos with the project's network (ONNX Runtime with ``backend="onnx"``: ``model.onnx`` beside it;
-    ``"auto"``: ONNX Runtime on the CPU where it can be, else torch)."""
-    predictor, info = load_predictor(model_path or default_model(project), backend, device)
-    cfg = cfg or AnalyzeConfig(pcutoff=project.pcutoff)
-    return [analyze_video(predictor, info.bodyparts, v, out_dir, cfg, project.skeleton) for v in videos]

@@ -1,10 +1,11 @@
-"""Video analysis: frames decoded in a background thread, batched inference, DeepLabCut output.
+"""Videos for the networks: frames decoded in a background thread, output names, labelled videos, the predictor.
 
-One ``.h5`` (and ``.csv``) per video in DeepLabCut's analysis layout
-(:func:`mocap3d.io.pose2d.save_dlc`), named ``<video stem>DLC_<scorer>.h5`` so
-that ``mocap3d triangulate`` matches it to its camera by name. A video whose
-output exists is skipped unless ``overwrite``: an interrupted batch of videos
-resumes where it stopped. Optionally a labelled video with the skeleton.
+The analysis itself (a video's keypoints into DeepLabCut's ``.h5``) is the
+analyze stage, :mod:`mocap3d.nn.analyze_stage`; this module holds what it
+reads and draws with: :func:`read_batches`, :func:`output_path`
+(``<video stem>DLC_<scorer>.h5``, the name ``mocap3d triangulate`` matches to
+its camera), :func:`write_labelled_video` and :func:`load_predictor` (torch or
+ONNX Runtime).
 """
 
 from __future__ import annotations
@@ -12,47 +13,17 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
-from ..io.pose2d import save_dlc
-from ..poses import Track2D
 from .config import NetworkError
 from .evaluate import colours, draw_skeleton
 from .predict import Predictor
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class AnalyzeConfig:
-    batch_size: int = 16
-    save_csv: bool = True
-    labelled_video: bool = False
-    pcutoff: float = 0.6
-    scorer: str = "mocap3d"
-    overwrite: bool = False
-    max_frames: int | None = None  # stop after this many frames (quick looks, benchmarks)
-    name_with_scorer: bool = True  # <stem>DLC_<scorer>.h5; False: <stem>.h5 (a project pipeline's pose-2d/)
-
-
-@dataclass
-class VideoResult:
-    video: Path
-    output: Path
-    frames: int
-    seconds: float  # wall time of decoding + inference + decoding of heatmaps
-    skipped: bool = False
-
-    @property
-    def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else float("nan")
 
 
 def video_info(path: str | Path) -> tuple[int, int, int, float]:
@@ -134,42 +105,6 @@ def output_path(video: str | Path, out_dir: str | Path | None, scorer: str, with
     return (Path(out_dir) if out_dir else video.parent) / name
 
 
-def analyze_video(predictor: Predictor, bodyparts: tuple[str, ...], video: str | Path,
-                  out_dir: str | Path | None = None, cfg: AnalyzeConfig | None = None,
-                  skeleton: list[tuple[str, str]] | None = None, progress: bool = True) -> VideoResult:
-    """Keypoints of every frame of ``video`` -> ``<out_dir>/<stem>DLC_<scorer>.h5`` (+ ``.csv``, labelled ``.mp4``)."""
-    cfg = cfg or AnalyzeConfig()
-    video = Path(video)
-    out = output_path(video, out_dir, cfg.scorer, cfg.name_with_scorer)
-    if out.exists() and not cfg.overwrite:
-        log.info("%s exists; skipped (overwrite to redo)", out)
-        return VideoResult(video, out, 0, 0.0, skipped=True)
-    w, h, n, fps = video_info(video)
-    total = min(n, cfg.max_frames) if cfg.max_frames and n else (cfg.max_frames or n or None)
-    points, scores = [], []
-    t0 = time.perf_counter()
-    with tqdm(total=total, desc=video.name, unit="frame", disable=not progress) as bar:
-        for batch in read_batches(video, cfg.batch_size, cfg.max_frames):
-            xy, s = predictor.predict(batch)
-            points.append(xy)
-            scores.append(s)
-            bar.update(len(batch))
-    seconds = time.perf_counter() - t0
-    if not points:
-        raise NetworkError(f"{video}: no frame could be decoded.")
-    xy, s = np.concatenate(points), np.concatenate(scores)
-    track = Track2D(xy[:, None], s[:, None], bodyparts, source=str(video))
-    save_dlc(track, out, scorer=dlc_scorer_name(cfg.scorer) if cfg.name_with_scorer else cfg.scorer)
-    if cfg.save_csv:
-        save_dlc(track, out.with_suffix(".csv"), scorer=dlc_scorer_name(cfg.scorer) if cfg.name_with_scorer
-                 else cfg.scorer)
-    if cfg.labelled_video:
-        write_labelled_video(video, xy, s, bodyparts, out.with_name(out.stem + "_labeled.mp4"), cfg.pcutoff,
-                             skeleton, fps or 30.0)
-    log.info("%s: %d frames in %.1f s (%.1f frames/s) -> %s", video.name, len(xy), seconds, len(xy) / seconds, out)
-    return VideoResult(video, out, len(xy), seconds)
-
-
 def draw_pose(frame: np.ndarray, xy: np.ndarray, score: np.ndarray, bodyparts: tuple[str, ...], pcutoff: float,
               skeleton: list[tuple[str, str]] | None = None, cols: np.ndarray | None = None) -> np.ndarray:
     """A copy of an RGB frame with the skeleton and the body parts above ``pcutoff``."""
@@ -199,22 +134,6 @@ def write_labelled_video(video: str | Path, xy: np.ndarray, score: np.ndarray, b
                 write(np.ascontiguousarray(drawn[: even[1], : even[0]]))
                 i += 1
     return Path(out)
-
-
-def analyze(videos: list[Path], out_dir: Path, model: str | Path, backend: str = "auto", device: str = "cpu",
-            batch_size: int = 16, labelled_video: bool = False, pcutoff: float = 0.6, progress: bool = True
-            ) -> list[Path]:
-    """The project pipeline's analyzer (``[network] analyzer = "mocap3d.nn:analyze"``): ``out_dir/<stem>.h5`` per video.
-
-    ``model`` is a trained ``model.pt`` or the folder holding it; ``progress=False`` draws no progress bars (the
-    pipeline passes it, so bars do not fill its logs). Returns the files written (or already there).
-    """
-    path = Path(model)
-    predictor, info = load_predictor(path / "model.pt" if path.is_dir() else path, backend, device)
-    cfg = AnalyzeConfig(batch_size=batch_size, labelled_video=labelled_video, pcutoff=pcutoff,
-                        scorer=f"mocap3d_{info.config.model.backbone}", name_with_scorer=False, save_csv=False)
-    return [analyze_video(predictor, info.bodyparts, v, out_dir, cfg, info.skeleton, progress=progress).output
-            for v in videos]
 
 
 def _auto_backend(model_path: Path, device: str) -> str:

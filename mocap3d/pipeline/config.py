@@ -232,8 +232,11 @@ class NetworkTable(Config):
         return {**self.kwargs(), **({"analyzer": self.analyzer} if self.analyzer is not None else {}),
                 **({"project": self.project} if self.project is not None else {})}
 
-    def check_options(self, analyzer: Any, where: str) -> None:
-        """A :class:`ProjectError` naming the ``[network]`` keys that ``analyzer`` does not take (or a missing one)."""
+    def check_options(self, analyzer: Any, where: str, options: Mapping[str, Any] | None = None) -> None:
+        """A :class:`ProjectError` naming the ``[network]`` keys that ``analyzer`` does not take (or a missing one).
+
+        ``options``: the keyword arguments it will be called with, when the stage completes the table's (the
+        trained network of ``[network] project`` as ``model``); default: the table's."""
         import inspect
 
         try:
@@ -241,7 +244,7 @@ class NetworkTable(Config):
         except (TypeError, ValueError):  # a builtin or extension function: nothing to check
             return
         try:
-            signature.bind([], None, **self.kwargs())
+            signature.bind([], None, **(self.kwargs() if options is None else options))
         except TypeError as exc:
             takes = [p for p in list(signature.parameters)[2:]]
             raise ProjectError(f"{where}: the [network] table does not fit {self.spec} ({exc}); its options are "

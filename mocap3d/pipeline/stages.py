@@ -198,13 +198,17 @@ def _plan_train(ctx: SessionContext) -> StageWork | str:
     shared = project.folder / FOLDERS["manifests"]
     fresh = manifest.read_record(shared, "train") is not None  # read before run_stage removes it
 
-    def run() -> list[str]:
-        from ..nn.run import train_project
+    from ..nn import train_stage
 
-        # resume a killed run (no record); a finished one whose inputs changed starts afresh
-        trained = train_project(project, resume=not fresh, progress=False)
-        loss = f", loss {trained.losses[0]:.4f} -> {trained.losses[-1]:.4f}" if trained.losses else ""
-        return [f"trained '{project.network.model.backbone}' for {trained.iterations} iterations{loss}"]
+    config = train_stage.TrainStageConfig(progress=False)
+
+    def run() -> list[str]:
+        # resume a killed run (no record); a finished one whose inputs changed starts afresh, as does a network
+        # that no record nor snapshot describes (the pipeline's outputs are its own to replace)
+        lines: list[str] = []
+        unknown = model.exists() and not any(project.model_dir.glob("snapshot-*.pt"))
+        train_stage.run(config, project.path, project.model_dir, overwrite=fresh or unknown, report=lines.append)
+        return [line for line in lines if not line.startswith(("started from", "wrote ", "kept "))]
 
     return StageWork([project.path, labelled], [model], {"project": str(ctx.config.network.project)}, run,
                      shared=shared)
@@ -285,7 +289,7 @@ def _plan_analyze(ctx: SessionContext) -> StageWork | str:
             '"path/to/project.toml" to train one) there, or put DeepLabCut/SLEAP 2D files in pose-2d/.'
         )
     analyzer = _load_analyzer(spec)
-    table.check_options(analyzer, f"session {ctx.session.name}")
+    table.check_options(analyzer, f"session {ctx.session.name}", options)
     if _accepts(analyzer, "progress"):
         options.setdefault("progress", False)  # bars per video would fill the logs of a pipeline run
     outputs = [pose_dir / f"{v.stem}.h5" for v in videos]
