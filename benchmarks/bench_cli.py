@@ -81,6 +81,49 @@ def run(cmd: list[str], pythonpath: Path | None = None) -> None:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout}{done.stderr}")
 
 
+PHASES = """
+import sys, time
+t0 = time.perf_counter()
+marks = []
+import mocap3d.triangulation.triangulate_stage as ts
+marks.append(("imports", time.perf_counter()))
+def timed(fn, name):
+    def call(*a, **k):
+        out = fn(*a, **k)
+        marks.append((name, time.perf_counter()))
+        return out
+    return call
+ts._load = timed(ts._load, "read the 2D files and calibration")
+ts.triangulate = timed(ts.triangulate, "triangulate (undistort, DLT, reprojection errors)")
+ts.write_output = timed(ts.write_output, "write the CSV")
+ts.summarize = timed(ts.summarize, "summary")
+from mocap3d.cli import main
+sys.argv = ["mocap3d", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+prev = t0
+for name, t in marks:
+    print(f"{name}: {t - prev:.3f} s", file=sys.stderr)
+    prev = t
+print(f"{prev - t0}", file=sys.stderr)
+"""
+
+
+def phases(cmd: list[str], out: Path, repeats: int) -> str:
+    """Where the command's time goes, in-process (best run of ``repeats``, by total)."""
+    runs = []
+    for _ in range(repeats):
+        out.unlink(missing_ok=True)
+        w = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", PHASES, *cmd[1:]], capture_output=True, text=True)
+        wall, lines = time.perf_counter() - w, done.stderr.strip().splitlines()
+        runs.append((wall, [*lines[-6:-1], f"interpreter start-up and exit: {wall - float(lines[-1]):.3f} s"]))
+    wall, lines = min(runs)
+    return "\n".join([f"whole process {wall:.3f} s (best of {repeats}), of which:", *(f"- {x}" for x in lines)])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=25_000)
@@ -91,6 +134,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="2,000 frames (smoke run)")
     parser.add_argument("--keep", type=Path, default=None, help="write the input and output here (kept)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cli.md")
+    parser.add_argument("--phases", action="store_true",
+                        help="also time the command's steps in-process (imports, reading, triangulation, writing)")
     args = parser.parse_args()
     if args.quick:
         args.frames = 2000
@@ -132,6 +177,9 @@ def main() -> int:
             base_cpu.append(again.ru_utime - after.ru_utime + again.ru_stime - after.ru_stime)
         print(f"aniposelib {ani_wall[-1]:.2f} s wall / {ani_cpu[-1]:.2f} s CPU; mocap3d triangulate "
               f"{ours_wall[-1]:.2f} s wall / {ours_cpu[-1]:.2f} s CPU", flush=True)
+    breakdown = phases(cmd, out, args.repeats) if args.phases else ""
+    if breakdown:
+        print(breakdown, flush=True)
     # after the big runs: right after writing the input, the disk's write-back can stall a short process
     t_version = best_time(lambda: run([*mocap3d, "--version"]), repeats=5)
     print(f"mocap3d --version: {t_version:.3f} s", flush=True)
@@ -162,9 +210,10 @@ def main() -> int:
         f"mocap3d's whole process is {t_ani / t_ours:.2f}x as fast as aniposelib's in-memory triangulation in wall "
         f"time, {c_ani / c_ours:.2f}x in CPU time (load average {load:.1f} on {os.cpu_count()} cores at the end).",
         "",
+        *([breakdown, ""] if breakdown else []),
         "Command: `python benchmarks/bench_cli.py" + (" --quick" if args.quick else "")
         + (f" --baseline {args.baseline}" if args.baseline else "")
-        + (f" --repeats {args.repeats}" if args.repeats != 5 else "") + "`",
+        + (f" --repeats {args.repeats}" if args.repeats != 5 else "") + (" --phases" if args.phases else "") + "`",
         "",
     ]
     write_results("\n".join(lines), args.out)
