@@ -264,7 +264,7 @@ def efficiency_report(raw: Path) -> str:
                   title="learning curves (mean over seeds)")
         right.yaxis.set_major_formatter(ScalarFormatter())
         right.yaxis.set_minor_formatter(NullFormatter())
-        right.set_yticks([2, 3, 5, 10, 20, 30, 60])
+        right.set_yticks([2, 3, 5, 10, 20, 30, 60, 100, 300])
         right.axhline(3.0, color="grey", ls=":", lw=1)
         right.legend(fontsize=8)
     for arm, colour in (("pretrained", "tab:blue"), ("scratch", "tab:red")):
