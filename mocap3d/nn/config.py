@@ -159,13 +159,13 @@ def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
 # openfield 2.31 px instead of 2.73 px test error for the same 20-minute budget (benchmarks/bench_transfer.py).
 # The accuracy presets train on images at full size (openfield, 9334 iterations: 1.99 px at 1.0 and at 0.85,
 # 2.31 px at 0.5; training crops keep their size, so an iteration costs about the same) and analyse them at the
-# multiple of that their training images choose (1.2x there: 1.87 px; 0.85 analysed at 1.2x gave 1.92 px);
+# multiple of that their training images choose (1.2x there: 1.86 px; 0.85 analysed at 1.2x gave 1.92 px);
 # `fast` and `smoke` stay at lower resolution.
 _LITE_MODEL: dict[str, Any] = {"backbone_stride": 32, "output_stride": 8, "head_channels": 128, "input_scale": 0.5,
                                "pretrained": "imagenet", "pos_dist_thresh": 8.0, "locref_stdev": 4.0,
                                "head_skips": True}
 _LITE_AUGMENT: dict[str, Any] = {"crop_size": (160, 160), "flip": True, "crop_on_animal": 0.7}
-# Analysis at a larger scale than training helps (openfield: 1.99 -> 1.87 px at 1.2x, with 0.70 -> 0.66 px on the
+# Analysis at a larger scale than training helps (openfield: 1.99 -> 1.86 px at 1.2x, with 0.70 -> 0.65 px on the
 # training images, which choose the factor): the network learnt every scale of augment.scale_range, and a larger
 # mouse is sampled more finely by the stride-8 heatmaps.
 _LITE_TRAIN: dict[str, Any] = {"lr": 1e-3, "batch_size": 8, "warmup": 50, "channels_last": True,
