@@ -352,6 +352,8 @@ def main() -> None:
         raise SystemExit(f"dataset not found at {PROJECT} (set MOCAP3D_DATASETS)")
     results.mkdir(exist_ok=True)
     suffix = f"-{args.arms[0]}-{args.threads}threads" if args.mode == "openfield" and len(args.arms) == 1 else ""
+    if args.mode == "efficiency" and args.sizes != [10, 23, 46, 93]:
+        suffix += "-n" + "-".join(map(str, args.sizes))
     suffix += "".join(f"-{item.split('.', 1)[-1].replace('=', '')}" for item in args.set)
     suffix += f"-{args.iterations}it" if args.iterations else f"-{args.minutes:g}min"  # runs do not overwrite others
     suffix += f"-curve{args.curve}" if args.curve else ""
