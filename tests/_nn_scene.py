@@ -41,30 +41,45 @@ def tiny_config(iterations: int) -> NetworkConfig:
     )
 
 
-def toy_project(root, iterations: int, n_frames: int = 8):
-    """A 2D-network project in ``root`` on ``n_frames`` synthetic frames (head, tail), labelled in DeepLabCut's
-    layout, with the same frames as a lossless video. Returns ``(project.toml, video, keypoints)``."""
+def label_frames(root, images, kps) -> None:
+    """Save ``images`` as ``root/labeled-data/cam-A/img<i>.png`` with their head/tail labels (DeepLabCut's layout,
+    scorer ``tester``)."""
     from pathlib import Path
 
     from mocap3d.io.labels import LabelSet, save_labels
-    from mocap3d.nn.project import create_project, load_project
 
-    root = Path(root)
-    images, kps = frames(n_frames, seed=3)
-    folder = root / "labeled-data" / "cam-A"
-    folder.mkdir(parents=True)
+    folder = Path(root) / "labeled-data" / "cam-A"
+    folder.mkdir(parents=True, exist_ok=True)
     names = []
     for i, img in enumerate(images):
         cv2.imwrite(str(folder / f"img{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         names.append(f"labeled-data/cam-A/img{i}.png")
     save_labels(LabelSet(tuple(names), ("head", "tail"), ("single",), kps[:, None], "tester"),
                 folder / "CollectedData_tester.h5")
-    video = root / "videos" / "cam-A.avi"
-    video.parent.mkdir()
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 10, (96, 80))  # lossless
+
+
+def write_video(path, images) -> None:
+    """The frames as a lossless (FFV1) video at 10 frames/s."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = images[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 10, (w, h))
     for img in images:
         writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     writer.release()
+
+
+def toy_project(root, iterations: int, n_frames: int = 8):
+    """A 2D-network project in ``root`` on ``n_frames`` synthetic frames (head, tail), labelled in DeepLabCut's
+    layout, with the same frames as a lossless video. Returns ``(project.toml, video, keypoints)``."""
+    from pathlib import Path
+
+    from mocap3d.nn.project import create_project, load_project
+
+    root = Path(root)
+    images, kps = frames(n_frames, seed=3)
+    label_frames(root, images, kps)
+    video = root / "videos" / "cam-A.avi"
+    write_video(video, images)
     create_project(root / "project.toml", "toy", ["head", "tail"], scorer="tester", skeleton=[("head", "tail")])
     project = load_project(root / "project.toml")
     project.network = tiny_config(iterations)

@@ -20,7 +20,7 @@ import torch
 from click.testing import CliRunner
 
 from mocap3d.cli import cli
-from mocap3d.io.labels import LabelSet, load_labels, load_predictions, merge_labels, save_labels
+from mocap3d.io.labels import LabelSet, load_labels, load_predictions, merge_labels
 from mocap3d.io.pose2d import load_track2d
 from mocap3d.nn.project import load_project
 from mocap3d.nn.run import evaluate_project
@@ -40,20 +40,9 @@ def _invoke(*args):
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("nn-project")
     images, kps = scene.frames(N_FRAMES, seed=3)
-    folder = root / "labeled-data" / "cam-A"
-    folder.mkdir(parents=True)
-    names = []
-    for i, img in enumerate(images):
-        cv2.imwrite(str(folder / f"img{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))  # DeepLabCut's names
-        names.append(f"labeled-data/cam-A/img{i}.png")
-    save_labels(LabelSet(tuple(names), ("head", "tail"), ("single",), kps[:, None], "tester"),
-                folder / "CollectedData_tester.h5")
+    scene.label_frames(root, images, kps)  # DeepLabCut's names
     video = root / "videos" / "cam-A.avi"
-    video.parent.mkdir()
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 10, (96, 80))  # lossless
-    for img in images:
-        writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    writer.release()
+    scene.write_video(video, images)
     toml_path = root / "project.toml"
     out = _invoke("project", "create", toml_path, "--name", "toy", "--bodyparts", "head,tail", "--skeleton",
                   "head-tail", "--scorer", "tester", "videos/cam-A.avi")

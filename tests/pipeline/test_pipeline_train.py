@@ -5,23 +5,14 @@ from __future__ import annotations
 import json
 
 import _nn_scene as scene
-import cv2
 
-from mocap3d.io.labels import LabelSet, save_labels
 from mocap3d.nn.project import create_project, load_project
 from mocap3d.pipeline import run_project
 from mocap3d.pipeline.sample_project import make_sample_project
 
 
 def _label(net, kps, images):
-    folder = net / "labeled-data" / "cam-A"
-    folder.mkdir(parents=True, exist_ok=True)
-    names = []
-    for i, img in enumerate(images):
-        cv2.imwrite(str(folder / f"img{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        names.append(f"labeled-data/cam-A/img{i}.png")
-    save_labels(LabelSet(tuple(names), ("head", "tail"), ("single",), kps[:, None], "tester"),
-                folder / "CollectedData_tester.h5")
+    scene.label_frames(net, images, kps)
 
 
 def _train_statuses(root) -> list[str]:
