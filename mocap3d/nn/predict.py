@@ -75,7 +75,7 @@ class Predictor:
         rw, rh, _, _ = self.input_size(w, h)
         out = np.zeros((b, 3, _pad32(rh), _pad32(rw)), np.float32)
         # Bilinear, as training samples its crops (cv2.warpAffine, INTER_LINEAR): the network sees frames as it
-        # learnt them, and a 640x480 frame resizes in 0.09 ms instead of INTER_AREA's 0.93 (a sixth of a frame's
+        # learnt them, and a 640x480 frame resizes in 0.09 ms instead of INTER_AREA's 0.93 (a seventh of a frame's
         # budget at 150 frames/s). OpenCV resizes one image at a time (multi-threaded inside).
         for i in range(b):
             img = frames[i] if (rw, rh) == (w, h) else cv2.resize(frames[i], (rw, rh), interpolation=cv2.INTER_LINEAR)
