@@ -143,6 +143,62 @@ def rescore(model_path: Path, factors: tuple[float, ...]) -> str:
     return "\n".join(lines)
 
 
+def floor(model_paths: list[Path], factors: tuple[float, ...]) -> str:
+    """How far two independently trained openfield networks are from the labels' own noise.
+
+    Each network is analysed at the scale its training images choose (as :func:`rescore`). If the two
+    networks' errors and the labels' noise are independent, ``E|A-B|^2 = 2 s_net^2`` and
+    ``E|A-L|^2 = s_net^2 + s_label^2``: the networks' disagreement measures their own error, and what is left
+    of their error against the labels is the labelling noise, which no network can go below. Images that the
+    label check flags as swapped are left out of this estimate (their labels are wrong, not noisy).
+    """
+    from mocap3d.nn.dataset import split
+    from mocap3d.nn.evaluate import check_labels, predict_images
+    from mocap3d.nn.predict import Predictor
+    from mocap3d.nn.project import dlc_project
+    from mocap3d.nn.train import choose_test_scale, load_model
+
+    project = dlc_project(PROJECT / "config.yaml")
+    data = project.training_set()
+    train_idx, test_idx = split(len(data), 0.8, 1)
+    test = data.subset(test_idx)
+    preds, lines = [], []
+    for path in model_paths:
+        model, info = load_model(path)
+        mc = info.config.model.replace(test_scale=1.0)
+        factor, _ = choose_test_scale(model, mc, data.subset(train_idx), factors)
+        xy, scores = predict_images(Predictor(model, mc.replace(test_scale=factor)), test.images)
+        preds.append(xy)
+        lines.append((path, factor, xy, scores))
+    swapped = {i.index for i in check_labels(test, preds[0], lines[0][3], project.symmetric_pairs, project.pcutoff)
+               if i.kind == "swapped"}
+    keep = np.array([i not in swapped for i in range(len(test_idx))])
+    labels = test.keypoints[keep]
+    rows = ["| network | scale | test mean (px) | test median | without swapped labels: mean | RMS |",
+            "|---|---|---|---|---|---|"]
+    ms, means = [], []
+    for path, factor, xy, _ in lines:
+        e = np.linalg.norm(xy - test.keypoints, axis=-1)
+        k = np.linalg.norm(xy[keep] - labels, axis=-1)
+        ms.append(float(np.nanmean(k ** 2)))
+        means.append(float(np.nanmean(k)))
+        rows.append(f"| {path.parent.parent.name}/{path.parent.name} | {factor:g}x | {np.nanmean(e):.2f} | "
+                    f"{np.nanmedian(e):.2f} | {np.nanmean(k):.2f} | {np.sqrt(ms[-1]):.2f} |")
+    d = np.linalg.norm(preds[0][keep] - preds[1][keep], axis=-1)
+    s_net = float(np.sqrt(np.nanmean(d ** 2) / 2))
+    s_label = float(np.sqrt(max(np.mean(ms) - s_net ** 2, 0.0)))
+    best = s_label * np.sqrt(np.pi) / 2  # mean length of a 2D isotropic Gaussian error with this RMS
+    rows += ["", f"test images left out as swapped by the label check: "
+                 f"{', '.join(test.names[i] for i in sorted(swapped)) or 'none'}",
+             f"the two networks disagree by {np.nanmean(d):.2f} px mean ({np.sqrt(np.nanmean(d ** 2)):.2f} RMS): "
+             f"each network's own error ~{s_net:.2f} px RMS",
+             f"the labels' own noise: ~{s_label:.2f} px RMS, so even a perfect network would measure "
+             f"~{best:.2f} px mean error on these labels",
+             f"the largest ratio any network could show against the worse of these two ({max(means):.2f} px on the "
+             f"same images): ~{max(means) / best:.2f}x"]
+    return "\n".join(rows)
+
+
 def swaps_corrected(keypoints: np.ndarray, bodyparts: tuple[str, ...], issues: list) -> np.ndarray:
     """The labels with every left/right swap that the label check flags exchanged back (a copy)."""
     fixed = keypoints.copy()
@@ -312,8 +368,9 @@ def main() -> None:
         print(json.dumps(r))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["openfield", "efficiency", "replot", "rescore"],
-                    help="replot: redraw an efficiency run's table and figure from its .json (--replot)")
+    ap.add_argument("mode", choices=["openfield", "efficiency", "replot", "rescore", "floor"],
+                    help="replot: redraw an efficiency run's table and figure from its .json (--replot); "
+                         "floor: the labels' noise, from two trained networks' disagreement (--models)")
     ap.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget per training run")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--parallel", action="store_true", help="two runs at once, one thread each")
@@ -332,6 +389,7 @@ def main() -> None:
     ap.add_argument("--replot", type=Path, default=REPO / "benchmarks" / "results" / "transfer-efficiency-6min.json",
                     help="replot: the saved runs (an efficiency run's .json) to draw")
     ap.add_argument("--model", type=Path, help="rescore: a trained openfield network (model.pt)")
+    ap.add_argument("--models", type=Path, nargs=2, help="floor: two openfield networks trained independently")
     ap.add_argument("--factors", type=float, nargs="+", default=[1.0, 1.1, 1.2, 1.3],
                     help="rescore: the analysis scales to choose from ([train] test_scales)")
     args = ap.parse_args()
@@ -344,6 +402,13 @@ def main() -> None:
         factors = "-".join(f"{f:g}" for f in args.factors)  # named by model and factors: no run overwrites another
         (results / f"transfer-rescore-{args.model.parent.parent.name}-x{factors}.md").write_text(
             f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
+        return
+    if args.mode == "floor":
+        if args.models is None or not all(m.is_file() for m in args.models):
+            raise SystemExit("floor needs --models A.pt B.pt, two trained openfield networks")
+        text = floor(list(args.models), tuple(args.factors))
+        print(text)
+        (results / "transfer-floor.md").write_text(f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
         return
     if args.mode == "replot":
         print(efficiency_report(args.replot))
