@@ -56,3 +56,34 @@ def test_map_threads_keeps_order_and_raises_the_first_error(monkeypatch):
         _parallel.map_threads(fail, items, n_points=10**6)
     monkeypatch.setenv("MOCAP3D_THREADS", "0")  # not a count: the cores decide
     assert 1 <= _parallel.threads() <= _parallel.MAX_THREADS
+
+
+def test_each_point_is_solved_on_its_own(monkeypatch):
+    """The DLT's answer for a point does not depend on the other points solved with it (blocks, threads,
+    a slice of the recording), and the frame-by-frame triangulation is the same on one thread and on three."""
+    from mocap3d.poses import Poses2D
+    from mocap3d.triangulation.config import TriangulationConfig
+    from mocap3d.triangulation.frames import triangulate_frames
+
+    rig = make_rig(n_cameras=3, seed=2)
+    rng = np.random.default_rng(1)
+    n = _parallel.MIN_POINTS + 3 * _parallel.BLOCK // 2  # several blocks, the last one partial
+    X = rng.normal(0, 300, (n, 3)) + [0, 0, 900]
+    pixels = rig.project(X) + rng.normal(0, 0.5, (3, n, 2))
+    pixels[0, ::13] = np.nan
+    weights = rng.uniform(0.2, 1.0, (3, n))
+    ideal = rig.undistort_points(pixels)
+    P = rig.projection_matrices()
+    whole = triangulate_dlt(P, ideal, weights)
+    part = slice(_parallel.BLOCK - 500, _parallel.BLOCK + 777)  # across a block boundary
+    assert np.array_equal(triangulate_dlt(P, ideal[:, part], weights[:, part]), whole[part], equal_nan=True)
+
+    poses = Poses2D(views=rig.names, keypoints=("a",), points=pixels[:, :, None], scores=weights[:, :, None])
+    config = TriangulationConfig(method="dlt", score_threshold=0.0)
+    monkeypatch.setenv("MOCAP3D_THREADS", "1")
+    one = triangulate_frames(poses, rig, config)
+    monkeypatch.setenv("MOCAP3D_THREADS", "3")
+    three = triangulate_frames(poses, rig, config)
+    for name in ("points", "error", "ncams", "score", "cameras_used"):
+        assert np.array_equal(getattr(one, name), getattr(three, name), equal_nan=True), name
+    assert np.isfinite(one.points).all(-1).mean() > 0.99

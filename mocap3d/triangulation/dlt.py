@@ -279,13 +279,18 @@ def triangulate_dlt(P: np.ndarray, points: np.ndarray, weights: np.ndarray | Non
     w = np.ones(flat.shape[:2]) if weights is None else np.asarray(weights, dtype=np.float64).reshape(c, -1)
     valid = finite_points(flat) & (w > 0)
     w = np.where(valid, w, 0.0)
-    # the ten distinct normal-matrix entries (10, N) as one product, rows contiguous
     coeffs = _coefficient_rows(flat, w).reshape(c * 4, -1)
-    entries = camera_basis(P).reshape(c * 4, 16)[:, list(_ENTRIES)].T @ coeffs
-    # blocks of points that stay in the CPU's cache, shared out over threads on long recordings (each point is
-    # solved on its own: the same values however the points are grouped)
-    starts = range(0, max(entries.shape[1], 1), BLOCK)
-    out = np.concatenate(map_threads(lambda s: _solve_entries(entries[:, s : s + BLOCK]), starts, entries.shape[1]))
+    basis = np.ascontiguousarray(camera_basis(P).reshape(c * 4, 16)[:, list(_ENTRIES)].T)
+
+    # Blocks of points that stay in the CPU's cache, shared out over threads on long recordings. The ten
+    # distinct normal-matrix entries (10, n) of a block are one product, summed by einsum in a fixed order:
+    # each point's answer is the same however the points are grouped and whatever the machine (a BLAS
+    # product's sums depend on its kernel and thread count, and its idle threads spin on the cores that
+    # the other blocks need).
+    def block(s: int) -> np.ndarray:
+        return _solve_entries(np.einsum("ij,jn->in", basis, coeffs[:, s : s + BLOCK]))
+
+    out = np.concatenate(map_threads(block, range(0, max(coeffs.shape[1], 1), BLOCK), coeffs.shape[1]))
     out[valid.sum(0) < 2] = np.nan
     return out.reshape(shape + (3,))
 

@@ -11,6 +11,7 @@ import logging
 
 import numpy as np
 
+from .._parallel import BLOCK, map_threads
 from ..camera import CameraRig
 from ..errors import TriangulationError
 from ..poses import Poses2D, Poses3D, finite_points
@@ -57,36 +58,32 @@ def triangulate_frames(poses2d: Poses2D, rig: CameraRig, config: TriangulationCo
             f"(highest score in the input: {best:.3g}). Lower --score-threshold, or check that the 2D files belong "
             "to the same recording and body parts."
         )
-    work = cams.undistort_points(pts) if config.undistort else pts
-    weights = np.where(valid, scores if config.weighted else 1.0, 0.0)
-    weights = np.where(finite_points(work), weights, 0.0)
     P = cams.projection_matrices()
-    in_cameras = None  # the points in each camera's frame, when the depth check computed them
+    n = f * k
     if config.method == "dlt":
-        use = weights > 0
-        X = triangulate_dlt(P, work, weights)
-        X[use.sum(0) < config.min_cameras] = np.nan
-        if config.check_depth:
-            in_cameras = cams.world_to_camera(X)
-            behind = ((in_cameras[..., 2] <= 0) & use).any(0)
-            X[behind] = np.nan
-            in_cameras[:, behind] = np.nan
+        # Every point on its own, from pixels to errors, in blocks that stay in the CPU's cache (shared out over
+        # threads on long recordings): no recording-sized temporaries, and the same values however grouped.
+        X, use, error, score = np.empty((n, 3)), np.empty((v, n), bool), np.empty(n), np.empty(n)
+        ncams = np.empty(n, np.int64)
+
+        def block(start: int) -> None:
+            b = slice(start, start + BLOCK)
+            x, used, in_cameras = _dlt(cams, P, pts[:, b], scores[:, b], valid[:, b], config)
+            X[b] = x
+            use[:, b], error[b], ncams[b], score[b] = _measure(cams, x, used, in_cameras, pts[:, b], scores[:, b],
+                                                                config.undistort)  # fmt: skip
+
+        map_threads(block, range(0, n, BLOCK), n)
     else:
-        X, use, _ = triangulate_robust(
+        work = cams.undistort_points(pts) if config.undistort else pts
+        weights = np.where(valid, scores if config.weighted else 1.0, 0.0)
+        weights = np.where(finite_points(work), weights, 0.0)
+        X, used, _ = triangulate_robust(
             P, work, weights, threshold=config.reproj_threshold, min_cameras=config.min_cameras,
             max_excluded=config.max_excluded, check_depth=config.check_depth,
-        )
+        )  # fmt: skip
+        use, error, ncams, score = _measure(cams, X, used, None, pts, scores, config.undistort)
     ok = finite_points(X)
-    use = use & ok[None]
-    proj = cams.camera_to_pixels(cams.world_to_camera(X) if in_cameras is None else in_cameras, config.undistort)
-    diff = proj - pts
-    resid = np.sqrt(diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1])  # norm(axis=-1), 3x faster
-    ncams = use.sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        error = np.where(use, resid, 0.0).sum(0) / ncams
-    score = np.where(use, scores, np.inf).min(0)  # the weakest camera used: anipose's meaning
-    error[~ok] = np.nan
-    score[~ok] = 0.0
     log.info("triangulated %d of %d points (%s)", int(ok.sum()), ok.size, config.method)
     return Poses3D(
         keypoints=poses2d.keypoints,
@@ -99,6 +96,45 @@ def triangulate_frames(poses2d: Poses2D, rig: CameraRig, config: TriangulationCo
         fps=poses2d.fps,
         metadata={"triangulation": config.to_dict()},
     )
+
+
+def _dlt(cams: CameraRig, P: np.ndarray, pts: np.ndarray, scores: np.ndarray, valid: np.ndarray,
+         config: TriangulationConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
+    """The weighted DLT of some points (C, n, 2): the points (n, 3) (NaN where fewer than ``min_cameras``
+    cameras, or behind one with ``check_depth``), the cameras used (C, n), and the points in each camera's
+    frame when the depth check computed them (else None)."""
+    work = cams.undistort_points(pts) if config.undistort else pts
+    weights = np.where(valid, scores if config.weighted else 1.0, 0.0)
+    weights = np.where(finite_points(work), weights, 0.0)
+    use = weights > 0
+    X = triangulate_dlt(P, work, weights)
+    X[use.sum(0) < config.min_cameras] = np.nan
+    in_cameras = None
+    if config.check_depth:
+        in_cameras = cams.world_to_camera(X)
+        behind = ((in_cameras[..., 2] <= 0) & use).any(0)
+        X[behind] = np.nan
+        in_cameras[:, behind] = np.nan
+    return X, use, in_cameras
+
+
+def _measure(cams: CameraRig, X: np.ndarray, use: np.ndarray, in_cameras: np.ndarray | None, pts: np.ndarray,
+             scores: np.ndarray, distort: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """What the output records of triangulated points ``X`` (n, 3): the cameras used (C, n), the mean
+    reprojection error over them (px, in the distorted image when ``distort``), their number, and the smallest
+    of their scores (anipose's meaning); NaN error and score 0 where ``X`` is NaN."""
+    ok = finite_points(X)
+    use = use & ok[None]
+    proj = cams.camera_to_pixels(cams.world_to_camera(X) if in_cameras is None else in_cameras, distort)
+    diff = proj - pts
+    resid = np.sqrt(diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1])  # norm(axis=-1), 3x faster
+    ncams = use.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        error = np.where(use, resid, 0.0).sum(0) / ncams
+    score = np.where(use, scores, np.inf).min(0)
+    error[~ok] = np.nan
+    score[~ok] = 0.0
+    return use, error, ncams, score
 
 
 def _undistort_opencv(cams: CameraRig, pts: np.ndarray) -> np.ndarray:

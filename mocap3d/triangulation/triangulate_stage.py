@@ -137,15 +137,16 @@ def _median(values: np.ndarray) -> float:
 
 def summarize(poses: Poses3D, out: Path) -> TriangulationSummary:
     ok = finite_points(poses.points)
-    used = poses.cameras_used[ok]
+    n_ok = int(np.count_nonzero(ok))
+    used = np.count_nonzero(poses.cameras_used & ok[..., None], axis=(0, 1))  # per view, without a gathered copy
     return TriangulationSummary(
         out=out,
         n_frames=poses.n_frames,
         keypoints=poses.keypoints,
         views=poses.views,
-        triangulated=float(ok.mean()) if ok.size else 0.0,
+        triangulated=n_ok / ok.size if ok.size else 0.0,
         median_error=_median(poses.error[ok]),
-        camera_use={v: float(used[:, i].mean()) if len(used) else 0.0 for i, v in enumerate(poses.views)},
+        camera_use={v: float(used[i] / n_ok) if n_ok else 0.0 for i, v in enumerate(poses.views)},
     )
 
 
