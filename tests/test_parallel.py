@@ -9,6 +9,7 @@ from mocap3d import _parallel
 from mocap3d.camera import CameraRig
 from mocap3d.sample import make_rig
 from mocap3d.triangulation.dlt import triangulate_dlt
+from mocap3d.triangulation.robust import triangulate_robust
 
 
 def _outputs(rig: CameraRig, X: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
@@ -77,6 +78,11 @@ def test_each_point_is_solved_on_its_own(monkeypatch):
     whole = triangulate_dlt(P, ideal, weights)
     part = slice(_parallel.BLOCK - 500, _parallel.BLOCK + 777)  # across a block boundary
     assert np.array_equal(triangulate_dlt(P, ideal[:, part], weights[:, part]), whole[part], equal_nan=True)
+    # the robust search too (its batches of subsets group the points differently in a slice)
+    X, used, error = triangulate_robust(P, ideal, weights, threshold=15.0)
+    X_part, used_part, error_part = triangulate_robust(P, ideal[:, part], weights[:, part], threshold=15.0)
+    assert np.array_equal(X_part, X[part], equal_nan=True)
+    assert np.array_equal(used_part, used[:, part]) and np.array_equal(error_part, error[part], equal_nan=True)
 
     poses = Poses2D(views=rig.names, keypoints=("a",), points=pixels[:, :, None], scores=weights[:, :, None])
     config = TriangulationConfig(method="dlt", score_threshold=0.0)

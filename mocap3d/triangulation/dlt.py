@@ -17,7 +17,7 @@ mocap3d (:func:`triangulate_dlt`, methods ``dlt`` and ``robust``)
     ``M = A^T A``; ``M`` is a linear combination of four fixed matrices per
     camera (:func:`camera_basis`), so building it for all points, or for any
     subset of cameras, is one small matrix product; its smallest eigenvector is
-    found from the secular equation of the 3x3 block (:func:`_solve_entries`:
+    found from the secular equation of the 3x3 block (:func:`solve_entries`:
     three batched 3x3 solves for nearly every point), an order of magnitude
     faster than a batched SVD or ``eigh`` and equal to the SVD's answer to
     float64's resolution of this problem (~1e-9 relative; the homogeneous
@@ -40,8 +40,10 @@ from ..poses import finite_points
 
 __all__ = [
     "camera_basis",
-    "camera_coefficients",
-    "normal_matrices",
+    "entry_basis",
+    "coefficient_rows",
+    "normal_entries",
+    "solve_entries",
     "solve_homogeneous",
     "triangulate_dlt",
     "triangulate_svd",
@@ -61,7 +63,7 @@ def camera_basis(P: np.ndarray) -> np.ndarray:
         + w^2 (p0 p0^T + p1 p1^T),
 
     i.e. four fixed matrices per camera weighted by per-observation
-    coefficients (see :func:`camera_coefficients`). Summing over cameras is then
+    coefficients (see :func:`coefficient_rows`). Summing over cameras is then
     one small matrix product instead of ``C x N`` outer products.
 
     Returns
@@ -85,16 +87,11 @@ def camera_basis(P: np.ndarray) -> np.ndarray:
     return basis.reshape(P.shape[0], 4, 16)
 
 
-def camera_coefficients(points: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Per-observation coefficients (C, N, 4) of :func:`camera_basis`.
+def coefficient_rows(points: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per-observation coefficients of :func:`camera_basis`, laid out (C, 4, N) (points contiguous).
 
     ``points`` (C, N, 2) may hold NaN where ``weights`` (C, N) is 0.
     """
-    return np.ascontiguousarray(_coefficient_rows(points, weights).transpose(0, 2, 1))
-
-
-def _coefficient_rows(points: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """:func:`camera_coefficients` laid out (C, 4, N): the rows the DLT's one matrix product reads."""
     rows = np.empty(weights.shape[:1] + (4,) + weights.shape[1:])
 
     # written in place (the same operations as w2 (x^2 + y^2), -w2 x, -w2 y, w2; no stacking copy), one camera
@@ -115,13 +112,22 @@ def _coefficient_rows(points: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return rows
 
 
-def normal_matrices(coeffs: np.ndarray, basis: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """DLT normal matrices (N, 4, 4) summed over cameras, optionally over a camera mask (C, N)."""
-    c, n, _ = coeffs.shape
-    if mask is not None:
-        coeffs = coeffs * mask[..., None]
-    flat = coeffs.transpose(1, 0, 2).reshape(n, c * 4) @ basis.reshape(c * 4, 16)
-    return flat.reshape(n, 4, 4)
+def entry_basis(P: np.ndarray) -> np.ndarray:
+    """:func:`camera_basis` restricted to the ten distinct normal-matrix entries that the solver reads
+    (:data:`_ENTRIES`), laid out (10, C * 4) for :func:`normal_entries`."""
+    c = P.shape[0]
+    return np.ascontiguousarray(camera_basis(P).reshape(c * 4, 16)[:, list(_ENTRIES)].T)
+
+
+def normal_entries(basis: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The ten distinct entries (10, n) of the DLT normal matrices of coefficient rows (C, 4, n)
+    (:func:`coefficient_rows`, zero for cameras left out) with an :func:`entry_basis` (10, C * 4).
+
+    Summed by einsum in a fixed order, not by a BLAS product: each point's entries are then the same
+    however the points are grouped and whatever the machine (a BLAS product's sums depend on its kernel
+    and thread count), and no BLAS threads spin, after the product, on the cores that other blocks need.
+    """
+    return np.einsum("ek,kn->en", basis, rows.reshape(basis.shape[1], -1))
 
 
 # Entries of the symmetric 4x4 normal matrix (row-major index into 16) that the solver reads:
@@ -134,7 +140,7 @@ _MAX_STEPS = 30
 _SETTLED = 1e-9
 
 
-def _solve_entries(e: np.ndarray) -> np.ndarray:
+def solve_entries(e: np.ndarray) -> np.ndarray:
     """Smallest eigenvectors of many normal matrices given as their 10 distinct entries ``e`` (10, N) in
     :data:`_ENTRIES` order (rows contiguous or not); returns the dehomogenised points (N, 3).
 
@@ -237,13 +243,13 @@ def solve_homogeneous(M: np.ndarray) -> np.ndarray:
     Returns
     -------
     array (..., 3)
-        The smallest eigenvector, dehomogenised (see :func:`_solve_entries`);
+        The smallest eigenvector, dehomogenised (see :func:`solve_entries`);
         NaN where ``M`` is zero or the point lies at infinity. Callers mask
         points seen by fewer than two cameras (a rank-2 ``M`` has no unique answer).
     """
     shape = M.shape[:-2]
     flat = np.asarray(M, dtype=np.float64).reshape(-1, 16)
-    return _solve_entries(flat.T[list(_ENTRIES)]).reshape(shape + (3,))
+    return solve_entries(flat.T[list(_ENTRIES)]).reshape(shape + (3,))
 
 
 def _views(P: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
@@ -279,18 +285,15 @@ def triangulate_dlt(P: np.ndarray, points: np.ndarray, weights: np.ndarray | Non
     w = np.ones(flat.shape[:2]) if weights is None else np.asarray(weights, dtype=np.float64).reshape(c, -1)
     valid = finite_points(flat) & (w > 0)
     w = np.where(valid, w, 0.0)
-    coeffs = _coefficient_rows(flat, w).reshape(c * 4, -1)
-    basis = np.ascontiguousarray(camera_basis(P).reshape(c * 4, 16)[:, list(_ENTRIES)].T)
+    rows = coefficient_rows(flat, w)
+    basis = entry_basis(P)
 
-    # Blocks of points that stay in the CPU's cache, shared out over threads on long recordings. The ten
-    # distinct normal-matrix entries (10, n) of a block are one product, summed by einsum in a fixed order:
-    # each point's answer is the same however the points are grouped and whatever the machine (a BLAS
-    # product's sums depend on its kernel and thread count, and its idle threads spin on the cores that
-    # the other blocks need).
+    # blocks of points that stay in the CPU's cache, shared out over threads on long recordings (each point is
+    # solved on its own: the same values however the points are grouped, see normal_entries)
     def block(s: int) -> np.ndarray:
-        return _solve_entries(np.einsum("ij,jn->in", basis, coeffs[:, s : s + BLOCK]))
+        return solve_entries(normal_entries(basis, rows[:, :, s : s + BLOCK]))
 
-    out = np.concatenate(map_threads(block, range(0, max(coeffs.shape[1], 1), BLOCK), coeffs.shape[1]))
+    out = np.concatenate(map_threads(block, range(0, max(rows.shape[2], 1), BLOCK), rows.shape[2]))
     out[valid.sum(0) < 2] = np.nan
     return out.reshape(shape + (3,))
 

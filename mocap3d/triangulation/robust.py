@@ -26,7 +26,7 @@ import logging
 
 import numpy as np
 
-from .dlt import camera_basis, camera_coefficients, normal_matrices, solve_homogeneous
+from .dlt import coefficient_rows, entry_basis, normal_entries, solve_entries
 
 __all__ = ["triangulate_robust"]
 
@@ -92,8 +92,8 @@ def triangulate_robust(
     min_cameras = max(2, int(min_cameras))
     valid = np.isfinite(points).all(-1) & (weights > 0)
     n_valid = valid.sum(0)
-    coeffs = camera_coefficients(points, np.where(valid, weights, 0.0))
-    basis = camera_basis(P)
+    rows = coefficient_rows(points, np.where(valid, weights, 0.0))  # (C, 4, N)
+    basis = entry_basis(P)
 
     X = np.full((n, 3), np.nan)
     used = np.zeros((c, n), bool)
@@ -111,12 +111,9 @@ def triangulate_robust(
             eff = masks[:, :, None] & valid[None, :, idx]  # (S, C, n)
             count = eff.sum(1)  # (S, n)
             s_, n_ = len(masks), idx.size
-            mats = normal_matrices(
-                np.broadcast_to(coeffs[:, idx], (s_, c, n_, 4)).transpose(1, 0, 2, 3).reshape(c, s_ * n_, 4),
-                basis,
-                eff.transpose(1, 0, 2).reshape(c, s_ * n_),
-            )
-            cand = solve_homogeneous(mats).reshape(s_, n_, 3)
+            # each subset's normal matrices: the rows of the cameras it keeps (C, 4, S, n), the others zero
+            subset_rows = rows[:, :, None, idx] * eff.transpose(1, 0, 2)[:, None]
+            cand = solve_entries(normal_entries(basis, subset_rows)).reshape(s_, n_, 3)
             homog = np.einsum("cij,snj->csni", P, np.concatenate([cand, np.ones((s_, n_, 1))], -1))
             resid = np.linalg.norm(homog[..., :2] / homog[..., 2:3] - points[:, None, idx], axis=-1)  # (C, S, n)
             with np.errstate(invalid="ignore", divide="ignore"):
