@@ -150,7 +150,9 @@ def floor(model_paths: list[Path], factors: tuple[float, ...]) -> str:
     networks' errors and the labels' noise are independent, ``E|A-B|^2 = 2 s_net^2`` and
     ``E|A-L|^2 = s_net^2 + s_label^2``: the networks' disagreement measures their own error, and what is left
     of their error against the labels is the labelling noise, which no network can go below. Images that the
-    label check flags as swapped are left out of this estimate (their labels are wrong, not noisy).
+    label check flags as swapped are left out of this estimate (their labels are wrong, not noisy). Errors the
+    two networks share (the same hard image) would make the disagreement smaller than independence predicts:
+    the floor is then lower, and the ratio cap higher, than this estimate.
     """
     from mocap3d.nn.dataset import split
     from mocap3d.nn.evaluate import check_labels, predict_images
