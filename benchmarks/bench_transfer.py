@@ -410,7 +410,8 @@ def main() -> None:
             raise SystemExit("floor needs --models A.pt B.pt, two trained openfield networks")
         text = floor(list(args.models), tuple(args.factors))
         print(text)
-        (results / "transfer-floor.md").write_text(f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
+        pair = "-".join(m.parent.parent.name for m in args.models)  # named by the two runs: none overwrites another
+        (results / f"transfer-floor-{pair}.md").write_text(f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
         return
     if args.mode == "replot":
         print(efficiency_report(args.replot))
