@@ -303,7 +303,8 @@ def _read_dlc_h5_direct(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]] 
             field = table.dtype.fields.get("values_block_0") if table.dtype.fields else None
             if field is None or field[0].base != np.float64 or field[0].shape != (len(columns),):
                 return None
-            values = table.fields("values_block_0")[:]
+            # the whole records, then the field: HDF5's conversion to a field subset costs more than the data
+            values = np.ascontiguousarray(table[()]["values_block_0"])
     except (OSError, KeyError, IndexError, TypeError, ValueError, pickle.UnpicklingError, EOFError):
         return None
     ok_labels = all(isinstance(c, tuple) and len(c) in (3, 4) and all(isinstance(v, str) for v in c) for c in columns)
