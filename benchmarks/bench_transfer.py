@@ -314,10 +314,11 @@ def efficiency_report(raw: Path) -> str:
     ax = axes[0, 0]
     if curves:
         right = axes[0, 1]
+        curve_sizes = sorted({n for _, n in curves})
         for (arm, n), c in sorted(curves.items()):
-            colour = "tab:blue" if arm == "pretrained" else "tab:red"
-            right.plot(list(c), list(c.values()), "o-" if n == max(sizes) else "o--", color=colour, ms=3,
-                       label=f"{arm}, {n} images")
+            shade = 0.45 + 0.55 * (curve_sizes.index(n) + 1) / len(curve_sizes)  # more images: darker
+            colour = (plt.cm.Blues if arm == "pretrained" else plt.cm.Reds)(shade)
+            right.plot(list(c), list(c.values()), "o-", color=colour, ms=3, lw=1.2, label=f"{arm}, {n} images")
         right.set(yscale="log", xlabel="training iterations", ylabel="test error (mean px, 1x)",
                   title="learning curves (mean over seeds)")
         right.yaxis.set_major_formatter(ScalarFormatter())
@@ -345,6 +346,31 @@ def efficiency_report(raw: Path) -> str:
     fig.tight_layout()
     save_figure(fig, raw.with_suffix(".png"), dpi=120)
     return "\n".join(lines + ["", f"![data efficiency]({raw.with_suffix('.png').name})"])
+
+
+def merge_runs(paths: list[Path], results: Path) -> Path:
+    """Several efficiency runs' ``.json`` (the same iterations and settings: sizes and seeds run apart) as one
+    ``transfer-efficiency-merged-<budget>.json`` in ``results``, for one table and figure."""
+    saved = [json.loads(p.read_text()) for p in paths]
+    for key in ("minutes", "iterations", "settings"):
+        if any(s.get(key) != saved[0].get(key) for s in saved):
+            raise SystemExit(f"replot: the runs differ in {key} ({', '.join(str(s.get(key)) for s in saved)}); "
+                             "merge only runs of one budget and one setting.")
+    runs, seen = [], set()
+    for p, s in zip(paths, saved, strict=True):
+        for r in s["runs"]:
+            key = (r["arm"], r["n_train"], r["seed"])
+            if key in seen:
+                raise SystemExit(f"replot: {p} repeats the run {key} (arm, images, seed) of another file.")
+            seen.add(key)
+            runs.append(r)
+    first = saved[0]
+    budget = f"{first['iterations']}it" if first.get("iterations") else f"{first['minutes']:g}min"
+    out = results / f"transfer-efficiency-merged-{budget}.json"
+    out.write_text(json.dumps({"minutes": first["minutes"], "iterations": first.get("iterations"),
+                               "seeds": sorted({r["seed"] for r in runs}), "settings": first.get("settings", []),
+                               "merged_from": [p.name for p in paths], "runs": runs}, indent=1))
+    return out
 
 
 def _curves(runs: list[dict]) -> dict[tuple[str, int], dict[int, float]]:
@@ -388,8 +414,10 @@ def main() -> None:
                     help="also test every N iterations on the way (efficiency: the learning curves, a table and "
                          "a second panel)")
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "mocap3d-transfer")
-    ap.add_argument("--replot", type=Path, default=REPO / "benchmarks" / "results" / "transfer-efficiency-6min.json",
-                    help="replot: the saved runs (an efficiency run's .json) to draw")
+    ap.add_argument("--replot", type=Path, nargs="+",
+                    default=[REPO / "benchmarks" / "results" / "transfer-efficiency-6min.json"],
+                    help="replot: the saved runs (an efficiency run's .json) to draw; several are merged into one "
+                         "table and figure (transfer-efficiency-merged-<budget>)")
     ap.add_argument("--model", type=Path, help="rescore: a trained openfield network (model.pt)")
     ap.add_argument("--models", type=Path, nargs=2, help="floor: two openfield networks trained independently")
     ap.add_argument("--factors", type=float, nargs="+", default=[1.0, 1.1, 1.2, 1.3],
@@ -414,7 +442,11 @@ def main() -> None:
         (results / f"transfer-floor-{pair}.md").write_text(f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
         return
     if args.mode == "replot":
-        print(efficiency_report(args.replot))
+        raw = args.replot[0] if len(args.replot) == 1 else merge_runs(args.replot, results)
+        text = efficiency_report(raw)
+        print(text)
+        if len(args.replot) > 1:
+            raw.with_suffix(".md").write_text(f"`{' '.join(['python', *sys.argv])}`\n\n{text}\n")
         return
     if not PROJECT.is_dir():
         raise SystemExit(f"dataset not found at {PROJECT} (set MOCAP3D_DATASETS)")
@@ -422,6 +454,8 @@ def main() -> None:
     suffix = f"-{args.arms[0]}-{args.threads}threads" if args.mode == "openfield" and len(args.arms) == 1 else ""
     if args.mode == "efficiency" and args.sizes != [10, 23, 46, 93]:
         suffix += "-n" + "-".join(map(str, args.sizes))
+    if args.mode == "efficiency" and args.seeds != [0, 1]:
+        suffix += "-s" + "-".join(map(str, args.seeds))
     suffix += "".join(f"-{item.split('.', 1)[-1].replace('=', '')}" for item in args.set)
     suffix += f"-{args.iterations}it" if args.iterations else f"-{args.minutes:g}min"  # runs do not overwrite others
     suffix += f"-curve{args.curve}" if args.curve else ""
