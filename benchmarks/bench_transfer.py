@@ -280,9 +280,16 @@ def efficiency_report(raw: Path) -> str:
     saved = json.loads(raw.read_text())
     minutes, seeds = saved["minutes"], saved["seeds"]
     budget = f"{saved['iterations']} iterations" if saved.get("iterations") else f"{minutes:g} minutes"
+    from mocap3d.nn.train import MIN_SCALE_IMAGES
+
     table: dict[tuple[str, int], list[float]] = {}
+    rescaled = 0
     for r in saved["runs"]:
-        table.setdefault((r["arm"], r["n_train"]), []).append(r["test"])
+        # training keeps the training scale with fewer than MIN_SCALE_IMAGES images; runs made before that rule
+        # chose another scale on them, and are given at 1x, as training now analyses them
+        few = r["n_train"] < MIN_SCALE_IMAGES and r.get("test_scale", 1.0) != 1.0 and "test_at_1x" in r
+        rescaled += few
+        table.setdefault((r["arm"], r["n_train"]), []).append(r["test_at_1x"] if few else r["test"])
     sizes = sorted({n for _, n in table})
     lines = [f"DeepLabCut openfield: test error (mean px, the same 23 test images) against the number of training "
              f"images, {budget} per run, seeds {seeds}", "",
@@ -291,6 +298,10 @@ def efficiency_report(raw: Path) -> str:
         p, s = np.mean(table["pretrained", n]), np.mean(table["scratch", n])
         lines.append(f"| {n} | {p:.2f} ({', '.join(f'{v:.2f}' for v in table['pretrained', n])}) | "
                      f"{s:.2f} ({', '.join(f'{v:.2f}' for v in table['scratch', n])}) | {s / p:.1f}x |")
+    if rescaled:
+        lines += ["", f"{rescaled} run(s) with fewer than {MIN_SCALE_IMAGES} training images had chosen an analysis "
+                      "scale other than 1x before training stopped choosing on so few images; they are given at 1x "
+                      "(their test_at_1x), as training now analyses them."]
     curves = _curves(saved["runs"])
     if curves:
         iters = sorted({it for c in curves.values() for it in c})
