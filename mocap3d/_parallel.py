@@ -26,9 +26,9 @@ R = TypeVar("R")
 MIN_POINTS = 50_000
 MAX_THREADS = 4
 # Points per block of the element-wise solvers (lens inversion, DLT, and `--method dlt` from pixels to errors),
-# which work on blocks that stay in the CPU's cache. Below ~16k elements a numpy call is so short that two threads queue on the GIL instead of running
-# on two cores (8192: no gain from a second thread); 32768 runs 1.4x faster on two threads and as fast on one
-# (500k points x 4 cameras, measured on 2 cores).
+# which work on blocks that stay in the CPU's cache. Below ~16k elements a numpy call is so short that two
+# threads queue on the GIL instead of running on two cores (8192: no gain from a second thread); 32768 runs 1.4x
+# faster on two threads and as fast on one (500k points x 4 cameras, measured on 2 cores).
 BLOCK = 32768
 
 
