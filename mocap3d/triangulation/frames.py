@@ -75,9 +75,7 @@ def triangulate_frames(poses2d: Poses2D, rig: CameraRig, config: TriangulationCo
 
         map_threads(block, range(0, n, BLOCK), n)
     else:
-        work = cams.undistort_points(pts) if config.undistort else pts
-        weights = np.where(valid, scores if config.weighted else 1.0, 0.0)
-        weights = np.where(finite_points(work), weights, 0.0)
+        work, weights = _observations(cams, pts, scores, valid, config)
         X, used, _ = triangulate_robust(
             P, work, weights, threshold=config.reproj_threshold, min_cameras=config.min_cameras,
             max_excluded=config.max_excluded, check_depth=config.check_depth,
@@ -98,14 +96,22 @@ def triangulate_frames(poses2d: Poses2D, rig: CameraRig, config: TriangulationCo
     )
 
 
+def _observations(cams: CameraRig, pts: np.ndarray, scores: np.ndarray, valid: np.ndarray,
+                  config: TriangulationConfig) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """What the solvers read of some observations (C, n, 2): their ideal pixels (undistorted when
+    ``config.undistort``) and their weights (the score, or 1 unweighted; 0 where not ``valid`` or where the
+    lens model cannot invert the pixel)."""
+    work = cams.undistort_points(pts) if config.undistort else pts
+    weights = np.where(valid, scores if config.weighted else 1.0, 0.0)
+    return work, np.where(finite_points(work), weights, 0.0)
+
+
 def _dlt(cams: CameraRig, P: np.ndarray, pts: np.ndarray, scores: np.ndarray, valid: np.ndarray,
          config: TriangulationConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
     """The weighted DLT of some points (C, n, 2): the points (n, 3) (NaN where fewer than ``min_cameras``
     cameras, or behind one with ``check_depth``), the cameras used (C, n), and the points in each camera's
     frame when the depth check computed them (else None)."""
-    work = cams.undistort_points(pts) if config.undistort else pts
-    weights = np.where(valid, scores if config.weighted else 1.0, 0.0)
-    weights = np.where(finite_points(work), weights, 0.0)
+    work, weights = _observations(cams, pts, scores, valid, config)
     use = weights > 0
     X = triangulate_dlt(P, work, weights)
     X[use.sum(0) < config.min_cameras] = np.nan
