@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -86,10 +85,37 @@ def _env(pythonpath: Path | None = None) -> dict[str, str]:
     return env
 
 
-def run(cmd: list[str], pythonpath: Path | None = None) -> None:
-    done = subprocess.run(cmd, capture_output=True, text=True, env=_env(pythonpath))
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout}{done.stderr}")
+def run(cmd: list[str], pythonpath: Path | None = None) -> tuple[float, float]:
+    """Run a command to the end; its wall time and CPU time (user + system of all its threads, from the kernel's
+    account of that one process, ``wait4``), in seconds. (Not its peak memory: a child of this large process
+    starts out sharing it, and the kernel's high-water mark counts that; ``--phases`` reads the command's own.)"""
+    with tempfile.TemporaryFile() as log:
+        w = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(pythonpath))
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - w
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+        if proc.returncode != 0:
+            log.seek(0)
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{log.read().decode(errors='replace')}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def largest_difference(ours: Path, baseline: Path) -> str:
+    """How far our CSV's numbers are from the baseline's (the same columns), and whether the same points are
+    missing."""
+    import pandas as pd
+
+    a, b = pd.read_csv(ours), pd.read_csv(baseline)
+    if list(a.columns) != list(b.columns) or len(a) != len(b):
+        return "the outputs differ in their columns or rows"
+    xyz = [c for c in a.columns if c.endswith(("_x", "_y", "_z"))]
+    err = [c for c in a.columns if c.endswith("_error")]
+    same_nan = bool((a.isna().to_numpy() == b.isna().to_numpy()).all())
+    d_xyz = float(np.nanmax(np.abs(a[xyz].to_numpy() - b[xyz].to_numpy())))
+    d_err = float(np.nanmax(np.abs(a[err].to_numpy() - b[err].to_numpy())))
+    return (f"largest difference from the baseline's output: {d_xyz:.2g} in a coordinate, {d_err:.2g} px in an "
+            f"error; missing points {'the same' if same_nan else 'DIFFERENT'}")
 
 
 PHASES = """
@@ -118,6 +144,9 @@ prev = t0
 for name, t in marks:
     print(f"{name}: {t - prev:.3f} s", file=sys.stderr)
     prev = t
+# this process's own peak memory (the kernel's high-water mark of its address space since exec)
+peak = next((line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")), "0")
+print(f"peak memory {int(peak) / 1024:.0f} MB", file=sys.stderr)
 print(f"{prev - t0}", file=sys.stderr)
 """
 
@@ -130,9 +159,11 @@ def phases(cmd: list[str], out: Path, repeats: int) -> str:
         w = time.perf_counter()
         done = subprocess.run([sys.executable, "-c", PHASES, *cmd[1:]], capture_output=True, text=True, env=_env())
         wall, lines = time.perf_counter() - w, done.stderr.strip().splitlines()
-        runs.append((wall, [*lines[-6:-1], f"interpreter start-up and exit: {wall - float(lines[-1]):.3f} s"]))
-    wall, lines = min(runs)
-    return "\n".join([f"whole process {wall:.3f} s (best of {repeats}), of which:", *(f"- {x}" for x in lines)])
+        runs.append((wall, [*lines[-7:-2], f"interpreter start-up and exit: {wall - float(lines[-1]):.3f} s"],
+                     lines[-2]))
+    wall, lines, peak = min(runs)
+    return "\n".join([f"whole process {wall:.3f} s (best of {repeats}, {peak}), of which:",
+                      *(f"- {x}" for x in lines)])
 
 
 def main() -> int:
@@ -161,48 +192,48 @@ def main() -> int:
     group = CameraGroup.load(str(calibration))
     group.triangulate(points[:, :100], progress=False)  # warm up JAX
     out = folder / "pose3d.csv"
-    cmd = [*mocap3d, "triangulate", "--method", "dlt", "--score-threshold", "0", "-c", str(calibration),
-           "-o", str(out), *map(str, files)]  # fmt: skip
 
-    # A first run of each, not timed: the one that writes the bytecode (see _env) and reads the input from disk.
+    def command(target: Path) -> list[str]:
+        return [*mocap3d, "triangulate", "--method", "dlt", "--score-threshold", "0", "-c", str(calibration),
+                "-o", str(target), *map(str, files)]  # fmt: skip
+
+    cmd = command(out)
+    # A first run of each, not timed: the one that writes the bytecode (see _env) and reads the input from disk;
+    # with a baseline, the two outputs are compared.
     out.unlink(missing_ok=True)
     run(cmd)
-    out.unlink(missing_ok=True)
+    difference = ""
     if args.baseline:
-        run(cmd, args.baseline)
-        out.unlink(missing_ok=True)
+        base_out = folder / "pose3d-baseline.csv"
+        base_out.unlink(missing_ok=True)
+        run(command(base_out), args.baseline)
+        difference = largest_difference(out, base_out)
+        base_out.unlink()
+        print(difference, flush=True)
+    out.unlink()
     # Interleaved (A B A B ...) so that a change of the machine's load hits both; best wall time of each, and
-    # CPU time (user + system, all threads; the subprocess's from getrusage), which load disturbs less.
-    ani_wall, ani_cpu, ours_wall, ours_cpu, base_wall, base_cpu = [], [], [], [], [], []
+    # CPU time (user + system, all threads), which load disturbs less.
+    ani_wall, ani_cpu, ours_runs, base_runs = [], [], [], []
     for _ in range(args.repeats):
         w, c = time.perf_counter(), time.process_time()
         group.triangulate(points, progress=False)
         ani_wall.append(time.perf_counter() - w)
         ani_cpu.append(time.process_time() - c)
-        out.unlink(missing_ok=True)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        w = time.perf_counter()
-        run(cmd)
-        ours_wall.append(time.perf_counter() - w)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        ours_cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        ours_runs.append(run(cmd))
+        out.unlink()
         if args.baseline:
-            out.unlink(missing_ok=True)
-            w = time.perf_counter()
-            run(cmd, args.baseline)
-            base_wall.append(time.perf_counter() - w)
-            again = resource.getrusage(resource.RUSAGE_CHILDREN)
-            base_cpu.append(again.ru_utime - after.ru_utime + again.ru_stime - after.ru_stime)
+            base_runs.append(run(cmd, args.baseline))
+            out.unlink()
         print(f"aniposelib {ani_wall[-1]:.2f} s wall / {ani_cpu[-1]:.2f} s CPU; mocap3d triangulate "
-              f"{ours_wall[-1]:.2f} s wall / {ours_cpu[-1]:.2f} s CPU", flush=True)
+              f"{ours_runs[-1][0]:.2f} s wall / {ours_runs[-1][1]:.2f} s CPU", flush=True)
     breakdown = phases(cmd, out, args.repeats) if args.phases else ""
     if breakdown:
         print(breakdown, flush=True)
     # after the big runs: right after writing the input, the disk's write-back can stall a short process
     t_version = best_time(lambda: run([*mocap3d, "--version"]), repeats=5)
     print(f"mocap3d --version: {t_version:.3f} s", flush=True)
-    t_ani, t_ours = min(ani_wall), min(ours_wall)
-    c_ani, c_ours = min(ani_cpu), min(ours_cpu)
+    t_ani, c_ani = min(ani_wall), min(ani_cpu)
+    t_ours, c_ours = min(r[0] for r in ours_runs), min(r[1] for r in ours_runs)
 
     n = args.frames * args.parts
     load = os.getloadavg()[0]
@@ -220,10 +251,11 @@ def main() -> int:
         f"| {c_ours:.2f} s | **{t_ani / t_ours:.2f}x** | **{c_ani / c_ours:.2f}x** |",
     ]
     if args.baseline:
-        tb, cb = min(base_wall), min(base_cpu)
+        tb, cb = min(r[0] for r in base_runs), min(r[1] for r in base_runs)
         lines.append(f"| the same command from `{args.baseline}` (baseline) | {tb:.2f} s | {cb:.2f} s "
                      f"| {t_ani / tb:.2f}x | {c_ani / cb:.2f}x |")
     lines += [
+        *(["", difference] if difference else []),
         "",
         f"mocap3d's whole process is {t_ani / t_ours:.2f}x as fast as aniposelib's in-memory triangulation in wall "
         f"time, {c_ani / c_ours:.2f}x in CPU time (load average {load:.1f} on {os.cpu_count()} cores at the end).",
