@@ -378,6 +378,9 @@ def merge_runs(paths: list[Path], results: Path) -> Path:
     first = saved[0]
     budget = f"{first['iterations']}it" if first.get("iterations") else f"{first['minutes']:g}min"
     out = results / f"transfer-efficiency-merged-{budget}.json"
+    if out.resolve() in [p.resolve() for p in paths]:
+        raise SystemExit(f"replot: {out.name} is one of the runs to merge and would be replaced; merge the "
+                         "runs it was made from instead.")
     out.write_text(json.dumps({"minutes": first["minutes"], "iterations": first.get("iterations"),
                                "seeds": sorted({r["seed"] for r in runs}), "settings": first.get("settings", []),
                                "merged_from": [p.name for p in paths], "runs": runs}, indent=1))
