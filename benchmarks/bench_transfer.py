@@ -54,6 +54,28 @@ def _overrides(settings: list[str]) -> dict[str, dict]:
     return out
 
 
+def openfield_split():
+    """The openfield project, its labelled images and the benchmark's seeded 80/20 split (train, test indices)."""
+    from mocap3d.nn.dataset import split
+    from mocap3d.nn.project import dlc_project
+
+    project = dlc_project(PROJECT / "config.yaml")
+    data = project.training_set()
+    train_idx, test_idx = split(len(data), 0.8, 1)
+    return project, data, train_idx, test_idx
+
+
+def at_chosen_scale(model_path: Path, data, train_idx: np.ndarray, factors: tuple[float, ...]):
+    """A trained network, its model settings at 1x, and the analysis factor its training images choose (as
+    training does, :func:`mocap3d.nn.train.choose_test_scale`) with each factor's training error."""
+    from mocap3d.nn.train import choose_test_scale, load_model
+
+    model, info = load_model(model_path)
+    mc = info.config.model.replace(test_scale=1.0)
+    factor, errors = choose_test_scale(model, mc, data.subset(train_idx), factors)
+    return model, mc, factor, errors
+
+
 def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: int, out: Path,
             settings: list[str] | None = None, iterations: int = 0, curve: int = 0) -> dict:
     """Train one arm within the budget (or for a fixed number of iterations) and evaluate it; with ``curve``,
@@ -61,16 +83,12 @@ def run_one(preset_name: str, minutes: float, n_train: int, seed: int, threads: 
     import torch
 
     from mocap3d.nn.config import preset
-    from mocap3d.nn.dataset import split
     from mocap3d.nn.evaluate import check_labels, evaluate
     from mocap3d.nn.predict import Predictor
-    from mocap3d.nn.project import dlc_project
     from mocap3d.nn.train import load_model, snapshots, train
 
     torch.set_num_threads(threads)
-    project = dlc_project(PROJECT / "config.yaml")
-    data = project.training_set()
-    train_idx, test_idx = split(len(data), 0.8, 1)
+    project, data, train_idx, test_idx = openfield_split()
     if n_train and n_train < len(train_idx):
         train_idx = np.sort(np.random.default_rng(seed).permutation(train_idx)[:n_train])
     cfg = preset(preset_name, _overrides(settings or []))
@@ -120,18 +138,11 @@ def rescore(model_path: Path, factors: tuple[float, ...]) -> str:
     """Choose a trained openfield network's analysis scale as training does (on its training images of the
     seeded 80/20 split, :func:`mocap3d.nn.train.choose_test_scale`) and test it at 1x and at that factor: for
     networks trained before the choice was part of training."""
-    from mocap3d.nn.dataset import split
     from mocap3d.nn.evaluate import evaluate
     from mocap3d.nn.predict import Predictor
-    from mocap3d.nn.project import dlc_project
-    from mocap3d.nn.train import choose_test_scale, load_model
 
-    project = dlc_project(PROJECT / "config.yaml")
-    data = project.training_set()
-    train_idx, test_idx = split(len(data), 0.8, 1)
-    model, info = load_model(model_path)
-    mc = info.config.model.replace(test_scale=1.0)
-    factor, errors = choose_test_scale(model, mc, data.subset(train_idx), factors)
+    project, data, train_idx, test_idx = openfield_split()
+    model, mc, factor, errors = at_chosen_scale(model_path, data, train_idx, factors)
     lines = [f"{model_path}: training images' mean error " + ", ".join(f"{f:g}x {e:.3f} px" for f, e in errors.items()),
              f"chosen {factor:g}x", "",
              "| analysis scale | train mean (px) | test mean (RMSE, px) | test RMS | PCK@5px |",
@@ -154,21 +165,14 @@ def floor(model_paths: list[Path], factors: tuple[float, ...]) -> str:
     two networks share (the same hard image) would make the disagreement smaller than independence predicts:
     the floor is then lower, and the ratio cap higher, than this estimate.
     """
-    from mocap3d.nn.dataset import split
     from mocap3d.nn.evaluate import check_labels, predict_images
     from mocap3d.nn.predict import Predictor
-    from mocap3d.nn.project import dlc_project
-    from mocap3d.nn.train import choose_test_scale, load_model
 
-    project = dlc_project(PROJECT / "config.yaml")
-    data = project.training_set()
-    train_idx, test_idx = split(len(data), 0.8, 1)
+    project, data, train_idx, test_idx = openfield_split()
     test = data.subset(test_idx)
     preds, lines = [], []
     for path in model_paths:
-        model, info = load_model(path)
-        mc = info.config.model.replace(test_scale=1.0)
-        factor, _ = choose_test_scale(model, mc, data.subset(train_idx), factors)
+        model, mc, factor, _ = at_chosen_scale(path, data, train_idx, factors)
         xy, scores = predict_images(Predictor(model, mc.replace(test_scale=factor)), test.images)
         preds.append(xy)
         lines.append((path, factor, xy, scores))
@@ -450,6 +454,9 @@ def main() -> None:
     if args.mode == "floor":
         if args.models is None or not all(m.is_file() for m in args.models):
             raise SystemExit("floor needs --models A.pt B.pt, two trained openfield networks")
+        if args.models[0].resolve() == args.models[1].resolve():
+            raise SystemExit("floor: --models names the same network twice; give two networks trained apart "
+                             "(one network agrees with itself, which says nothing about the labels)")
         text = floor(list(args.models), tuple(args.factors))
         print(text)
         pair = "-".join(m.parent.parent.name for m in args.models)  # named by the two runs: none overwrites another

@@ -15,8 +15,9 @@ mocap3d (:func:`triangulate_dlt`, methods ``dlt`` and ``robust``)
     score (``weighted = true``) or 1. This is Pose2Sim's
     ``weighted_triangulation``. ``X`` is the smallest eigenvector of
     ``M = A^T A``; ``M`` is a linear combination of four fixed matrices per
-    camera (:func:`camera_basis`), so building it for all points, or for any
-    subset of cameras, is one small matrix product; its smallest eigenvector is
+    camera (:func:`camera_basis`), so building its ten distinct entries for all
+    points, or for any subset of cameras, is one small contraction in a fixed
+    order (:func:`normal_entries`); its smallest eigenvector is
     found from the secular equation of the 3x3 block (:func:`solve_entries`:
     three batched 3x3 solves for nearly every point), an order of magnitude
     faster than a batched SVD or ``eigh`` and equal to the SVD's answer to
@@ -44,7 +45,6 @@ __all__ = [
     "coefficient_rows",
     "normal_entries",
     "solve_entries",
-    "solve_homogeneous",
     "triangulate_dlt",
     "triangulate_svd",
     "reproject",
@@ -230,26 +230,6 @@ def solve_entries(e: np.ndarray) -> np.ndarray:
     done[~good] = np.nan
     out[ok] = done
     return out
-
-
-def solve_homogeneous(M: np.ndarray) -> np.ndarray:
-    """World points from DLT normal matrices.
-
-    Parameters
-    ----------
-    M : array (..., 4, 4)
-        Symmetric positive semi-definite normal matrices.
-
-    Returns
-    -------
-    array (..., 3)
-        The smallest eigenvector, dehomogenised (see :func:`solve_entries`);
-        NaN where ``M`` is zero or the point lies at infinity. Callers mask
-        points seen by fewer than two cameras (a rank-2 ``M`` has no unique answer).
-    """
-    shape = M.shape[:-2]
-    flat = np.asarray(M, dtype=np.float64).reshape(-1, 16)
-    return solve_entries(flat.T[list(_ENTRIES)]).reshape(shape + (3,))
 
 
 def _views(P: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:

@@ -53,7 +53,7 @@ def test_too_few_training_images_keep_the_training_scale(monkeypatch, tmp_path, 
     with caplog.at_level("INFO", logger="mocap3d.nn.train"):
         result = train(_data(4), cfg, tmp_path, progress=False)
     assert result.test_scale == 1.0
-    assert "4 training images are too few to choose [train] test_scales on (20 needed)" in caplog.text
+    assert f"4 training images are too few to choose [train] test_scales on ({MIN_SCALE_IMAGES} needed)" in caplog.text
 
 
 def test_training_writes_the_chosen_scale_into_the_model_and_analysis_uses_it(tmp_path):
